@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# npm run lab: make sure .venv/ exists, then serve JupyterLab on notebooks/ (extra arguments go to it).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bash "$root/notebooks/tools/venv.sh"
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+extra=(); [ "$(id -u)" = 0 ] && extra=(--allow-root)
+exec "$root/.venv/bin/jupyter" lab --notebook-dir="$root/notebooks" "${extra[@]}" "$@"

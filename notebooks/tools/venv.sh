@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Create .venv/ (JupyterLab 4 + plotly renderer + nbclient) when missing or outdated, and register the
+# tslab kernel inside it, never in the user's global Jupyter. Safe to run repeatedly.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+venv=.venv
+requirements=notebooks/tools/requirements.txt
+
+python=${PYTHON:-python3}
+if ! command -v "$python" >/dev/null 2>&1; then
+  echo "tinyllm: Python 3.10+ is needed for JupyterLab but '$python' was not found." >&2
+  echo "  Install it (Debian/Ubuntu: sudo apt install python3 python3-venv; macOS: brew install python)" >&2
+  echo "  or point PYTHON at one: PYTHON=/path/to/python3 npm run lab" >&2
+  exit 1
+fi
+if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)'; then
+  echo "tinyllm: JupyterLab needs Python 3.10+, but $python is $("$python" --version 2>&1)." >&2
+  exit 1
+fi
+
+# The stamp records what the venv was built from; a changed requirements file or kernel launcher rebuilds.
+stamp="$venv/.tinyllm-stamp"
+want="$(cat "$requirements" notebooks/tools/kernel.sh notebooks/tools/venv.sh | sha256sum | cut -c1-16) $root"
+if [ -x "$venv/bin/jupyter" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  exit 0
+fi
+
+echo "tinyllm: setting up $venv (JupyterLab, plotly, nbclient) ..."
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv" || {
+    echo "tinyllm: '$python -m venv' failed; on Debian/Ubuntu install python3-venv." >&2
+    exit 1
+  }
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+# JupyterLab runs its bundled CommonJS yarn.js with Node, which would otherwise inherit our package.json's
+# "type": "module" and fail.
+echo '{ "type": "commonjs" }' > "$venv/package.json"
+
+# tslab's installer writes kernel.json into $venv/share/jupyter/kernels/{tslab,jslab}; our launcher
+# starts the kernel in the project root so that notebooks import './lib/...'.
+node node_modules/tslab/bin/tslab install --python="$venv/bin/python" --sys-prefix \
+  --binary="$root/notebooks/tools/kernel.sh" >/dev/null
+"$venv/bin/jupyter" kernelspec list | grep -q '^ *tslab ' || {
+  echo "tinyllm: the tslab kernel did not register in $venv" >&2
+  exit 1
+}
+echo "$want" > "$stamp"
+echo "tinyllm: $venv ready (kernels: $("$venv/bin/jupyter" kernelspec list --json | "$venv/bin/python" -c 'import json,sys; print(", ".join(json.load(sys.stdin)["kernelspecs"]))'))"
