@@ -1,42 +1,67 @@
-// Command-line flags: `--name value`, `--name=value` and bare `--flag` (true), plus positionals.
+// Command-line flags: `--name value…`, `--name=value` and bare `--flag`, plus the leading command words.
+// A flag takes every word up to the next flag, so `--input a.txt b.txt` lists two files.
 
-/** Parsed command line: flags by name (without dashes) and positional words. */
+/** Parsed command line: the words before the first flag, and each flag's values (none for a bare flag). */
 export interface Args {
-  flags: Map<string, string | true>;
-  positional: string[];
+  words: string[];
+  flags: Map<string, string[]>;
 }
 
-/** Parse argv (without node and script); a flag followed by another flag or nothing is boolean. */
+/** Parse argv (without node and the script). */
 export function parseArgs(argv: string[]): Args {
-  const flags = new Map<string, string | true>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
-    if (!word.startsWith('--')) {
-      positional.push(word);
-      continue;
-    }
-    const eq = word.indexOf('=');
-    if (eq > 0) {
-      flags.set(word.slice(2, eq), word.slice(eq + 1));
-    } else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) {
-      flags.set(word.slice(2), argv[++i]!);
+  const words: string[] = [];
+  const flags = new Map<string, string[]>();
+  let current: string[] | null = null;
+  for (const word of argv) {
+    if (word.startsWith('--')) {
+      const eq = word.indexOf('=');
+      const name = eq > 0 ? word.slice(2, eq) : word.slice(2);
+      current = flags.get(name) ?? [];
+      flags.set(name, current);
+      if (eq > 0) current.push(word.slice(eq + 1));
+    } else if (current) {
+      current.push(word);
     } else {
-      flags.set(word.slice(2), true);
+      words.push(word);
     }
   }
-  return { flags, positional };
+  return { words, flags };
 }
 
-/** The string value of --name, or `fallback`; a bare --name is an error naming the flag. */
+/** The single value of --name, or `fallback` when absent; errors name the flag. */
 export function stringFlag(args: Args, name: string, fallback?: string): string | undefined {
-  const value = args.flags.get(name);
-  if (value === undefined) return fallback;
-  if (value === true) throw new Error(`--${name}: missing value, expected --${name} <value>`);
+  const values = args.flags.get(name);
+  if (values === undefined) return fallback;
+  if (values.length !== 1) throw new Error(`--${name}: ${values.length === 0 ? 'missing value' : `${values.length} values`}, expected --${name} <value>`);
+  return values[0];
+}
+
+/** The single value of a flag that must be given. */
+export function requiredFlag(args: Args, name: string): string {
+  const value = stringFlag(args, name);
+  if (value === undefined) throw new Error(`--${name}: missing, expected --${name} <value>`);
   return value;
 }
 
-/** Reject flags a command does not know, so typos fail instead of being ignored. */
+/** An integer flag within [min, max]. */
+export function intFlag(args: Args, name: string, fallback?: number, min = -Infinity, max = Infinity): number | undefined {
+  const value = stringFlag(args, name);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`--${name}: '${value}' is not valid, expected an integer${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` and <= ${max}` : ''}`);
+  }
+  return n;
+}
+
+/** Every value of --name (at least one when required). */
+export function listFlag(args: Args, name: string, required = false): string[] {
+  const values = args.flags.get(name) ?? [];
+  if (required && values.length === 0) throw new Error(`--${name}: missing, expected --${name} <value…>`);
+  return values;
+}
+
+/** Reject flags a command does not know, so that typos fail instead of being ignored. */
 export function checkFlags(args: Args, known: readonly string[]): void {
   for (const name of args.flags.keys()) {
     if (!known.includes(name)) throw new Error(`--${name}: unknown option, expected one of ${known.map((k) => `--${k}`).join(', ')}`);

@@ -1,26 +1,21 @@
 // `tinyllm <command>`: dispatch to a command; errors print one line (a stack trace with --debug).
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, parseBackendName } from '../backend/init.js';
-import { type Args, checkFlags, parseArgs, stringFlag } from './args.js';
+import { checkFlags, parseArgs, stringFlag } from './args.js';
+import type { Command } from './command.js';
+import { TOKENIZER_COMMANDS } from './tokenizer.js';
 
-interface Command {
-  summary: string;
-  usage: string;
-  flags: readonly string[];
-  run(args: Args): Promise<void>;
-}
-
-const COMMANDS: Record<string, Command> = {
-  info: {
-    summary: 'versions and the backend that would run the work',
-    usage: 'tinyllm info [--backend auto|cpu|wasm|cuda]',
-    flags: ['backend'],
-    async run(args) {
-      await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
-      console.log(`tiny-llm-ts · node ${process.version} · tfjs ${tf.version.tfjs} · backend ${describeBackend()}`);
-    },
+const info: Command = {
+  summary: 'versions and the backend that would run the work',
+  usage: 'tinyllm info [--backend auto|cpu|wasm|cuda]',
+  flags: ['backend'],
+  async run(args) {
+    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
+    console.log(`tiny-llm-ts · node ${process.version} · tfjs ${tf.version.tfjs} · backend ${describeBackend()}`);
   },
 };
+
+const COMMANDS: Record<string, Command> = { info, ...TOKENIZER_COMMANDS };
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -33,13 +28,13 @@ function help(): string {
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
-  const name = args.positional.shift();
-  if (name === undefined || name === 'help') {
+  if (args.words.length === 0 || args.words[0] === 'help') {
     console.log(help());
     return;
   }
+  const name = args.words.join(' ');
   const command = COMMANDS[name];
-  if (!command) throw new Error(`unknown command '${name}', expected one of ${Object.keys(COMMANDS).join(', ')}`);
+  if (!command) throw new Error(`unknown command '${name}', expected one of: ${Object.keys(COMMANDS).join(', ')}`);
   if (args.flags.has('help')) {
     console.log(`usage: ${command.usage}\n\n${command.summary}`);
     return;

@@ -7,10 +7,10 @@ function tinyllm(...argv: string[]) {
 }
 
 describe('parseArgs', () => {
-  it('reads values, = values, boolean flags and positionals', () => {
-    const args = parseArgs(['train', '--steps', '10', '--lr=3e-4', '--resume', '--seed', '1', 'extra']);
-    expect(Object.fromEntries(args.flags)).toEqual({ steps: '10', lr: '3e-4', resume: true, seed: '1' });
-    expect(args.positional).toEqual(['train', 'extra']);
+  it('reads command words, values, = values, bare flags and lists', () => {
+    const args = parseArgs(['tokenizer', 'train', '--input', 'a.txt', 'b.txt', '--lr=3e-4', '--resume', '--seed', '1']);
+    expect(args.words).toEqual(['tokenizer', 'train']);
+    expect(Object.fromEntries(args.flags)).toEqual({ input: ['a.txt', 'b.txt'], lr: ['3e-4'], resume: [], seed: ['1'] });
   });
 });
 
@@ -27,7 +27,7 @@ describe('tinyllm', () => {
     expect(run.stdout).toMatch(/^tiny-llm-ts · node v\d+\.\d+\.\d+ · tfjs 4\.22\.0 · backend cpu$/m);
   });
   it.each([
-    [['frob'], "tinyllm: unknown command 'frob', expected one of info"],
+    [['frob'], "tinyllm: unknown command 'frob', expected one of: info, tokenizer train, tokenizer encode, tokenizer decode"],
     [['info', '--backend', 'webgl'], "tinyllm: --backend: unknown backend 'webgl', expected one of auto, cpu, wasm, cuda"],
     [['info', '--bakend', 'cpu'], 'tinyllm: --bakend: unknown option, expected one of --backend'],
   ])('%j fails with one line and exit code 1', (argv, message) => {

@@ -1,0 +1,79 @@
+// `tinyllm tokenizer train|encode|decode`.
+import { readFileSync } from 'node:fs';
+import { readDocuments } from '../data/documents.js';
+import { loadTokenizer, saveTokenizer } from '../tokenizer/files.js';
+import { minVocabSize, PieceCounts, trainTokenizer } from '../tokenizer/train.js';
+import { intFlag, listFlag, requiredFlag, stringFlag } from './args.js';
+import type { Command } from './command.js';
+import { formatCount, formatSeconds, Progress } from './progress.js';
+
+const train: Command = {
+  summary: 'train a byte-level BPE tokenizer on text files',
+  usage: 'tinyllm tokenizer train --input <files…> --vocab-size <n> --out <dir>   (text or {"text": …} JSONL, optionally .gz)',
+  flags: ['input', 'vocab-size', 'out'],
+  async run(args) {
+    const inputs = listFlag(args, 'input', true);
+    const vocabSize = intFlag(args, 'vocab-size', undefined, minVocabSize());
+    if (vocabSize === undefined) throw new Error('--vocab-size: missing, expected --vocab-size <n>');
+    const out = requiredFlag(args, 'out');
+    const started = performance.now();
+    const pieces = new PieceCounts();
+    let totalBytes = 0;
+    for (const file of inputs) {
+      const stats = await readDocuments(file, (text) => pieces.add(text));
+      if (stats.bytes === 0) throw new Error(`${file}: empty, expected text to train on`);
+      if (stats.invalid > 0) console.warn(`${file}: ${stats.invalid} invalid UTF-8 sequence(s) replaced with U+FFFD`);
+      if (stats.malformed > 0) console.warn(`${file}: skipped ${stats.malformed} malformed line(s), e.g.\n  ${stats.malformedExamples.join('\n  ')}`);
+      totalBytes += stats.bytes;
+      console.error(`read ${file}: ${formatCount(stats.bytes)}B, ${formatCount(stats.documents)} document(s)`);
+    }
+    console.error(`${formatCount(pieces.counts.size)} distinct pieces in ${formatCount(totalBytes)}B`);
+    const merging = new Progress('merging', vocabSize - minVocabSize());
+    const tokenizer = trainTokenizer(pieces, {
+      vocabSize,
+      onProgress: (p) => merging.update(p.merges, `last merge seen ${formatCount(p.count)}×`),
+    });
+    saveTokenizer(tokenizer, out);
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`wrote ${out}/tokenizer.json and tokenizer_config.json: vocab ${tokenizer.vocabSize} (${tokenizer.model.merges.length} merges) in ${formatSeconds(seconds)}`);
+  },
+};
+
+const encode: Command = {
+  summary: 'encode text (--text, or standard input) to ids, printed as JSON',
+  usage: 'tinyllm tokenizer encode --tokenizer <dir|tokenizer.json> [--text <s>]',
+  flags: ['tokenizer', 'text'],
+  async run(args) {
+    const tokenizer = loadTokenizer(requiredFlag(args, 'tokenizer'));
+    const text = stringFlag(args, 'text') ?? readFileSync(0, 'utf8');
+    console.log(JSON.stringify(tokenizer.encode(text)));
+  },
+};
+
+const decode: Command = {
+  summary: 'decode comma-separated ids to text',
+  usage: 'tinyllm tokenizer decode --tokenizer <dir|tokenizer.json> --ids <1,2,3>',
+  flags: ['tokenizer', 'ids'],
+  async run(args) {
+    const tokenizer = loadTokenizer(requiredFlag(args, 'tokenizer'));
+    const ids = parseIds(requiredFlag(args, 'ids'), tokenizer.vocabSize);
+    process.stdout.write(`${tokenizer.decode(ids)}\n`);
+  },
+};
+
+/** "1, 2,3" -> [1, 2, 3]; errors name the bad entry. */
+export function parseIds(text: string, vocabSize: number): number[] {
+  return text.split(',').map((part, i) => {
+    const id = Number(part.trim());
+    if (part.trim() === '' || !Number.isInteger(id) || id < 0) throw new Error(`--ids: entry ${i + 1} '${part.trim()}' is not an id, expected comma-separated integers`);
+    if (id >= vocabSize) throw new Error(`--ids: entry ${i + 1} (${id}) is outside the vocabulary, expected < ${vocabSize}`);
+    return id;
+  });
+}
+
+/** The tokenizer commands by name. */
+export const TOKENIZER_COMMANDS: Record<string, Command> = {
+  'tokenizer train': train,
+  'tokenizer encode': encode,
+  'tokenizer decode': decode,
+};
