@@ -4,6 +4,7 @@
 // made by others (GPT-2, Qwen2, …).
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../io/atomic.js';
 import { BpeModel } from './bpe.js';
 import { CHAT_TEMPLATE_JINJA } from './chat.js';
@@ -11,14 +12,15 @@ import { asObject, preTokenizerFromJson } from './pretokenize.js';
 import { ENDOFTEXT, IM_END, type SpecialToken } from './special.js';
 import { Tokenizer } from './tokenizer.js';
 
-/** Load a tokenizer from a directory holding tokenizer.json, or from a tokenizer.json file. */
+/** Load a tokenizer from a directory holding tokenizer.json, or from a tokenizer.json(.gz) file. */
 export function loadTokenizer(path: string): Tokenizer {
   if (!existsSync(path)) throw new Error(`${path}: no such file or directory, expected a tokenizer directory or tokenizer.json`);
   const file = statSync(path).isDirectory() ? join(path, 'tokenizer.json') : path;
   if (!existsSync(file)) throw new Error(`${path}: no tokenizer.json in this directory, expected a tokenizer directory`);
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    const bytes = readFileSync(file);
+    json = JSON.parse((file.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8'));
   } catch (err) {
     throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
   }

@@ -30,7 +30,8 @@ export class Tokenizer {
   private readonly matcher: SpecialMatcher;
   private readonly specialById = new Map<number, SpecialToken>();
   private readonly specialByContent = new Map<string, number>();
-  private readonly decoder = new TextDecoder('utf-8', { fatal: false });
+  // ignoreBOM: a U+FEFF at the start is text the caller encoded, not a byte-order mark to drop.
+  private readonly decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
   constructor(parts: TokenizerParts) {
     this.model = parts.model;
