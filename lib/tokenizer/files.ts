@@ -143,7 +143,7 @@ function normalizerFromJson(config: unknown, field: string): Normalizer {
     }
     case 'Sequence': {
       if (!Array.isArray(obj.normalizers)) throw new Error(`${field}.normalizers: missing, expected an array`);
-      const steps = obj.normalizers.map((n, i) => normalizerFromJson(n, `${field}.normalizers[${i}]`)).filter((s) => s !== null);
+      const steps = obj.normalizers.map((n, i) => normalizerFromJson(n, `${field}.normalizers[${i}]`)).filter((s): s is (t: string) => string => s !== null);
       return (text) => steps.reduce((t, step) => step(t), text);
     }
     default:
