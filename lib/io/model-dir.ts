@@ -1,0 +1,141 @@
+// Model directories, the unit every stage passes around, readable by Hugging Face transformers and
+// llama.cpp's converter: config.json (LlamaConfig keys), model.safetensors (HF parameter names),
+// generation_config.json, and the tokenizer files when there is a tokenizer.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { checkConfig, type ModelConfig } from '../model/config.js';
+import { LlamaModel } from '../model/model.js';
+import { loadTokenizer, saveTokenizer } from '../tokenizer/files.js';
+import { ENDOFTEXT, IM_END, IM_START } from '../tokenizer/special.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { writeFileAtomic } from './atomic.js';
+import { readSafetensors, writeSafetensors, type StoredTensor } from './safetensors.js';
+
+/** Options of saveModelDir. */
+export interface SaveOptions {
+  tokenizer?: Tokenizer;
+  /** Storage precision of the weights (training always uses float32). */
+  dtype?: 'float32' | 'bfloat16';
+}
+
+/** Write a model (and tokenizer) as a Hugging Face model directory; each file atomically. */
+export function saveModelDir(model: LlamaModel, dir: string, options: SaveOptions = {}): void {
+  mkdirSync(dir, { recursive: true });
+  const tokenizer = options.tokenizer;
+  const special = (s: string) => (tokenizer?.specials.some((t) => t.content === s) ? tokenizer.specialId(s) : null);
+  const ids = { bos: special(IM_START), eos: special(IM_END), pad: special(ENDOFTEXT) };
+  const dtype = options.dtype ?? 'float32';
+  writeJson(join(dir, 'config.json'), { ...toHfConfig(model.config), torch_dtype: dtype, bos_token_id: ids.bos, eos_token_id: ids.eos });
+  writeJson(join(dir, 'generation_config.json'), {
+    bos_token_id: ids.bos,
+    eos_token_id: [ids.eos, ids.pad].filter((id) => id !== null),
+    pad_token_id: ids.pad,
+  });
+  const tensors = new Map<string, StoredTensor>();
+  for (const [name, v] of model.params) tensors.set(name, { shape: v.shape, values: v.dataSync() as Float32Array });
+  writeSafetensors(join(dir, 'model.safetensors'), tensors, dtype === 'bfloat16' ? 'BF16' : 'F32');
+  if (tokenizer) saveTokenizer(tokenizer, dir, { modelMaxLength: model.config.maxSeq });
+}
+
+/** Load a model directory; the tokenizer is there when the directory has tokenizer.json. */
+export function loadModelDir(dir: string): { model: LlamaModel; tokenizer: Tokenizer | null } {
+  const configFile = join(dir, 'config.json');
+  if (!existsSync(configFile)) throw new Error(`${dir}: no config.json, expected a model directory`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(configFile, 'utf8'));
+  } catch (err) {
+    throw new Error(`${configFile}: not valid JSON (${(err as Error).message})`);
+  }
+  const config = fromHfConfig(raw, configFile);
+  const weightsFile = join(dir, 'model.safetensors');
+  const { tensors } = readSafetensors(weightsFile);
+  const params = new Map<string, tf.Tensor>();
+  for (const [name, t] of tensors) params.set(name, tf.tensor(t.values, t.shape));
+  if (config.tieEmbeddings && params.has('lm_head.weight')) {
+    // Some writers store the tied head anyway; the embedding is the one we use.
+    params.get('lm_head.weight')!.dispose();
+    params.delete('lm_head.weight');
+  }
+  try {
+    return { model: new LlamaModel(config, params, weightsFile), tokenizer: existsSync(join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null };
+  } finally {
+    params.forEach((t) => t.dispose());
+  }
+}
+
+/** Our config as LlamaConfig keys (plus our MoE keys, which only we read). */
+export function toHfConfig(c: ModelConfig): Record<string, unknown> {
+  return {
+    architectures: [c.moe ? 'TinyLlmMoeForCausalLM' : 'LlamaForCausalLM'],
+    model_type: c.moe ? 'tinyllm_moe' : 'llama',
+    vocab_size: c.vocabSize,
+    hidden_size: c.hidden,
+    intermediate_size: c.ffn,
+    num_hidden_layers: c.layers,
+    num_attention_heads: c.heads,
+    num_key_value_heads: c.kvHeads,
+    head_dim: c.hidden / c.heads,
+    max_position_embeddings: c.maxSeq,
+    rms_norm_eps: c.normEps,
+    rope_theta: c.ropeTheta,
+    rope_scaling: null,
+    tie_word_embeddings: c.tieEmbeddings,
+    hidden_act: 'silu',
+    attention_bias: false,
+    mlp_bias: false,
+    initializer_range: 0.02,
+    ...(c.moe ? {
+      num_experts: c.moe.experts, num_experts_per_tok: c.moe.topK, n_shared_experts: c.moe.sharedExperts,
+      aux_loss_alpha: c.moe.auxLossAlpha, norm_topk_prob: c.moe.normTopK,
+    } : {}),
+  };
+}
+
+/** Read LlamaConfig keys into our config; errors name the file and the key. */
+export function fromHfConfig(raw: unknown, file: string): ModelConfig {
+  if (typeof raw !== 'object' || raw === null) throw new Error(`${file}: expected a JSON object`);
+  const j = raw as Record<string, unknown>;
+  const int = (key: string, fallback?: number): number => {
+    const v = j[key] ?? fallback;
+    if (!Number.isInteger(v) || (v as number) <= 0) throw new Error(`${file}: ${key}: ${JSON.stringify(j[key])}, expected a positive integer`);
+    return v as number;
+  };
+  const num = (key: string, fallback: number): number => {
+    const v = j[key] ?? fallback;
+    if (typeof v !== 'number' || !(v > 0)) throw new Error(`${file}: ${key}: ${JSON.stringify(j[key])}, expected a positive number`);
+    return v;
+  };
+  const arch = (j.architectures as string[] | undefined)?.[0];
+  if (arch !== 'LlamaForCausalLM' && arch !== 'TinyLlmMoeForCausalLM') throw new Error(`${file}: architectures: ${JSON.stringify(j.architectures)}, expected ["LlamaForCausalLM"]`);
+  if (j.rope_scaling) throw new Error(`${file}: rope_scaling: ${JSON.stringify(j.rope_scaling)} is not supported, expected null`);
+  if (j.attention_bias || j.mlp_bias) throw new Error(`${file}: attention_bias/mlp_bias: true is not supported, expected false`);
+  if (j.hidden_act !== undefined && j.hidden_act !== 'silu') throw new Error(`${file}: hidden_act: ${JSON.stringify(j.hidden_act)}, expected "silu"`);
+  const hidden = int('hidden_size');
+  const heads = int('num_attention_heads');
+  if (j.head_dim !== undefined && j.head_dim !== null && j.head_dim !== hidden / heads) {
+    throw new Error(`${file}: head_dim: ${j.head_dim} is not hidden_size / num_attention_heads (${hidden / heads}), which we require`);
+  }
+  const config: ModelConfig = {
+    vocabSize: int('vocab_size'),
+    hidden,
+    ffn: int('intermediate_size'),
+    layers: int('num_hidden_layers'),
+    heads,
+    kvHeads: int('num_key_value_heads', heads),
+    maxSeq: int('max_position_embeddings'),
+    ropeTheta: num('rope_theta', 10000),
+    normEps: num('rms_norm_eps', 1e-6),
+    tieEmbeddings: j.tie_word_embeddings === true,
+    moe: arch === 'TinyLlmMoeForCausalLM' ? {
+      experts: int('num_experts'), topK: int('num_experts_per_tok'), sharedExperts: (j.n_shared_experts as number) ?? 0,
+      auxLossAlpha: (j.aux_loss_alpha as number) ?? 0, normTopK: j.norm_topk_prob === true,
+    } : null,
+  };
+  return checkConfig(config, file);
+}
+
+function writeJson(file: string, value: unknown): void {
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,104 @@
+// Causal multi-head self-attention with grouped key/value heads (GQA) and a KV cache.
+// Each of H query heads attends over all earlier positions; the K/V heads are fewer (kvHeads) and each
+// serves H / kvHeads consecutive query heads, as in Hugging Face's repeat_kv.
+import * as tf from '@tensorflow/tfjs';
+import { linear } from './linear.js';
+import { applyRope, type RopeTables } from './rope.js';
+
+/** The projection weights of one attention layer, [out, in] each. */
+export interface AttentionWeights {
+  q: tf.Tensor; // [H·Dh, D]
+  k: tf.Tensor; // [Hkv·Dh, D]
+  v: tf.Tensor; // [Hkv·Dh, D]
+  o: tf.Tensor; // [D, H·Dh]
+}
+
+/** Keys and values of earlier positions for incremental decoding, per layer: [B, Hkv, S, Dh]. */
+export class KvCache {
+  readonly keys: (tf.Tensor4D | null)[];
+  readonly values: (tf.Tensor4D | null)[];
+
+  constructor(layers: number) {
+    this.keys = new Array(layers).fill(null);
+    this.values = new Array(layers).fill(null);
+  }
+
+  /** Positions already cached. */
+  get length(): number {
+    return this.keys[0]?.shape[2] ?? 0;
+  }
+
+  /** Append this step's keys and values for `layer`; returns the full [B, Hkv, S, Dh] tensors. */
+  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+    const past = [this.keys[layer], this.values[layer]] as const;
+    // The cache outlives the tf.tidy of the step that computed it: keep() it, dispose what it replaces.
+    const [keys, values] = [k, v].map((t, i) => tf.keep(past[i] ? tf.concat([past[i]!, t], 2) : t.clone())) as [tf.Tensor4D, tf.Tensor4D];
+    past.forEach((t) => t?.dispose());
+    this.keys[layer] = keys;
+    this.values[layer] = values;
+    return [keys, values];
+  }
+
+  /** Free all cached tensors. */
+  dispose(): void {
+    for (const t of [...this.keys, ...this.values]) t?.dispose();
+    this.keys.fill(null);
+    this.values.fill(null);
+  }
+}
+
+/** Attention options: where the chunk starts and what else to mask. */
+export interface AttentionOptions {
+  heads: number;
+  kvHeads: number;
+  rope: RopeTables;
+  /** The cache to read earlier positions from and append to (decoding). */
+  cache?: { store: KvCache; layer: number };
+  /** Added to the scores [B or 1, 1, T, S] (e.g. −1e9 at padding); the causal mask is always applied. */
+  mask?: tf.Tensor;
+}
+
+/** A large negative score: exp() of it is 0 in float32 and it never turns into NaN as −∞ can. */
+export const MASKED = -1e9;
+
+/** Additive causal mask [T, S] for T queries at positions offset … offset+T−1 over S = offset+T keys. */
+export function causalMask(T: number, offset: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const queryPos = tf.reshape(tf.range(offset, offset + T, 1, 'int32'), [T, 1]);
+    const keyPos = tf.reshape(tf.range(0, offset + T, 1, 'int32'), [1, offset + T]);
+    return tf.mul(tf.cast(tf.greater(keyPos, queryPos), 'float32'), MASKED) as tf.Tensor2D;
+  });
+}
+
+/** Split the last axis into heads: [B, T, n·Dh] -> [B, n, T, Dh]. */
+function toHeads(x: tf.Tensor, n: number): tf.Tensor4D {
+  const [B, T, width] = x.shape as [number, number, number];
+  return tf.transpose(tf.reshape(x, [B, T, n, width / n]), [0, 2, 1, 3]);
+}
+
+/** Causal self-attention of x [B, T, D]: returns [B, T, D]. */
+export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOptions): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, T] = x.shape;
+    const { heads: H, kvHeads: K } = opts;
+    const offset = opts.cache ? opts.cache.store.length : 0;
+    const q = applyRope(toHeads(linear(x, w.q), H), opts.rope, offset); // [B, H, T, Dh]
+    let k = applyRope(toHeads(linear(x, w.k), K), opts.rope, offset) as tf.Tensor4D; // [B, K, T, Dh]
+    let v = toHeads(linear(x, w.v), K); // [B, K, T, Dh]
+    if (opts.cache) [k, v] = opts.cache.store.append(opts.cache.layer, k, v); // [B, K, S, Dh]
+    const Dh = k.shape[3];
+    if (H !== K) {
+      // Query head h reads K/V head floor(h / (H/K)): [B, K, S, Dh] -> [B, H, S, Dh].
+      const source = tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / (H / K))), 'int32');
+      k = tf.gather(k, source, 1) as tf.Tensor4D;
+      v = tf.gather(v, source, 1) as tf.Tensor4D;
+    }
+    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(Dh)); // [B, H, T, S]
+    scores = tf.add(scores, causalMask(T, offset));
+    if (opts.mask) scores = tf.add(scores, opts.mask);
+    const weights = tf.softmax(scores, -1); // [B, H, T, S]
+    const out = tf.matMul(weights, v); // [B, H, T, Dh]
+    const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, T, H * Dh]); // [B, T, H·Dh]
+    return linear(merged, w.o) as tf.Tensor3D;
+  });
+}

@@ -1,0 +1,19 @@
+// The SwiGLU feed-forward block (Shazeer 2020), Llama's MLP: a SiLU-gated linear unit.
+import * as tf from '@tensorflow/tfjs';
+import { linear } from './linear.js';
+
+/** The three projections of a SwiGLU MLP, [out, in] each. */
+export interface MlpWeights {
+  gate: tf.Tensor; // [F, D]
+  up: tf.Tensor; // [F, D]
+  down: tf.Tensor; // [D, F]
+}
+
+/** down(silu(gate(x)) * up(x)) for x [..., D]. */
+export function swiglu(x: tf.Tensor, w: MlpWeights): tf.Tensor {
+  return tf.tidy(() => {
+    const gate = linear(x, w.gate); // [..., F]
+    const silu = tf.mul(gate, tf.sigmoid(gate)); // silu(g) = g · σ(g)
+    return linear(tf.mul(silu, linear(x, w.up)), w.down); // [..., D]
+  });
+}

@@ -1,0 +1,181 @@
+// The decoder: token embedding → L blocks (pre-norm attention and MLP, each added to the residual
+// stream) → final RMSNorm → LM head. Parameters live in a map under Hugging Face LlamaForCausalLM's
+// names, weights [out, in], so a model directory converts to and from safetensors name for name.
+import * as tf from '@tensorflow/tfjs';
+import { attention, type AttentionWeights, KvCache } from './attention.js';
+import { checkConfig, headDim, type ModelConfig } from './config.js';
+import { linear } from './linear.js';
+import { meanLoss, tokenCrossEntropy } from './loss.js';
+import { swiglu, type MlpWeights } from './mlp.js';
+import { moe, type MoeWeights } from './moe.js';
+import { rmsNorm } from './rmsnorm.js';
+import { ropeTables, type RopeTables } from './rope.js';
+
+/** Every parameter's name and shape, in Hugging Face's order. */
+export function parameterShapes(config: ModelConfig): [name: string, shape: number[]][] {
+  const { vocabSize: V, hidden: D, ffn: F, heads: H, kvHeads: K } = config;
+  const dh = headDim(config);
+  const mlp = (prefix: string): [string, number[]][] => [
+    [`${prefix}.gate_proj.weight`, [F, D]], [`${prefix}.up_proj.weight`, [F, D]], [`${prefix}.down_proj.weight`, [D, F]],
+  ];
+  const shapes: [string, number[]][] = [['model.embed_tokens.weight', [V, D]]];
+  for (let i = 0; i < config.layers; i++) {
+    const p = `model.layers.${i}`;
+    shapes.push(
+      [`${p}.input_layernorm.weight`, [D]],
+      [`${p}.self_attn.q_proj.weight`, [H * dh, D]],
+      [`${p}.self_attn.k_proj.weight`, [K * dh, D]],
+      [`${p}.self_attn.v_proj.weight`, [K * dh, D]],
+      [`${p}.self_attn.o_proj.weight`, [D, H * dh]],
+      [`${p}.post_attention_layernorm.weight`, [D]],
+    );
+    if (config.moe) {
+      shapes.push([`${p}.mlp.gate.weight`, [config.moe.experts, D]]);
+      for (let e = 0; e < config.moe.experts; e++) shapes.push(...mlp(`${p}.mlp.experts.${e}`));
+      for (let s = 0; s < config.moe.sharedExperts; s++) shapes.push(...mlp(`${p}.mlp.shared_experts.${s}`));
+    } else {
+      shapes.push(...mlp(`${p}.mlp`));
+    }
+  }
+  shapes.push(['model.norm.weight', [D]]);
+  if (!config.tieEmbeddings) shapes.push(['lm_head.weight', [V, D]]);
+  return shapes;
+}
+
+/** What forward() returns. */
+export interface ForwardResult {
+  logits: tf.Tensor3D; // [B, T, V]
+  /** Sum of the MoE layers' load-balancing losses (0 without MoE). */
+  auxLoss: tf.Scalar;
+}
+
+/** Options of forward(). */
+export interface ForwardOptions {
+  /** Decode incrementally: read and extend this cache (ids are the new positions only). */
+  cache?: KvCache;
+  /** Additive attention mask [B or 1, 1, T, S] on top of the causal mask (e.g. padding). */
+  mask?: tf.Tensor;
+}
+
+/** A Llama-style decoder with its parameters. */
+export class LlamaModel {
+  readonly config: ModelConfig;
+  /** Parameters by Hugging Face name. */
+  readonly params: Map<string, tf.Variable>;
+  private readonly rope: RopeTables;
+
+  /** Wrap existing tensors (checked against the config's names and shapes; `source` names them in errors). */
+  constructor(config: ModelConfig, tensors: Map<string, tf.Tensor>, source = 'parameters') {
+    this.config = checkConfig(config);
+    const expected = parameterShapes(config);
+    for (const [name, shape] of expected) {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${source}: ${name}: missing, expected a tensor of shape [${shape}]`);
+      if (t.shape.join() !== shape.join()) throw new Error(`${source}: ${name}: shape [${t.shape}], expected [${shape}]`);
+    }
+    const names = new Set(expected.map(([n]) => n));
+    for (const name of tensors.keys()) if (!names.has(name)) throw new Error(`${source}: ${name}: not a parameter of this config`);
+    this.params = new Map(expected.map(([name]) => [name, tf.variable(tensors.get(name)!, true)]));
+    this.rope = ropeTables(headDim(config), config.maxSeq, config.ropeTheta);
+  }
+
+  /**
+   * A freshly initialised model: weights ~ N(0, 0.02), the projections that write into the residual
+   * stream (o_proj, down_proj) scaled by 1/√(2·layers) so its variance does not grow with depth
+   * (GPT-2's rule), norms at 1. Seeded: the same seed gives the same weights on every backend.
+   */
+  static create(config: ModelConfig, seed = 0): LlamaModel {
+    const tensors = new Map<string, tf.Tensor>();
+    parameterShapes(config).forEach(([name, shape], i) => {
+      const residual = /(o_proj|down_proj)\.weight$/.test(name);
+      const std = residual ? 0.02 / Math.sqrt(2 * config.layers) : 0.02;
+      tensors.set(name, name.includes('norm') ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', seed * 100_003 + i));
+    });
+    const model = new LlamaModel(config, tensors);
+    tensors.forEach((t) => t.dispose()); // tf.variable() copied them
+    return model;
+  }
+
+  /** Parameter count of this model (equals countParameters(config)). */
+  get parameterCount(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  /** The parameters, for optimizers and tf.variableGrads. */
+  variables(): tf.Variable[] {
+    return [...this.params.values()];
+  }
+
+  private p(name: string): tf.Variable {
+    return this.params.get(name)!;
+  }
+
+  /** Logits for ids [B, T] (int32). Call inside tf.tidy or dispose the result. */
+  forward(ids: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
+    return tf.tidy(() => {
+      const c = this.config;
+      let h = tf.gather(this.p('model.embed_tokens.weight'), ids) as tf.Tensor3D; // [B, T, D]
+      let auxLoss = tf.scalar(0);
+      for (let i = 0; i < c.layers; i++) {
+        const p = `model.layers.${i}`;
+        const attn: AttentionWeights = {
+          q: this.p(`${p}.self_attn.q_proj.weight`), k: this.p(`${p}.self_attn.k_proj.weight`),
+          v: this.p(`${p}.self_attn.v_proj.weight`), o: this.p(`${p}.self_attn.o_proj.weight`),
+        };
+        const normed = rmsNorm(h, this.p(`${p}.input_layernorm.weight`), c.normEps) as tf.Tensor3D;
+        h = tf.add(h, attention(normed, attn, {
+          heads: c.heads, kvHeads: c.kvHeads, rope: this.rope, mask: options.mask,
+          cache: options.cache ? { store: options.cache, layer: i } : undefined,
+        }));
+        const normed2 = rmsNorm(h, this.p(`${p}.post_attention_layernorm.weight`), c.normEps);
+        if (c.moe) {
+          const routed = moe(normed2, this.moeWeights(p), c.moe);
+          h = tf.add(h, routed.y);
+          auxLoss = tf.add(auxLoss, routed.auxLoss);
+        } else {
+          h = tf.add(h, swiglu(normed2, this.mlpWeights(`${p}.mlp`)));
+        }
+      }
+      h = rmsNorm(h, this.p('model.norm.weight'), c.normEps) as tf.Tensor3D;
+      const head = this.p(c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+      return { logits: linear(h, head) as tf.Tensor3D, auxLoss };
+    });
+  }
+
+  /**
+   * Training loss: mean next-token cross-entropy of predicting targets [B, T] from inputs [B, T]
+   * (weighted per token when `weights` [B, T] is given), plus the MoE balancing loss.
+   */
+  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D, weights?: tf.Tensor2D): tf.Scalar {
+    return tf.tidy(() => {
+      const { logits, auxLoss } = this.forward(inputs);
+      return tf.add(meanLoss(tokenCrossEntropy(logits, targets), weights), auxLoss) as tf.Scalar;
+    });
+  }
+
+  /** A KV cache sized for this model. */
+  newCache(): KvCache {
+    return new KvCache(this.config.layers);
+  }
+
+  /** Free the parameters and tables. */
+  dispose(): void {
+    tf.dispose([...this.params.values(), this.rope.cos, this.rope.sin]);
+  }
+
+  private mlpWeights(prefix: string): MlpWeights {
+    return { gate: this.p(`${prefix}.gate_proj.weight`), up: this.p(`${prefix}.up_proj.weight`), down: this.p(`${prefix}.down_proj.weight`) };
+  }
+
+  private moeWeights(p: string): MoeWeights {
+    const moeConfig = this.config.moe!;
+    return {
+      router: this.p(`${p}.mlp.gate.weight`),
+      experts: Array.from({ length: moeConfig.experts }, (_, e) => this.mlpWeights(`${p}.mlp.experts.${e}`)),
+      shared: Array.from({ length: moeConfig.sharedExperts }, (_, s) => this.mlpWeights(`${p}.mlp.shared_experts.${s}`)),
+    };
+  }
+}
+
