@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, parseBackendName } from '../backend/init.js';
 import { checkFlags, parseArgs, stringFlag } from './args.js';
 import type { Command } from './command.js';
+import { score } from './score.js';
 import { TOKENIZER_COMMANDS } from './tokenizer.js';
 
 const info: Command = {
@@ -15,7 +16,7 @@ const info: Command = {
   },
 };
 
-const COMMANDS: Record<string, Command> = { info, ...TOKENIZER_COMMANDS };
+const COMMANDS: Record<string, Command> = { info, ...TOKENIZER_COMMANDS, score };
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));

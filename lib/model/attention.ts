@@ -52,6 +52,8 @@ export interface AttentionOptions {
   heads: number;
   kvHeads: number;
   rope: RopeTables;
+  /** Position of the first query: the number of positions already in the cache (0 without one). */
+  offset: number;
   /** The cache to read earlier positions from and append to (decoding). */
   cache?: { store: KvCache; layer: number };
   /** Added to the scores [B or 1, 1, T, S] (e.g. −1e9 at padding); the causal mask is always applied. */
@@ -66,7 +68,8 @@ export function causalMask(T: number, offset: number): tf.Tensor2D {
   return tf.tidy(() => {
     const queryPos = tf.reshape(tf.range(offset, offset + T, 1, 'int32'), [T, 1]);
     const keyPos = tf.reshape(tf.range(0, offset + T, 1, 'int32'), [1, offset + T]);
-    return tf.mul(tf.cast(tf.greater(keyPos, queryPos), 'float32'), MASKED) as tf.Tensor2D;
+    const shape: [number, number] = [T, offset + T];
+    return tf.where(tf.greater(keyPos, queryPos), tf.fill(shape, MASKED), tf.zeros(shape));
   });
 }
 
@@ -81,7 +84,7 @@ export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOp
   return tf.tidy(() => {
     const [B, T] = x.shape;
     const { heads: H, kvHeads: K } = opts;
-    const offset = opts.cache ? opts.cache.store.length : 0;
+    const { offset } = opts;
     const q = applyRope(toHeads(linear(x, w.q), H), opts.rope, offset); // [B, H, T, Dh]
     let k = applyRope(toHeads(linear(x, w.k), K), opts.rope, offset) as tf.Tensor4D; // [B, K, T, Dh]
     let v = toHeads(linear(x, w.v), K); // [B, K, T, Dh]

@@ -116,6 +116,8 @@ export class LlamaModel {
   forward(ids: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
     return tf.tidy(() => {
       const c = this.config;
+      // Read once: each layer appends to the cache as it goes.
+      const offset = options.cache ? options.cache.length : 0;
       let h = tf.gather(this.p('model.embed_tokens.weight'), ids) as tf.Tensor3D; // [B, T, D]
       let auxLoss = tf.scalar(0);
       for (let i = 0; i < c.layers; i++) {
@@ -126,7 +128,7 @@ export class LlamaModel {
         };
         const normed = rmsNorm(h, this.p(`${p}.input_layernorm.weight`), c.normEps) as tf.Tensor3D;
         h = tf.add(h, attention(normed, attn, {
-          heads: c.heads, kvHeads: c.kvHeads, rope: this.rope, mask: options.mask,
+          heads: c.heads, kvHeads: c.kvHeads, rope: this.rope, offset, mask: options.mask,
           cache: options.cache ? { store: options.cache, layer: i } : undefined,
         }));
         const normed2 = rmsNorm(h, this.p(`${p}.post_attention_layernorm.weight`), c.normEps);

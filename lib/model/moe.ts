@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { MoeConfig } from './config.js';
 import { linear } from './linear.js';
 import { swiglu, type MlpWeights } from './mlp.js';
+import './topk-gradient.js';
 
 /** Router and experts of one MoE layer. */
 export interface MoeWeights {
