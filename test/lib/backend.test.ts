@@ -37,3 +37,21 @@ describe('parseBackendName', () => {
     expect(() => parseBackendName('webgl')).toThrow("--backend: unknown backend 'webgl', expected one of auto, cpu, wasm, cuda");
   });
 });
+
+describe('wasm kernels we add', () => {
+  it('UnsortedSegmentSum (the gradient of gather) matches cpu, so embeddings train on wasm', async () => {
+    const run = async (name: 'cpu' | 'wasm') => {
+      await initBackend(name, { quiet: true });
+      const table = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+      const ids = tf.tensor1d([2, 0, 2, 1, 2], 'int32');
+      const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]))))(table);
+      const direct = tf.unsortedSegmentSum(tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8], [4, 1, 2]), tf.tensor1d([1, 1, 3, -1], 'int32'), 4);
+      return [Array.from(await grad.data()), direct.shape, Array.from(await direct.data())];
+    };
+    const wasm = await run('wasm');
+    expect(wasm).toEqual(await run('cpu'));
+    // By hand: row 0 gets dy row 1, row 1 gets row 3, row 2 gets rows 0 + 2 + 4.
+    expect(wasm[0]).toEqual([3, 4, 7, 8, 15, 18]);
+    expect(wasm[2]).toEqual([0, 0, 4, 6, 0, 0, 5, 6]); // id −1 is dropped
+  });
+});
