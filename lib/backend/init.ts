@@ -3,9 +3,9 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { registerWasmKernels } from './wasm-kernels.js';
+import { registerExtraKernels } from './extra-kernels.js';
 
-registerWasmKernels();
+registerExtraKernels();
 
 /** The backends a learner or the CLI can ask for; 'auto' picks the fastest that works here. */
 export type BackendName = 'auto' | 'cpu' | 'wasm' | 'cuda';

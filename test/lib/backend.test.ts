@@ -38,8 +38,8 @@ describe('parseBackendName', () => {
   });
 });
 
-describe('wasm kernels we add', () => {
-  it('UnsortedSegmentSum (the gradient of gather) matches cpu, so embeddings train on wasm', async () => {
+describe('kernels we add', () => {
+  it('UnsortedSegmentSum (the gradient of gather) agrees on cpu and wasm and with a hand computation', async () => {
     const run = async (name: 'cpu' | 'wasm') => {
       await initBackend(name, { quiet: true });
       const table = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
@@ -53,5 +53,25 @@ describe('wasm kernels we add', () => {
     // By hand: row 0 gets dy row 1, row 1 gets row 3, row 2 gets rows 0 + 2 + 4.
     expect(wasm[0]).toEqual([3, 4, 7, 8, 15, 18]);
     expect(wasm[2]).toEqual([0, 0, 4, 6, 0, 0, 5, 6]); // id −1 is dropped
+  });
+});
+
+describe('wasm BatchMatMul with transposed operands', () => {
+  it('matches cpu for every transpose combination, batched and broadcast', async () => {
+    const run = async (name: 'cpu' | 'wasm') => {
+      await initBackend(name, { quiet: true });
+      const a = tf.randomNormal([2, 3, 5, 4], 0, 1, 'float32', 1);
+      const b = tf.randomNormal([2, 3, 4, 6], 0, 1, 'float32', 2);
+      const aT = tf.transpose(a, [0, 1, 3, 2]), bT = tf.transpose(b, [0, 1, 3, 2]);
+      const w = tf.randomNormal([7, 4], 0, 1, 'float32', 3); // broadcast 2-D weight, as linear() uses it
+      const outs = [tf.matMul(a, b), tf.matMul(aT, b, true, false), tf.matMul(a, bT, false, true), tf.matMul(aT, bT, true, true),
+        tf.matMul(tf.reshape(a, [30, 4]), w, false, true)];
+      return Promise.all(outs.map(async (t) => ({ shape: t.shape, values: Array.from(await t.data()) })));
+    };
+    const [cpu, wasm] = [await run('cpu'), await run('wasm')];
+    wasm.forEach((out, i) => {
+      expect(out.shape).toEqual(cpu[i]!.shape);
+      out.values.forEach((v, j) => expect(Math.abs(v - cpu[i]!.values[j]!)).toBeLessThan(1e-4));
+    });
   });
 });
