@@ -1,15 +1,8 @@
 // Exercises 06: counting a model and reading its predictions, on plain numbers. Run `npm run check -- 06`.
+import type { ModelConfig } from '../lib/model/config.js';
 
-/** The shape of a dense Llama-style model (see lib/model/config.ts). */
-export interface Shape {
-  vocabSize: number;
-  hidden: number;
-  ffn: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  tieEmbeddings: boolean;
-}
+/** The shape of a dense Llama-style model (the fields of lib/model/config.ts's ModelConfig it needs). */
+export type Shape = Pick<ModelConfig, 'vocabSize' | 'hidden' | 'ffn' | 'layers' | 'heads' | 'kvHeads' | 'tieEmbeddings'>;
 
 /**
  * Total parameters: embedding V·D (+ an LM head V·D unless tied); per layer the attention projections

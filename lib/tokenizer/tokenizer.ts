@@ -5,6 +5,8 @@ import { applyChatTemplate, type ChatMessage, type ChatOptions, type ChatEncodin
 import { type PreTokenizer } from './pretokenize.js';
 import { SpecialMatcher, type SpecialToken } from './special.js';
 
+const UTF8 = new TextEncoder();
+
 /** How encode() treats special-token text such as "<|im_end|>" found in its input. */
 export interface EncodeOptions {
   /** 'allow' (default, as Hugging Face does): it becomes the special id. 'plain': it is ordinary text. */
@@ -78,7 +80,7 @@ export class Tokenizer {
     for (const id of ids) {
       const special = this.specialById.get(id);
       if (special && options.skipSpecial) continue;
-      const bytes = special ? new TextEncoder().encode(special.content) : this.model.tokenBytes(id);
+      const bytes = special ? UTF8.encode(special.content) : this.model.tokenBytes(id);
       parts.push(bytes);
       length += bytes.length;
     }

@@ -154,7 +154,7 @@ showMarkdown(`| rank | pair | token |\n|---:|---|---|\n${firstMerges.join('\n')}
 
 // %%
 import { loadTokenizer } from './lib/tokenizer/files.js';
-import type { Tokenizer } from './lib/tokenizer/tokenizer.js';
+import { Tokenizer } from './lib/tokenizer/tokenizer.js';
 
 const qwen = loadTokenizer('test/fixtures/tokenizer/qwen2_5.tokenizer.json.gz');
 const sentences = ['人工智能正在改变我们的生活方式。', '床前明月光，疑是地上霜。', 'The tokenizer splits unfamiliar words into pieces.'];
@@ -186,12 +186,11 @@ tslab.display.html(sentences.map((s) => `<p><b>ours</b> (${tokenizer.encode(s).l
 
 // %%
 import { BpeModel } from './lib/tokenizer/bpe.js';
-import { Tokenizer as TokenizerClass } from './lib/tokenizer/tokenizer.js';
 import { defaultPreTokenizer } from './lib/tokenizer/pretokenize.js';
 
 function truncated(tok: Tokenizer, vocabSize: number): Tokenizer {
   const merges = tok.model.merges.slice(0, vocabSize - 259);
-  return new TokenizerClass({
+  return new Tokenizer({
     model: new BpeModel({ tokens: tok.model.tokens.slice(0, vocabSize), merges }),
     specials: [...tok.specials],
     preTokenizer: defaultPreTokenizer(),
