@@ -26,7 +26,7 @@ if [ -x "$venv/bin/jupyter" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; th
   exit 0
 fi
 
-echo "tinyllm: setting up $venv (JupyterLab, plotly, nbclient) ..."
+echo "tinyllm: setting up $venv (JupyterLab, plotly, nbclient, NVRTC) ..."
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv" || {
     echo "tinyllm: '$python -m venv' failed; on Debian/Ubuntu install python3-venv." >&2
