@@ -18,16 +18,17 @@ function fakeDirs(...libs: [string, string][]): string {
 }
 
 describe('finding the NVIDIA libraries', () => {
-  it('searches TINYLLM_CUDA_LIBS, CUDA_HOME, /usr/local/cuda*, ldconfig, then Python site-packages, in that order', () => {
+  it('searches TINYLLM_CUDA_LIBS, CUDA_HOME, /usr/local/cuda*, ldconfig, Python site-packages, then system folders', () => {
     const root = fakeDirs(['override/x', 'x'], ['home/lib64', 'x'], ['local/targets/x86_64-linux/lib', 'x'], ['site/nvidia/cu13/lib', 'x']);
     const dirs = searchDirectories({
       env: { TINYLLM_CUDA_LIBS: join(root, 'override'), CUDA_HOME: join(root, 'home') },
       cudaInstalls: [join(root, 'local')],
       ldconfig: '\tlibcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1\n\tlibm.so.6 (libc6,x86-64) => /lib/libm.so.6',
       sitePackages: [join(root, 'site')],
+      systemDirs: ['/usr/lib'],
     });
     const sources = [...new Set(dirs.map((d) => d.source.split(' (')[0]))];
-    expect(sources).toEqual(['TINYLLM_CUDA_LIBS', 'CUDA_HOME', '/usr/local/cuda*', 'ldconfig -p', 'Python site-packages']);
+    expect(sources).toEqual(['TINYLLM_CUDA_LIBS', 'CUDA_HOME', '/usr/local/cuda*', 'ldconfig -p', 'Python site-packages', 'system folders']);
     expect(dirs.map((d) => d.dir)).toContain('/usr/lib/x86_64-linux-gnu');
     expect(dirs.map((d) => d.dir)).not.toContain('/lib');
   });

@@ -1,7 +1,7 @@
 // Finding the NVIDIA libraries at run time, with no CUDA toolkit needed at install time. Looked for,
 // in order: TINYLLM_CUDA_LIBS, CUDA_HOME / CUDA_PATH, /usr/local/cuda*, the system's linker cache
-// (ldconfig -p), and the nvidia/*/lib folders of Python site-packages (where PyTorch's CUDA wheels and
-// `pip install nvidia-cuda-nvrtc nvidia-cublas` put them).
+// (ldconfig -p), the nvidia/*/lib folders of Python site-packages (where PyTorch's CUDA wheels and
+// `pip install nvidia-cuda-nvrtc nvidia-cublas` put them), and last the system's library folders.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +32,11 @@ export interface SearchSources {
   sitePackages?: string[];
   /** Folders matching /usr/local/cuda*. */
   cudaInstalls?: string[];
+  /** The system's library folders (the driver's libcuda is often only there). */
+  systemDirs?: string[];
 }
+
+const SYSTEM_DIRS = ['/usr/local/nvidia/lib64', '/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/lib/wsl/lib'];
 
 const LIB_SUBDIRS = ['lib64', 'lib', 'targets/x86_64-linux/lib', 'targets/sbsa-linux/lib'];
 
@@ -57,6 +61,7 @@ export function searchDirectories(sources: SearchSources = {}): SearchDir[] {
     if (!existsSync(nvidia)) continue;
     for (const pkg of readdirSync(nvidia).sort()) add(join(nvidia, pkg, 'lib'), `Python site-packages (${site})`);
   }
+  for (const dir of sources.systemDirs ?? SYSTEM_DIRS) add(dir, 'system folders');
   return found;
 }
 

@@ -1,0 +1,150 @@
+// The CUDA driver API (libcuda, shipped with the NVIDIA driver): devices, contexts, streams, memory,
+// modules and kernel launches. Bound with koffi; device pointers are 64-bit integers (BigInt).
+import koffi, { type LibraryHandle } from 'koffi';
+import { findLibrary, searchDirectories, type SearchDir } from './libraries.js';
+
+type Fn = ReturnType<LibraryHandle['func']>;
+
+/** An opaque driver handle (context, stream, module, function). */
+export type Handle = unknown;
+
+const ATTRIBUTE = { computeCapabilityMajor: 75, computeCapabilityMinor: 76, multiprocessors: 16 } as const;
+const MEMPOOL_RELEASE_THRESHOLD = 4;
+
+/** One kernel argument: a device pointer (bigint), an int32 or a float32. */
+export type KernelArg = bigint | { i32: number } | { f32: number };
+
+/** The driver library with the calls the backend makes; every failing call throws with its name. */
+export class Driver {
+  private readonly fn: Record<string, Fn>;
+
+  constructor(dirs: SearchDir[] = searchDirectories()) {
+    const lib = koffi.load(findLibrary('cuda', dirs));
+    const f = (decl: string) => lib.func(decl);
+    this.fn = {
+      init: f('int cuInit(unsigned int flags)'),
+      error: f('int cuGetErrorString(int error, _Out_ const char **str)'),
+      deviceCount: f('int cuDeviceGetCount(_Out_ int *count)'),
+      device: f('int cuDeviceGet(_Out_ int *device, int ordinal)'),
+      deviceName: f('int cuDeviceGetName(_Out_ uint8_t *name, int len, int dev)'),
+      attribute: f('int cuDeviceGetAttribute(_Out_ int *value, int attrib, int dev)'),
+      retainPrimary: f('int cuDevicePrimaryCtxRetain(_Out_ void **ctx, int dev)'),
+      setCurrent: f('int cuCtxSetCurrent(void *ctx)'),
+      memInfo: f('int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)'),
+      defaultPool: f('int cuDeviceGetDefaultMemPool(_Out_ void **pool, int dev)'),
+      poolSet: f('int cuMemPoolSetAttribute(void *pool, int attr, void *value)'),
+      streamCreate: f('int cuStreamCreate(_Out_ void **stream, unsigned int flags)'),
+      streamSync: f('int cuStreamSynchronize(void *stream)'),
+      allocAsync: f('int cuMemAllocAsync(_Out_ uint64_t *ptr, size_t bytes, void *stream)'),
+      freeAsync: f('int cuMemFreeAsync(uint64_t ptr, void *stream)'),
+      htod: f('int cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void *stream)'),
+      dtoh: f('int cuMemcpyDtoHAsync_v2(_Out_ void *dst, uint64_t src, size_t bytes, void *stream)'),
+      memsetD32: f('int cuMemsetD32Async(uint64_t dst, unsigned int value, size_t count, void *stream)'),
+      moduleLoad: f('int cuModuleLoadData(_Out_ void **module, const void *image)'),
+      getFunction: f('int cuModuleGetFunction(_Out_ void **fn, void *module, const char *name)'),
+      launch: f('int cuLaunchKernel(void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, void *stream, void **params, void **extra)'),
+    };
+    this.call('init', 'cuInit', 0);
+  }
+
+  /** Number of CUDA devices. */
+  deviceCount(): number {
+    const n = [0];
+    this.call('deviceCount', 'cuDeviceGetCount', n);
+    return n[0]!;
+  }
+
+  /** Name, compute capability ('sm_90') and multiprocessor count of a device. */
+  deviceInfo(ordinal = 0): { name: string; arch: string; multiprocessors: number } {
+    const dev = [0];
+    this.call('device', 'cuDeviceGet', dev, ordinal);
+    const name = Buffer.alloc(256);
+    this.call('deviceName', 'cuDeviceGetName', name, 256, dev[0]);
+    const attr = (a: number) => {
+      const v = [0];
+      this.call('attribute', 'cuDeviceGetAttribute', v, a, dev[0]);
+      return v[0]!;
+    };
+    return {
+      name: name.toString('utf8').replace(/\0.*$/s, ''),
+      arch: `sm_${attr(ATTRIBUTE.computeCapabilityMajor)}${attr(ATTRIBUTE.computeCapabilityMinor)}`,
+      multiprocessors: attr(ATTRIBUTE.multiprocessors),
+    };
+  }
+
+  /** Make the device's primary context current and return a new stream. */
+  open(ordinal = 0): { stream: Handle; device: number } {
+    const dev = [0], ctx: Handle[] = [null], stream: Handle[] = [null];
+    this.call('device', 'cuDeviceGet', dev, ordinal);
+    this.call('retainPrimary', 'cuDevicePrimaryCtxRetain', ctx, dev[0]);
+    this.call('setCurrent', 'cuCtxSetCurrent', ctx[0]);
+    this.call('streamCreate', 'cuStreamCreate', stream, 0);
+    // Keep freed memory in the stream-ordered pool instead of returning it to the OS at every sync.
+    const pool: Handle[] = [null];
+    this.call('defaultPool', 'cuDeviceGetDefaultMemPool', pool, dev[0]);
+    this.call('poolSet', 'cuMemPoolSetAttribute', pool[0], MEMPOOL_RELEASE_THRESHOLD, BigUint64Array.of(0xffffffffffffffffn));
+    return { stream: stream[0], device: dev[0]! };
+  }
+
+  /** Free and total memory in bytes of the current context's device (after open()). */
+  memoryInfo(): { free: number; total: number } {
+    const free = [0], total = [0];
+    this.call('memInfo', 'cuMemGetInfo_v2', free, total);
+    return { free: Number(free[0]), total: Number(total[0]) };
+  }
+
+  /** Allocate `bytes` on the stream (no synchronization). */
+  alloc(bytes: number, stream: Handle): bigint {
+    const ptr = [0n];
+    this.call('allocAsync', 'cuMemAllocAsync', ptr, Math.max(bytes, 1), stream);
+    return BigInt(ptr[0]!);
+  }
+
+  /** Free device memory on the stream (no synchronization). */
+  free(ptr: bigint, stream: Handle): void {
+    this.call('freeAsync', 'cuMemFreeAsync', ptr, stream);
+  }
+
+  /** Copy host bytes to the device, in stream order. */
+  upload(dst: bigint, src: ArrayBufferView, stream: Handle): void {
+    this.call('htod', 'cuMemcpyHtoDAsync', dst, src, src.byteLength, stream);
+  }
+
+  /** Copy device bytes to the host and wait for them. */
+  download(dst: ArrayBufferView, src: bigint, stream: Handle): void {
+    this.call('dtoh', 'cuMemcpyDtoHAsync', dst, src, dst.byteLength, stream);
+    this.synchronize(stream);
+  }
+
+  /** Wait until the stream's work is done. */
+  synchronize(stream: Handle): void {
+    this.call('streamSync', 'cuStreamSynchronize', stream);
+  }
+
+  /** Load a cubin and look up its kernels by name. */
+  loadModule(cubin: Buffer, names: string[]): Map<string, Handle> {
+    const module: Handle[] = [null];
+    this.call('moduleLoad', 'cuModuleLoadData', module, cubin);
+    return new Map(names.map((name) => {
+      const fn: Handle[] = [null];
+      this.call('getFunction', `cuModuleGetFunction(${name})`, fn, module[0], name);
+      return [name, fn[0]];
+    }));
+  }
+
+  /** Launch a kernel on a grid of blocks; `label` names it in errors. */
+  launch(fn: Handle, grid: [number, number, number], block: [number, number, number], args: KernelArg[], stream: Handle, label: string, sharedBytes = 0): void {
+    // cuLaunchKernel takes an array of pointers, one to each argument's value.
+    const values = args.map((a) => (typeof a === 'bigint' ? BigUint64Array.of(a) : 'i32' in a ? Int32Array.of(a.i32) : Float32Array.of(a.f32)));
+    this.call('launch', `cuLaunchKernel(${label})`, fn, ...grid, ...block, sharedBytes, stream, values, null);
+  }
+
+  private call(key: string, name: string, ...args: unknown[]): void {
+    const status = this.fn[key]!(...args) as number;
+    if (status !== 0) {
+      const text: unknown[] = [null];
+      this.fn.error!(status, text);
+      throw new Error(`cuda: ${name} failed: ${String(text[0] ?? `error ${status}`)} (${status})`);
+    }
+  }
+}
