@@ -11,8 +11,8 @@ export type Handle = unknown;
 const ATTRIBUTE = { computeCapabilityMajor: 75, computeCapabilityMinor: 76, multiprocessors: 16 } as const;
 const MEMPOOL_RELEASE_THRESHOLD = 4;
 
-/** One kernel argument: a device pointer (bigint), an int32 or a float32. */
-export type KernelArg = bigint | { i32: number } | { f32: number };
+/** One kernel argument: a device pointer (bigint), an int32, a float32, or a struct's raw bytes. */
+export type KernelArg = bigint | { i32: number } | { f32: number } | { struct: Int32Array };
 
 /** The driver library with the calls the backend makes; every failing call throws with its name. */
 export class Driver {
@@ -135,7 +135,7 @@ export class Driver {
   /** Launch a kernel on a grid of blocks; `label` names it in errors. */
   launch(fn: Handle, grid: [number, number, number], block: [number, number, number], args: KernelArg[], stream: Handle, label: string, sharedBytes = 0): void {
     // cuLaunchKernel takes an array of pointers, one to each argument's value.
-    const values = args.map((a) => (typeof a === 'bigint' ? BigUint64Array.of(a) : 'i32' in a ? Int32Array.of(a.i32) : Float32Array.of(a.f32)));
+    const values = args.map((a) => (typeof a === 'bigint' ? BigUint64Array.of(a) : 'i32' in a ? Int32Array.of(a.i32) : 'f32' in a ? Float32Array.of(a.f32) : a.struct));
     this.call('launch', `cuLaunchKernel(${label})`, fn, ...grid, ...block, sharedBytes, stream, values, null);
   }
 

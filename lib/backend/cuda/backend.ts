@@ -1,0 +1,161 @@
+// The `cuda` tfjs backend: tensors live in GPU memory (one allocation each, from the stream-ordered
+// pool), kernels are NVRTC-compiled CUDA C launched on one stream, and reading a tensor back is the only
+// point that waits for the GPU.
+import * as tf from '@tensorflow/tfjs';
+import { compileModule } from './compile.js';
+import { Driver, type Handle, type KernelArg } from './ffi/driver.js';
+import { Nvrtc } from './ffi/nvrtc.js';
+
+/** What the backend keeps for each tensor's data. */
+interface DeviceData {
+  ptr: bigint;
+  bytes: number;
+  dtype: tf.DataType;
+  size: number;
+  refCount: number;
+}
+
+const BLOCK = 256;
+
+/** A tfjs KernelBackend on one NVIDIA GPU. */
+export class CudaBackend extends tf.KernelBackend {
+  readonly driver: Driver;
+  readonly arch: string;
+  readonly deviceName: string;
+  private readonly stream: Handle;
+  private readonly multiprocessors: number;
+  private readonly nvrtc: Nvrtc;
+  private readonly data: tf.DataStorage<DeviceData>;
+  private readonly modules = new Map<string, Handle>();
+  private bytesInUse = 0;
+
+  constructor(driver: Driver = new Driver()) {
+    super();
+    this.driver = driver;
+    if (driver.deviceCount() === 0) throw new Error('cuda backend: the CUDA driver reports no GPU');
+    const info = driver.deviceInfo(0);
+    this.arch = info.arch;
+    this.deviceName = info.name;
+    this.multiprocessors = info.multiprocessors;
+    this.stream = driver.open(0).stream;
+    this.nvrtc = new Nvrtc();
+    this.data = new tf.DataStorage(this, tf.engine());
+  }
+
+  /** Allocate device memory for a new tensor of `size` elements (every dtype takes 4 bytes). */
+  allocate(shape: number[], dtype: tf.DataType): tf.TensorInfo {
+    if (dtype === 'string' || dtype === 'complex64') throw new Error(`cuda backend: dtype ${dtype} is not supported`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const bytes = size * 4;
+    const dataId = {};
+    this.data.set(dataId, { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, refCount: 1 });
+    this.bytesInUse += bytes;
+    return { dataId, shape, dtype };
+  }
+
+  /** The device pointer of a tensor's data. */
+  pointer(info: tf.TensorInfo): bigint {
+    return this.data.get(info.dataId).ptr;
+  }
+
+  /** Launch `kernel` from CUDA `source` over n elements with a grid-stride loop. */
+  launchElementwise(source: string, kernel: string, n: number, args: KernelArg[]): void {
+    if (n === 0) return;
+    const blocks = Math.min(Math.ceil(n / BLOCK), this.multiprocessors * 16);
+    this.driver.launch(this.kernel(source, kernel), [blocks, 1, 1], [BLOCK, 1, 1], args, this.stream, kernel);
+  }
+
+  private kernel(source: string, name: string): Handle {
+    const key = `${name}\n${source}`;
+    let fn = this.modules.get(key);
+    if (fn === undefined) {
+      const { cubin } = compileModule(this.nvrtc, source, name, this.arch);
+      fn = this.driver.loadModule(cubin, [name]).get(name);
+      this.modules.set(key, fn);
+    }
+    return fn;
+  }
+
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
+    const info = this.allocate(shape, dtype);
+    this.upload(info.dataId, values);
+    return info.dataId;
+  }
+
+  override move(dataId: tf.DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    const info = this.allocate(shape, dtype);
+    const entry = this.data.get(info.dataId);
+    this.data.delete(info.dataId);
+    this.data.set(dataId, { ...entry, refCount });
+    this.upload(dataId, values);
+  }
+
+  private upload(dataId: tf.DataId, values: tf.backend_util.BackendValues | null): void {
+    const entry = this.data.get(dataId);
+    if (values === null || entry.size === 0) return;
+    // bool arrives as Uint8Array; the device keeps every dtype in 4 bytes.
+    const host = values instanceof Float32Array || values instanceof Int32Array ? values : Int32Array.from(values as ArrayLike<number>);
+    this.driver.upload(entry.ptr, host, this.stream);
+  }
+
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    const entry = this.data.get(dataId);
+    const out = entry.dtype === 'float32' ? new Float32Array(entry.size) : new Int32Array(entry.size);
+    if (entry.size > 0) this.driver.download(out, entry.ptr, this.stream);
+    return entry.dtype === 'bool' ? Uint8Array.from(out) : out;
+  }
+
+  override async read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues> {
+    return this.readSync(dataId);
+  }
+
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    if (!this.data.has(dataId)) return true;
+    const entry = this.data.get(dataId);
+    entry.refCount--;
+    if (!force && entry.refCount > 0) return false;
+    this.driver.free(entry.ptr, this.stream);
+    this.bytesInUse -= entry.bytes;
+    this.data.delete(dataId);
+    return true;
+  }
+
+  override incRef(dataId: tf.DataId): void {
+    this.data.get(dataId).refCount++;
+  }
+
+  override refCount(dataId: tf.DataId): number {
+    return this.data.has(dataId) ? this.data.get(dataId).refCount : 0;
+  }
+
+  override numDataIds(): number {
+    return this.data.numDataIds();
+  }
+
+  override memory(): { unreliable: boolean; numBytesInGPU: number } {
+    return { unreliable: false, numBytesInGPU: this.bytesInUse };
+  }
+
+  override async time(f: () => void): Promise<tf.BackendTimingInfo> {
+    const start = performance.now();
+    f();
+    this.driver.synchronize(this.stream);
+    return { kernelMs: performance.now() - start };
+  }
+
+  override timerAvailable(): boolean {
+    return true;
+  }
+
+  override floatPrecision(): 32 {
+    return 32;
+  }
+
+  override epsilon(): number {
+    return 1e-7;
+  }
+
+  override dispose(): void {
+    this.driver.synchronize(this.stream);
+  }
+}

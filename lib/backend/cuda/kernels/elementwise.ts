@@ -1,0 +1,116 @@
+// Element-wise kernels: unary ops (exp, log, …) and binary ops with NumPy broadcasting (add, mul, >, …).
+// One CUDA source per op, made from a template and the op's expression; T is the element type.
+// Broadcasting: each output index is split into coordinates, and each input is read through its own
+// strides, 0 along a broadcast dimension.
+
+/** Binary ops: tfjs kernel name -> C expression of a and b. */
+export const BINARY_OPS: Record<string, string> = {
+  Add: 'a + b',
+  Sub: 'a - b',
+  Multiply: 'a * b',
+  RealDiv: 'a / b',
+  Maximum: 'max(a, b)',
+  Minimum: 'min(a, b)',
+  Pow: '(T)powf((float)a, (float)b)',
+  SquaredDifference: '(a - b) * (a - b)',
+};
+
+/** Comparisons and logic: their output is bool (stored as int 0/1). */
+export const COMPARISON_OPS: Record<string, string> = {
+  Greater: 'a > b',
+  GreaterEqual: 'a >= b',
+  Less: 'a < b',
+  LessEqual: 'a <= b',
+  Equal: 'a == b',
+  NotEqual: 'a != b',
+  LogicalAnd: 'a && b',
+  LogicalOr: 'a || b',
+};
+
+/** Unary ops on float32: tfjs kernel name -> C expression of x. */
+export const UNARY_OPS: Record<string, string> = {
+  Exp: 'expf(x)',
+  Log: 'logf(x)',
+  Neg: '-x',
+  Sqrt: 'sqrtf(x)',
+  Rsqrt: 'rsqrtf(x)',
+  Sigmoid: '1.0f / (1.0f + expf(-x))',
+  Square: 'x * x',
+  Abs: 'fabsf(x)',
+  Relu: 'fmaxf(x, 0.0f)',
+  Tanh: 'tanhf(x)',
+  Sin: 'sinf(x)',
+  Cos: 'cosf(x)',
+  Reciprocal: '1.0f / x',
+};
+
+/** Highest rank the broadcasting kernels take. */
+export const MAX_RANK = 6;
+
+/** C type of a tfjs dtype on the device (bool is stored as int 0/1). */
+export function cType(dtype: string): 'float' | 'int' {
+  return dtype === 'float32' ? 'float' : 'int';
+}
+
+/** The CUDA source of a binary op `name` on elements of type `t`, writing `out` elements. */
+export function binarySource(name: string, t: 'float' | 'int', out: 'float' | 'int'): string {
+  const expr = BINARY_OPS[name] ?? COMPARISON_OPS[name];
+  if (!expr) throw new Error(`cuda backend: no binary kernel ${name}`);
+  return `typedef ${t} T;
+struct Broadcast { int rank; int dims[${MAX_RANK}]; int stridesA[${MAX_RANK}]; int stridesB[${MAX_RANK}]; };
+extern "C" __global__ void ${name}(${out}* out, const T* A, const T* B, Broadcast s, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    int ia = 0, ib = 0, rest = i;
+    for (int d = s.rank - 1; d >= 0; --d) {
+      int c = rest % s.dims[d];
+      rest /= s.dims[d];
+      ia += c * s.stridesA[d];
+      ib += c * s.stridesB[d];
+    }
+    T a = A[ia], b = B[ib];
+    out[i] = (${out})(${expr});
+  }
+}
+`;
+}
+
+/** The CUDA source of a unary float op `name`. */
+export function unarySource(name: string): string {
+  const expr = UNARY_OPS[name];
+  if (!expr) throw new Error(`cuda backend: no unary kernel ${name}`);
+  return `extern "C" __global__ void ${name}(float* out, const float* in, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    float x = in[i];
+    out[i] = ${expr};
+  }
+}
+`;
+}
+
+/**
+ * The Broadcast struct for an output shape and two input shapes, as the kernel reads it: rank, the
+ * output's dims, and per input the element stride along each output dimension (0 where broadcast).
+ */
+export function broadcastStruct(out: number[], a: number[], b: number[]): Int32Array {
+  if (out.length > MAX_RANK) throw new Error(`cuda backend: rank ${out.length} > ${MAX_RANK} is not supported for broadcasting`);
+  const s = new Int32Array(1 + 3 * MAX_RANK);
+  s[0] = Math.max(out.length, 1);
+  const strides = (shape: number[]) => {
+    const padded = [...Array(out.length - shape.length).fill(1), ...shape];
+    const result = new Array<number>(out.length).fill(0);
+    let stride = 1;
+    for (let d = out.length - 1; d >= 0; d--) {
+      result[d] = padded[d] === 1 ? 0 : stride;
+      stride *= padded[d]!;
+    }
+    return result;
+  };
+  const [sa, sb] = [strides(a), strides(b)];
+  for (let d = 0; d < MAX_RANK; d++) {
+    s[1 + d] = d < out.length ? out[d]! : 1;
+    s[1 + MAX_RANK + d] = d < out.length ? sa[d]! : 0;
+    s[1 + 2 * MAX_RANK + d] = d < out.length ? sb[d]! : 0;
+  }
+  if (out.length === 0) s[1] = 1; // a scalar: one element
+  return s;
+}

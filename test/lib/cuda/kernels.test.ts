@@ -1,0 +1,48 @@
+// Every cuda kernel source compiles with NVRTC for sm_90 (no GPU needed), and the broadcasting strides
+// are right.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileModule } from '../../../lib/backend/cuda/compile.js';
+import { Nvrtc } from '../../../lib/backend/cuda/ffi/nvrtc.js';
+import { BINARY_OPS, binarySource, broadcastStruct, COMPARISON_OPS, MAX_RANK, UNARY_OPS, unarySource } from '../../../lib/backend/cuda/kernels/elementwise.js';
+
+describe('element-wise kernel sources', () => {
+  const nvrtc = new Nvrtc();
+  const cache = mkdtempSync(join(tmpdir(), 'kernels-'));
+  const sources: [string, string][] = [
+    ...Object.keys(BINARY_OPS).flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, binarySource(op, t, t)])),
+    ...Object.keys(COMPARISON_OPS).flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, binarySource(op, t, 'int')])),
+    ...Object.keys(UNARY_OPS).map((op): [string, string] => [op, unarySource(op)]),
+  ];
+
+  it.each(sources)('%s compiles for sm_90', (name, source) => {
+    const { cubin } = compileModule(nvrtc, source, name, 'sm_90', cache);
+    expect(cubin.subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  });
+
+  it('names an unknown op', () => {
+    expect(() => binarySource('Atan2', 'float', 'float')).toThrow('cuda backend: no binary kernel Atan2');
+  });
+});
+
+describe('broadcastStruct', () => {
+  const unpack = (s: Int32Array) => ({
+    rank: s[0],
+    dims: Array.from(s.slice(1, 1 + MAX_RANK)),
+    a: Array.from(s.slice(1 + MAX_RANK, 1 + 2 * MAX_RANK)),
+    b: Array.from(s.slice(1 + 2 * MAX_RANK)),
+  });
+
+  it('gives zero strides along broadcast dimensions and pads missing leading ones', () => {
+    // out [2, 3, 4] from a [2, 3, 4] and b [3, 1]: b repeats along dims 0 and 2.
+    expect(unpack(broadcastStruct([2, 3, 4], [2, 3, 4], [3, 1]))).toEqual({
+      rank: 3, dims: [2, 3, 4, 1, 1, 1], a: [12, 4, 1, 0, 0, 0], b: [0, 1, 0, 0, 0, 0],
+    });
+  });
+
+  it('treats a scalar output as one element', () => {
+    expect(unpack(broadcastStruct([], [], []))).toMatchObject({ rank: 1, dims: [1, 1, 1, 1, 1, 1], a: [0, 0, 0, 0, 0, 0] });
+  });
+});
