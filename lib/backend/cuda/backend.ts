@@ -3,6 +3,7 @@
 // point that waits for the GPU.
 import * as tf from '@tensorflow/tfjs';
 import { compileModule } from './compile.js';
+import { Cublas } from './ffi/cublas.js';
 import { Driver, type Handle, type KernelArg } from './ffi/driver.js';
 import { Nvrtc } from './ffi/nvrtc.js';
 
@@ -28,6 +29,7 @@ export class CudaBackend extends tf.KernelBackend {
   private readonly data: tf.DataStorage<DeviceData>;
   private readonly modules = new Map<string, Handle>();
   private bytesInUse = 0;
+  private blas: Cublas | null = null;
 
   constructor(driver: Driver = new Driver()) {
     super();
@@ -51,6 +53,11 @@ export class CudaBackend extends tf.KernelBackend {
     this.data.set(dataId, { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, refCount: 1 });
     this.bytesInUse += bytes;
     return { dataId, shape, dtype };
+  }
+
+  /** cuBLAS on this backend's stream (loaded on first use). */
+  get cublas(): Cublas {
+    return (this.blas ??= new Cublas(this.stream));
   }
 
   /** The device pointer of a tensor's data. */

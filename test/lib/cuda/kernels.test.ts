@@ -6,15 +6,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileModule } from '../../../lib/backend/cuda/compile.js';
 import { Nvrtc } from '../../../lib/backend/cuda/ffi/nvrtc.js';
+import { castKernelName, castSource } from '../../../lib/backend/cuda/kernels/cast.js';
 import { BINARY_OPS, binarySource, broadcastStruct, COMPARISON_OPS, MAX_RANK, UNARY_OPS, unarySource } from '../../../lib/backend/cuda/kernels/elementwise.js';
 
-describe('element-wise kernel sources', () => {
+describe('kernel sources', () => {
   const nvrtc = new Nvrtc();
   const cache = mkdtempSync(join(tmpdir(), 'kernels-'));
   const sources: [string, string][] = [
     ...Object.keys(BINARY_OPS).flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, binarySource(op, t, t)])),
     ...Object.keys(COMPARISON_OPS).flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, binarySource(op, t, 'int')])),
     ...Object.keys(UNARY_OPS).map((op): [string, string] => [op, unarySource(op)]),
+    ...(['float', 'int'] as const).flatMap((from) => (['float', 'int', 'bool'] as const).map((to): [string, string] => [castKernelName(from, to), castSource(from, to)])),
   ];
 
   it.each(sources)('%s compiles for sm_90', (name, source) => {
