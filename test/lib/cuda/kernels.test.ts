@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { compileModule } from '../../../lib/backend/cuda/compile.js';
 import { Nvrtc } from '../../../lib/backend/cuda/ffi/nvrtc.js';
 import { castKernelName, castSource } from '../../../lib/backend/cuda/kernels/cast.js';
+import { contiguousStrides, COPY_SOURCE, FILL_SOURCE } from '../../../lib/backend/cuda/kernels/layout.js';
 import { BINARY_OPS, binarySource, broadcastStruct, COMPARISON_OPS, MAX_RANK, UNARY_OPS, unarySource } from '../../../lib/backend/cuda/kernels/elementwise.js';
 
 describe('kernel sources', () => {
@@ -17,6 +18,8 @@ describe('kernel sources', () => {
     ...Object.keys(COMPARISON_OPS).flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, binarySource(op, t, 'int')])),
     ...Object.keys(UNARY_OPS).map((op): [string, string] => [op, unarySource(op)]),
     ...(['float', 'int'] as const).flatMap((from) => (['float', 'int', 'bool'] as const).map((to): [string, string] => [castKernelName(from, to), castSource(from, to)])),
+    ['copy_strided', COPY_SOURCE],
+    ['fill', FILL_SOURCE],
   ];
 
   it.each(sources)('%s compiles for sm_90', (name, source) => {
@@ -46,5 +49,12 @@ describe('broadcastStruct', () => {
 
   it('treats a scalar output as one element', () => {
     expect(unpack(broadcastStruct([], [], []))).toMatchObject({ rank: 1, dims: [1, 1, 1, 1, 1, 1], a: [0, 0, 0, 0, 0, 0] });
+  });
+});
+
+describe('contiguousStrides', () => {
+  it('gives row-major element strides', () => {
+    expect(contiguousStrides([2, 3, 4])).toEqual([12, 4, 1]);
+    expect(contiguousStrides([])).toEqual([]);
   });
 });

@@ -3,6 +3,11 @@
 // Broadcasting: each output index is split into coordinates, and each input is read through its own
 // strides, 0 along a broadcast dimension.
 
+import * as tf from '@tensorflow/tfjs';
+import type { CudaBackend } from '../backend.js';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
 /** Binary ops: tfjs kernel name -> C expression of a and b. */
 export const BINARY_OPS: Record<string, string> = {
   Add: 'a + b',
@@ -114,3 +119,37 @@ export function broadcastStruct(out: number[], a: number[], b: number[]): Int32A
   if (out.length === 0) s[1] = 1; // a scalar: one element
   return s;
 }
+
+function binaryKernel(name: string): tf.KernelFunc {
+  const comparison = name in COMPARISON_OPS;
+  return ({ inputs, backend }: KernelArgs) => {
+    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const cuda = backend as CudaBackend;
+    const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const t = cType(a.dtype);
+    const out = cuda.allocate(shape, comparison ? 'bool' : a.dtype);
+    const n = shape.reduce((x, y) => x * y, 1);
+    cuda.launchElementwise(binarySource(name, t, comparison ? 'int' : t), name, n, [
+      cuda.pointer(out), cuda.pointer(a), cuda.pointer(b), { struct: broadcastStruct(shape, a.shape, b.shape) }, { i32: n },
+    ]);
+    return out;
+  };
+}
+
+function unaryKernel(name: string): tf.KernelFunc {
+  return ({ inputs, backend }: KernelArgs) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    if (x.dtype !== 'float32') throw new Error(`cuda backend: ${name} on ${x.dtype} is not supported yet, expected float32`);
+    const cuda = backend as CudaBackend;
+    const out = cuda.allocate(x.shape, 'float32');
+    const n = x.shape.reduce((p, q) => p * q, 1);
+    cuda.launchElementwise(unarySource(name), name, n, [cuda.pointer(out), cuda.pointer(x), { i32: n }]);
+    return out;
+  };
+}
+
+/** This family's tfjs kernels by name. */
+export const ELEMENTWISE_KERNELS: [string, tf.KernelFunc][] = [
+  ...[...Object.keys(BINARY_OPS), ...Object.keys(COMPARISON_OPS)].map((name): [string, tf.KernelFunc] => [name, binaryKernel(name)]),
+  ...Object.keys(UNARY_OPS).map((name): [string, tf.KernelFunc] => [name, unaryKernel(name)]),
+];
