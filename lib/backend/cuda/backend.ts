@@ -65,11 +65,15 @@ export class CudaBackend extends tf.KernelBackend {
     return this.data.get(info.dataId).ptr;
   }
 
-  /** Launch `kernel` from CUDA `source` over n elements with a grid-stride loop. */
+  /** Launch `kernel` from CUDA `source` (compiled on first use) on `grid` blocks of `block` threads. */
+  launch(source: string, kernel: string, grid: number, block: number, args: KernelArg[]): void {
+    this.driver.launch(this.kernel(source, kernel), [grid, 1, 1], [block, 1, 1], args, this.stream, kernel);
+  }
+
+  /** Launch a kernel with a grid-stride loop over n elements. */
   launchElementwise(source: string, kernel: string, n: number, args: KernelArg[]): void {
     if (n === 0) return;
-    const blocks = Math.min(Math.ceil(n / BLOCK), this.multiprocessors * 16);
-    this.driver.launch(this.kernel(source, kernel), [blocks, 1, 1], [BLOCK, 1, 1], args, this.stream, kernel);
+    this.launch(source, kernel, Math.min(Math.ceil(n / BLOCK), this.multiprocessors * 16), BLOCK, args);
   }
 
   private kernel(source: string, name: string): Handle {

@@ -8,6 +8,7 @@ import { compileModule } from '../../../lib/backend/cuda/compile.js';
 import { Nvrtc } from '../../../lib/backend/cuda/ffi/nvrtc.js';
 import { castKernelName, castSource } from '../../../lib/backend/cuda/kernels/cast.js';
 import { contiguousStrides, COPY_SOURCE, FILL_SOURCE } from '../../../lib/backend/cuda/kernels/layout.js';
+import { REDUCTION_NAMES, reduceSource } from '../../../lib/backend/cuda/kernels/reduce.js';
 import { BINARY_OPS, binarySource, broadcastStruct, COMPARISON_OPS, MAX_RANK, UNARY_OPS, unarySource } from '../../../lib/backend/cuda/kernels/elementwise.js';
 
 describe('kernel sources', () => {
@@ -20,6 +21,7 @@ describe('kernel sources', () => {
     ...(['float', 'int'] as const).flatMap((from) => (['float', 'int', 'bool'] as const).map((to): [string, string] => [castKernelName(from, to), castSource(from, to)])),
     ['copy_strided', COPY_SOURCE],
     ['fill', FILL_SOURCE],
+    ...REDUCTION_NAMES.flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, reduceSource(op, t)])),
   ];
 
   it.each(sources)('%s compiles for sm_90', (name, source) => {

@@ -83,16 +83,17 @@ const identity: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   return sameData(x, x.shape, backend);
 };
 
-const transpose: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
-  const { x } = inputs as { x: tf.TensorInfo };
-  const perm = attrs!.perm as number[];
-  const cuda = backend as CudaBackend;
+/** x with its axes permuted (a new tensor). */
+export function transposed(cuda: CudaBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
   const shape = perm.map((p) => x.shape[p]!);
   const strides = contiguousStrides(x.shape);
   const out = cuda.allocate(shape, x.dtype);
   copyRegion(cuda, out, x, shape, contiguousStrides(shape), perm.map((p) => strides[p]!));
   return out;
-};
+}
+
+const transpose: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) =>
+  transposed(backend as CudaBackend, (inputs as { x: tf.TensorInfo }).x, attrs!.perm as number[]);
 
 const slice: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { x } = inputs as { x: tf.TensorInfo };
