@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CudaBackend } from './backend.js';
 import { CAST_KERNELS } from './kernels/cast.js';
 import { ELEMENTWISE_KERNELS } from './kernels/elementwise.js';
+import { INDEXING_KERNELS } from './kernels/indexing.js';
 import { LAYOUT_KERNELS } from './kernels/layout.js';
 import { MATMUL_KERNELS } from './kernels/matmul.js';
 import { REDUCE_KERNELS } from './kernels/reduce.js';
@@ -15,7 +16,7 @@ export function registerCudaBackend(): void {
   if (registered) return;
   registered = true;
   tf.registerBackend('cuda', () => new CudaBackend(), -1);
-  for (const [kernelName, kernelFunc] of [...ELEMENTWISE_KERNELS, ...CAST_KERNELS, ...LAYOUT_KERNELS, ...MATMUL_KERNELS, ...REDUCE_KERNELS]) {
+  for (const [kernelName, kernelFunc] of [...ELEMENTWISE_KERNELS, ...CAST_KERNELS, ...LAYOUT_KERNELS, ...MATMUL_KERNELS, ...REDUCE_KERNELS, ...INDEXING_KERNELS]) {
     tf.registerKernel({ kernelName, backendName: 'cuda', kernelFunc });
   }
 }

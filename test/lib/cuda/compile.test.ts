@@ -1,6 +1,6 @@
 // The cuda backend's foundations that need no GPU: finding the NVIDIA libraries, and compiling kernels
 // with NVRTC (the venv has PyPI's nvidia-cuda-nvrtc, so CI compiles for sm_90 on a CPU-only machine).
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -73,5 +73,14 @@ describe('compiling kernels with NVRTC', () => {
       /cuda backend: kernel broken failed to compile for sm_90 with NVRTC 13\.0:\nbroken\.cu\(5\): error: identifier "undefined_thing" is undefined/,
     );
     expect(readdirSync(cache)).toEqual([]);
+  });
+});
+
+describe('the GPU suite entry point', () => {
+  it('imports every test/gpu/*.test.ts, so the bundled suite runs them all', () => {
+    const files = readdirSync('test/gpu').filter((f) => f.endsWith('.test.ts')).map((f) => `./${f.replace(/\.ts$/, '.js')}`);
+    const suite = readFileSync('test/gpu/suite.ts', 'utf8');
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(suite, `test/gpu/suite.ts does not import ${f}`).toContain(`import '${f}';`);
   });
 });

@@ -9,6 +9,7 @@ import { Nvrtc } from '../../../lib/backend/cuda/ffi/nvrtc.js';
 import { castKernelName, castSource } from '../../../lib/backend/cuda/kernels/cast.js';
 import { contiguousStrides, COPY_SOURCE, FILL_SOURCE } from '../../../lib/backend/cuda/kernels/layout.js';
 import { REDUCTION_NAMES, reduceSource } from '../../../lib/backend/cuda/kernels/reduce.js';
+import { GATHER_SOURCE, ONE_HOT_SOURCE, rangeSource, segmentSumSource, SELECT_SOURCE, SOFTMAX_SOURCE } from '../../../lib/backend/cuda/kernels/indexing.js';
 import { BINARY_OPS, binarySource, broadcastStruct, COMPARISON_OPS, MAX_RANK, UNARY_OPS, unarySource } from '../../../lib/backend/cuda/kernels/elementwise.js';
 
 describe('kernel sources', () => {
@@ -22,6 +23,8 @@ describe('kernel sources', () => {
     ['copy_strided', COPY_SOURCE],
     ['fill', FILL_SOURCE],
     ...REDUCTION_NAMES.flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, reduceSource(op, t)])),
+    ['gather', GATHER_SOURCE], ['one_hot', ONE_HOT_SOURCE], ['select', SELECT_SOURCE], ['softmax', SOFTMAX_SOURCE],
+    ...(['float', 'int'] as const).flatMap((t): [string, string][] => [[`segment_sum_${t}`, segmentSumSource(t)], [`range_${t}`, rangeSource(t)]]),
   ];
 
   it.each(sources)('%s compiles for sm_90', (name, source) => {

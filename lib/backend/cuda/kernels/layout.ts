@@ -55,7 +55,7 @@ function copyRegion(cuda: CudaBackend, out: tf.TensorInfo, x: tf.TensorInfo, dim
 }
 
 /** A new tensor of `shape` with every element `value`. */
-function filled(cuda: CudaBackend, shape: number[], dtype: tf.DataType, value: number): tf.TensorInfo {
+export function filled(cuda: CudaBackend, shape: number[], dtype: tf.DataType, value: number): tf.TensorInfo {
   const out = cuda.allocate(shape, dtype);
   const bits = dtype === 'float32' ? new Int32Array(Float32Array.of(value).buffer)[0]! : dtype === 'bool' ? Number(value !== 0) : value | 0;
   const n = shape.reduce((a, b) => a * b, 1);

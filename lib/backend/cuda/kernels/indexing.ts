@@ -1,0 +1,154 @@
+// Kernels that pick elements by index: gather (embedding lookup), its gradient the segment sum
+// (scatter-add, with atomics), one-hot, select, range — and softmax over the last axis.
+import * as tf from '@tensorflow/tfjs';
+import type { CudaBackend } from '../backend.js';
+import { cType } from './elementwise.js';
+import { filled } from './layout.js';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+/** The 32 bits that represent `value` in a tensor of `dtype` (kernels copy bits, whatever the type). */
+const bitsOf = (value: number, dtype: tf.DataType) => (dtype === 'float32' ? new Int32Array(Float32Array.of(value).buffer)[0]! : dtype === 'bool' ? Number(value !== 0) : value | 0);
+
+/** out[o, j, k] = x[o, indices[j], k] (0 for an index out of range); elements copied as 32-bit words. */
+export const GATHER_SOURCE = `extern "C" __global__ void gather(int* out, const int* x, const int* indices, int axisDim, int count, int inner, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    int k = i % inner, j = (i / inner) % count, o = i / (inner * count);
+    int index = indices[j];
+    out[i] = (index >= 0 && index < axisDim) ? x[((long long)o * axisDim + index) * inner + k] : 0;
+  }
+}
+`;
+
+/** out[ids[j], k] += x[j, k] with atomics; out starts at 0. */
+export function segmentSumSource(t: 'float' | 'int'): string {
+  return `extern "C" __global__ void segment_sum_${t}(${t}* out, const ${t}* x, const int* ids, int segments, int inner, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    int segment = ids[i / inner];
+    if (segment >= 0 && segment < segments) atomicAdd(&out[(long long)segment * inner + i % inner], x[i]);
+  }
+}
+`;
+}
+
+/** out[i] = (i % depth == indices[i / depth]) ? on : off, as 32-bit words. */
+export const ONE_HOT_SOURCE = `extern "C" __global__ void one_hot(int* out, const int* indices, int depth, int on, int off, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = (i % depth == indices[i / depth]) ? on : off;
+}
+`;
+
+/** out[i] = condition[i] ? a[i] : b[i] (same shapes: tfjs broadcasts before the kernel). */
+export const SELECT_SOURCE = `extern "C" __global__ void select(int* out, const int* condition, const int* a, const int* b, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = condition[i] ? a[i] : b[i];
+}
+`;
+
+/** out[i] = start + i * step. */
+export function rangeSource(t: 'float' | 'int'): string {
+  return `extern "C" __global__ void range_${t}(${t}* out, ${t} start, ${t} step, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = start + i * step;
+}
+`;
+}
+
+/** Softmax of each row of `width` elements: one block per row, max and sum by tree reductions. */
+export const SOFTMAX_SOURCE = `extern "C" __global__ void softmax(float* out, const float* x, int width) {
+  const float* row = x + (long long)blockIdx.x * width;
+  float* dst = out + (long long)blockIdx.x * width;
+  __shared__ float partial[256];
+  float m = __int_as_float(0xff800000);
+  for (int j = threadIdx.x; j < width; j += blockDim.x) m = fmaxf(m, row[j]);
+  partial[threadIdx.x] = m;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) partial[threadIdx.x] = fmaxf(partial[threadIdx.x], partial[threadIdx.x + s]);
+    __syncthreads();
+  }
+  m = partial[0];
+  __syncthreads();
+  float sum = 0.0f;
+  for (int j = threadIdx.x; j < width; j += blockDim.x) sum += expf(row[j] - m);
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+    __syncthreads();
+  }
+  float inv = 1.0f / partial[0];
+  for (int j = threadIdx.x; j < width; j += blockDim.x) dst[j] = expf(row[j] - m) * inv;
+}
+`;
+
+const gatherV2: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { x, indices } = inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+  if ((attrs!.batchDims as number) !== 0) throw new Error('cuda backend: GatherV2 with batchDims is not supported yet');
+  const axis = tf.util.parseAxisParam(attrs!.axis as number, x.shape)[0]!;
+  const cuda = backend as CudaBackend;
+  const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+  const out = cuda.allocate(shape, x.dtype);
+  const n = sizeOf(shape);
+  cuda.launchElementwise(GATHER_SOURCE, 'gather', n, [
+    cuda.pointer(out), cuda.pointer(x), cuda.pointer(indices), { i32: x.shape[axis]! }, { i32: sizeOf(indices.shape) }, { i32: sizeOf(x.shape.slice(axis + 1)) }, { i32: n },
+  ]);
+  return out;
+};
+
+const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+  const segments = attrs!.numSegments as number;
+  const cuda = backend as CudaBackend;
+  const rest = x.shape.slice(segmentIds.shape.length);
+  const out = filled(cuda, [segments, ...rest], x.dtype, 0);
+  const t = cType(x.dtype);
+  const n = sizeOf(x.shape);
+  cuda.launchElementwise(segmentSumSource(t), `segment_sum_${t}`, n, [cuda.pointer(out), cuda.pointer(x), cuda.pointer(segmentIds), { i32: segments }, { i32: sizeOf(rest) }, { i32: n }]);
+  return out;
+};
+
+const oneHot: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { indices } = inputs as { indices: tf.TensorInfo };
+  const { depth, onValue, offValue, dtype } = attrs as { depth: number; onValue: number; offValue: number; dtype: tf.DataType };
+  const cuda = backend as CudaBackend;
+  const out = cuda.allocate([...indices.shape, depth], dtype);
+  const n = sizeOf(indices.shape) * depth;
+  cuda.launchElementwise(ONE_HOT_SOURCE, 'one_hot', n, [cuda.pointer(out), cuda.pointer(indices), { i32: depth }, { i32: bitsOf(onValue, dtype) }, { i32: bitsOf(offValue, dtype) }, { i32: n }]);
+  return out;
+};
+
+const select: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+  const { condition, t, e } = inputs as { condition: tf.TensorInfo; t: tf.TensorInfo; e: tf.TensorInfo };
+  if (sizeOf(condition.shape) !== sizeOf(t.shape)) throw new Error(`cuda backend: Select with condition [${condition.shape}] for values [${t.shape}] is not supported, expected equal shapes`);
+  const cuda = backend as CudaBackend;
+  const out = cuda.allocate(t.shape, t.dtype);
+  const n = sizeOf(t.shape);
+  cuda.launchElementwise(SELECT_SOURCE, 'select', n, [cuda.pointer(out), cuda.pointer(condition), cuda.pointer(t), cuda.pointer(e), { i32: n }]);
+  return out;
+};
+
+const range: tf.KernelFunc = ({ backend, attrs }: KernelArgs) => {
+  const { start, stop, step, dtype } = attrs as { start: number; stop: number; step: number; dtype: 'float32' | 'int32' };
+  const cuda = backend as CudaBackend;
+  const n = Math.max(Math.ceil((stop - start) / step), 0);
+  const out = cuda.allocate([n], dtype);
+  const t = cType(dtype);
+  cuda.launchElementwise(rangeSource(t), `range_${t}`, n, [cuda.pointer(out), t === 'float' ? { f32: start } : { i32: start }, t === 'float' ? { f32: step } : { i32: step }, { i32: n }]);
+  return out;
+};
+
+const softmax: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { logits } = inputs as { logits: tf.TensorInfo };
+  const dim = attrs!.dim as number;
+  if (dim !== -1 && dim !== logits.shape.length - 1) throw new Error(`cuda backend: Softmax over axis ${dim} is not supported, expected the last axis`);
+  const cuda = backend as CudaBackend;
+  const width = logits.shape[logits.shape.length - 1] ?? 1;
+  const out = cuda.allocate(logits.shape, 'float32');
+  const rows = sizeOf(logits.shape) / Math.max(width, 1);
+  if (rows > 0 && width > 0) cuda.launch(SOFTMAX_SOURCE, 'softmax', rows, 256, [cuda.pointer(out), cuda.pointer(logits), { i32: width }]);
+  return out;
+};
+
+/** This family's tfjs kernels by name. */
+export const INDEXING_KERNELS: [string, tf.KernelFunc][] = [
+  ['GatherV2', gatherV2], ['UnsortedSegmentSum', unsortedSegmentSum], ['OneHot', oneHot], ['Select', select], ['Range', range], ['Softmax', softmax],
+];
