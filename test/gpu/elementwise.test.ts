@@ -1,13 +1,11 @@
 // GPU suite: element-wise kernels on the cuda backend against the cpu backend, on shapes with odd sizes,
 // broadcasting, scalars and empty tensors; and no memory left behind.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend/init.js';
-import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
 import { BINARY_OPS, COMPARISON_OPS, UNARY_OPS } from '../../lib/backend/cuda/kernels/elementwise.js';
 import { Rng } from '../../lib/rng.js';
-import { openGpu } from './gpu.js';
+import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
 
 const gpu = openGpu();
 const SHAPES: [number[], number[]][] = [[[1000003], [1000003]], [[2, 3, 5], [3, 1]], [[7, 1], [1, 9]], [[], [4]], [[0, 3], [3]], [[2, 1, 3, 1, 2, 3], [4, 1, 1]]];
@@ -17,35 +15,8 @@ function values(n: number, rng: Rng, kind: 'positive' | 'any' | 'small-int'): nu
   return Array.from({ length: n }, () => (kind === 'small-int' ? rng.int(4) : kind === 'positive' ? 0.5 + 1.5 * rng.next() : 4 * rng.next() - 2));
 }
 
-/** Run `f` on both backends with the same inputs; returns [cpu, cuda] results as shape + values. */
-async function onBoth(f: () => tf.Tensor): Promise<{ shape: number[]; dtype: string; data: number[] }[]> {
-  const results = [];
-  for (const name of ['cpu', 'cuda']) {
-    await tf.setBackend(name);
-    const t = tf.tidy(f);
-    results.push({ shape: t.shape, dtype: t.dtype, data: Array.from(await t.data()) });
-    t.dispose();
-  }
-  return results;
-}
-
-function assertClose(cpu: { shape: number[]; dtype: string; data: number[] }, cuda: typeof cpu, label: string, tol = 1e-5): void {
-  assert.deepEqual(cuda.shape, cpu.shape, `${label}: shape`);
-  assert.equal(cuda.dtype, cpu.dtype, `${label}: dtype`);
-  cpu.data.forEach((v, i) => {
-    const d = Math.abs(cuda.data[i]! - v);
-    if (!(d <= tol * Math.max(1, Math.abs(v)))) assert.fail(`${label}: element ${i}: cuda ${cuda.data[i]} vs cpu ${v}`);
-  });
-}
-
 describe('cuda element-wise kernels match cpu', { skip: gpu.skip }, () => {
-  before(async () => {
-    await initBackend('cpu', { quiet: true });
-    registerCudaBackend();
-  });
-  after(async () => {
-    await tf.setBackend('cpu');
-  });
+  againstCpu();
 
   for (const op of Object.keys(BINARY_OPS)) {
     it(`${op} (float32, broadcasting)`, async () => {
@@ -53,8 +24,8 @@ describe('cuda element-wise kernels match cpu', { skip: gpu.skip }, () => {
       for (const [sa, sb] of SHAPES) {
         const kind = op === 'Pow' || op === 'RealDiv' ? 'positive' : 'any';
         const a = values(sa.reduce((x, y) => x * y, 1), rng, kind), b = values(sb.reduce((x, y) => x * y, 1), rng, kind);
-        const [cpu, cuda] = await onBoth(() => tf.engine().runKernel(op, { a: tf.tensor(a, sa), b: tf.tensor(b, sb) }) as tf.Tensor);
-        assertClose(cpu!, cuda!, `${op} [${sa}] [${sb}]`);
+        const [[cpu], [cuda]] = await onBoth(() => tf.engine().runKernel(op, { a: tf.tensor(a, sa), b: tf.tensor(b, sb) }) as tf.Tensor);
+        assertClose(cpu!, cuda!, `${op} [${sa}] [${sb}]`, 1e-5);
       }
     });
   }
@@ -63,7 +34,7 @@ describe('cuda element-wise kernels match cpu', { skip: gpu.skip }, () => {
     it(`${op} (int32)`, async () => {
       const rng = new Rng(7);
       const a = Array.from({ length: 30 }, () => rng.int(200) - 100), b = Array.from({ length: 6 }, () => rng.int(200) - 100);
-      const [cpu, cuda] = await onBoth(() => tf.engine().runKernel(op, { a: tf.tensor(a, [5, 6], 'int32'), b: tf.tensor(b, [6], 'int32') }) as tf.Tensor);
+      const [[cpu], [cuda]] = await onBoth(() => tf.engine().runKernel(op, { a: tf.tensor(a, [5, 6], 'int32'), b: tf.tensor(b, [6], 'int32') }) as tf.Tensor);
       assertClose(cpu!, cuda!, op, 0);
     });
   }
@@ -74,7 +45,7 @@ describe('cuda element-wise kernels match cpu', { skip: gpu.skip }, () => {
       const logical = op.startsWith('Logical');
       const a = values(24, rng, 'small-int').map((v) => (logical ? v % 2 : v)), b = values(6, rng, 'small-int').map((v) => (logical ? v % 2 : v));
       const dtype = logical ? 'bool' : 'float32';
-      const [cpu, cuda] = await onBoth(() => tf.engine().runKernel(op, { a: tf.tensor(a, [4, 6], dtype), b: tf.tensor(b, [6], dtype) }) as tf.Tensor);
+      const [[cpu], [cuda]] = await onBoth(() => tf.engine().runKernel(op, { a: tf.tensor(a, [4, 6], dtype), b: tf.tensor(b, [6], dtype) }) as tf.Tensor);
       assertClose(cpu!, cuda!, op, 0);
     });
   }
@@ -85,7 +56,7 @@ describe('cuda element-wise kernels match cpu', { skip: gpu.skip }, () => {
       const positive = ['Log', 'Sqrt', 'Rsqrt', 'Reciprocal'].includes(op);
       for (const shape of [[1000003], [3, 0], []]) {
         const x = values(shape.reduce((p, q) => p * q, 1), rng, positive ? 'positive' : 'any');
-        const [cpu, cuda] = await onBoth(() => tf.engine().runKernel(op, { x: tf.tensor(x, shape) }) as tf.Tensor);
+        const [[cpu], [cuda]] = await onBoth(() => tf.engine().runKernel(op, { x: tf.tensor(x, shape) }) as tf.Tensor);
         assertClose(cpu!, cuda!, `${op} [${shape}]`, 2e-6);
       }
     });

@@ -1,6 +1,11 @@
-// Shared by the GPU suite: is there a usable NVIDIA GPU here? If not, the reason becomes every GPU
-// test's skip message, so `npm run test:gpu` on a machine without one says why it ran nothing.
+// Shared by the GPU suite: is there a usable NVIDIA GPU here (if not, the reason becomes every GPU
+// test's skip message), and how to compare the cuda backend with the cpu backend.
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../lib/backend/init.js';
 import { Driver } from '../../lib/backend/cuda/ffi/driver.js';
+import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
 
 /** A driver with at least one device, or the reason there is none. */
 export function openGpu(): { driver: Driver; skip: false } | { driver: null; skip: string } {
@@ -11,4 +16,44 @@ export function openGpu(): { driver: Driver; skip: false } | { driver: null; ski
   } catch (err) {
     return { driver: null, skip: `no GPU: ${(err as Error).message}` };
   }
+}
+
+/** A tensor as compared: shape, dtype and values. */
+export interface Result {
+  shape: number[];
+  dtype: string;
+  data: number[];
+}
+
+/** In a describe(): start the cpu backend and register cuda before its tests, return to cpu after. */
+export function againstCpu(): void {
+  before(async () => {
+    await initBackend('cpu', { quiet: true });
+    registerCudaBackend();
+  });
+  after(async () => {
+    await tf.setBackend('cpu');
+  });
+}
+
+/** Run `f` on cpu, then on cuda, with the same inputs; returns [cpu results, cuda results]. */
+export async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<[Result[], Result[]]> {
+  const results: Result[][] = [];
+  for (const name of ['cpu', 'cuda']) {
+    await tf.setBackend(name);
+    const out = tf.tidy(f);
+    const list = Array.isArray(out) ? out : [out];
+    results.push(await Promise.all(list.map(async (t) => ({ shape: t.shape, dtype: t.dtype, data: Array.from(await t.data()) }))));
+    tf.dispose(list);
+  }
+  return results as [Result[], Result[]];
+}
+
+/** Same shape and dtype, and every value within tol relative (absolute below 1); names the first miss. */
+export function assertClose(cpu: Result, cuda: Result, label: string, tol: number): void {
+  assert.deepEqual(cuda.shape, cpu.shape, `${label}: shape`);
+  assert.equal(cuda.dtype, cpu.dtype, `${label}: dtype`);
+  cpu.data.forEach((v, i) => {
+    if (!(Math.abs(cuda.data[i]! - v) <= tol * Math.max(1, Math.abs(v)))) assert.fail(`${label}: element ${i}: cuda ${cuda.data[i]} vs cpu ${v}`);
+  });
 }

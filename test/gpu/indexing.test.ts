@@ -1,38 +1,12 @@
 // GPU suite: gather and its gradient, one-hot, select (tf.where), range and softmax, against cpu.
-import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend/init.js';
-import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
-import { openGpu } from './gpu.js';
+import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
 
 const gpu = openGpu();
 
-async function onBoth(f: () => tf.Tensor): Promise<{ shape: number[]; dtype: string; data: number[] }[]> {
-  const results = [];
-  for (const name of ['cpu', 'cuda']) {
-    await tf.setBackend(name);
-    const t = tf.tidy(f);
-    results.push({ shape: t.shape, dtype: t.dtype, data: Array.from(await t.data()) });
-    t.dispose();
-  }
-  return results;
-}
-
-function assertClose(cpu: { shape: number[]; dtype: string; data: number[] }, cuda: typeof cpu, label: string, tol: number): void {
-  assert.deepEqual(cuda.shape, cpu.shape, `${label}: shape`);
-  assert.equal(cuda.dtype, cpu.dtype, `${label}: dtype`);
-  cpu.data.forEach((v, i) => assert.ok(Math.abs(cuda.data[i]! - v) <= tol * Math.max(1, Math.abs(v)), `${label}: element ${i}: cuda ${cuda.data[i]} vs cpu ${v}`));
-}
-
 describe('cuda indexing kernels and softmax match cpu', { skip: gpu.skip }, () => {
-  before(async () => {
-    await initBackend('cpu', { quiet: true });
-    registerCudaBackend();
-  });
-  after(async () => {
-    await tf.setBackend('cpu');
-  });
+  againstCpu();
 
   const table = () => tf.randomNormal([50, 8], 0, 1, 'float32', 3);
   const ids = () => tf.tensor2d([[3, 49, 0, 3], [7, 7, 7, 1]], [2, 4], 'int32');
@@ -51,7 +25,7 @@ describe('cuda indexing kernels and softmax match cpu', { skip: gpu.skip }, () =
   ];
   for (const [label, f, tol] of cases) {
     it(label, async () => {
-      const [cpu, cuda] = await onBoth(f);
+      const [[cpu], [cuda]] = await onBoth(f);
       assertClose(cpu!, cuda!, label, tol);
     });
   }

@@ -1,36 +1,15 @@
 // GPU suite: layout kernels (transpose, slice, split, concat, stack, unstack, pad, fill) against cpu.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend/init.js';
-import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
-import { openGpu } from './gpu.js';
+import { againstCpu, onBoth, openGpu } from './gpu.js';
 
 const gpu = openGpu();
-
-/** Run `f` on cpu and on cuda; each result is a list of tensors as shape, dtype and values. */
-async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ shape: number[]; dtype: string; data: number[] }[][]> {
-  const results = [];
-  for (const name of ['cpu', 'cuda']) {
-    await tf.setBackend(name);
-    const out = tf.tidy(f);
-    const list = Array.isArray(out) ? out : [out];
-    results.push(await Promise.all(list.map(async (t) => ({ shape: t.shape, dtype: t.dtype, data: Array.from(await t.data()) }))));
-    tf.dispose(list);
-  }
-  return results;
-}
 
 const x = (shape: number[], dtype: 'float32' | 'int32' = 'float32') => tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (dtype === 'int32' ? i : i * 0.5 - 3)), shape, dtype);
 
 describe('cuda layout kernels match cpu', { skip: gpu.skip }, () => {
-  before(async () => {
-    await initBackend('cpu', { quiet: true });
-    registerCudaBackend();
-  });
-  after(async () => {
-    await tf.setBackend('cpu');
-  });
+  againstCpu();
 
   const cases: [string, () => tf.Tensor | tf.Tensor[]][] = [
     ['transpose 3-D', () => tf.transpose(x([2, 3, 5]), [2, 0, 1])],
@@ -48,7 +27,7 @@ describe('cuda layout kernels match cpu', { skip: gpu.skip }, () => {
   ];
   for (const [label, f] of cases) {
     it(label, async () => {
-      const [cpu, cuda] = await onBoth(f);
+      const [cpu, cuda] = await onBoth(f); // every output tensor
       assert.deepEqual(cuda, cpu);
     });
   }

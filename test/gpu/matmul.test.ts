@@ -1,42 +1,15 @@
 // GPU suite: cuBLAS matrix products, reshapes that share data, and casts, against the cpu backend.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend/init.js';
-import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
-import { openGpu } from './gpu.js';
+import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
 
 const gpu = openGpu();
 /** Bytes the cuda backend holds (tfjs passes the backend's memory() figures through). */
 const gpuBytes = () => (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU;
 
-async function onBoth(f: () => tf.Tensor): Promise<{ shape: number[]; dtype: string; data: number[] }[]> {
-  const results = [];
-  for (const name of ['cpu', 'cuda']) {
-    await tf.setBackend(name);
-    const t = tf.tidy(f);
-    results.push({ shape: t.shape, dtype: t.dtype, data: Array.from(await t.data()) });
-    t.dispose();
-  }
-  return results;
-}
-
-function assertClose(cpu: { shape: number[]; dtype: string; data: number[] }, cuda: typeof cpu, label: string, tol: number): void {
-  assert.deepEqual(cuda.shape, cpu.shape, `${label}: shape`);
-  assert.equal(cuda.dtype, cpu.dtype, `${label}: dtype`);
-  cpu.data.forEach((v, i) => {
-    if (!(Math.abs(cuda.data[i]! - v) <= tol * Math.max(1, Math.abs(v)))) assert.fail(`${label}: element ${i}: cuda ${cuda.data[i]} vs cpu ${v}`);
-  });
-}
-
 describe('cuda matmul, reshape and cast match cpu', { skip: gpu.skip }, () => {
-  before(async () => {
-    await initBackend('cpu', { quiet: true });
-    registerCudaBackend();
-  });
-  after(async () => {
-    await tf.setBackend('cpu');
-  });
+  againstCpu();
 
   // fp32 sums over k terms in a different order than cpu: relative error grows like √k · 2^-24.
   const cases: [string, number[], number[], boolean, boolean][] = [
@@ -52,7 +25,7 @@ describe('cuda matmul, reshape and cast match cpu', { skip: gpu.skip }, () => {
   ];
   for (const [label, sa, sb, ta, tb] of cases) {
     it(`BatchMatMul: ${label}`, async () => {
-      const [cpu, cuda] = await onBoth(() => tf.matMul(tf.randomNormal(sa, 0, 1, 'float32', 1), tf.randomNormal(sb, 0, 1, 'float32', 2), ta, tb));
+      const [[cpu], [cuda]] = await onBoth(() => tf.matMul(tf.randomNormal(sa, 0, 1, 'float32', 1), tf.randomNormal(sb, 0, 1, 'float32', 2), ta, tb));
       assertClose(cpu!, cuda!, label, 1e-4);
     });
   }
@@ -74,7 +47,7 @@ describe('cuda matmul, reshape and cast match cpu', { skip: gpu.skip }, () => {
   for (const [from, to] of [['float32', 'int32'], ['float32', 'bool'], ['int32', 'float32'], ['int32', 'bool'], ['bool', 'float32'], ['bool', 'int32']] as const) {
     it(`Cast ${from} -> ${to}`, async () => {
       const values = from === 'bool' ? [1, 0, 1, 1, 0] : [-2.7, -0.5, 0, 0.5, 3.9];
-      const [cpu, cuda] = await onBoth(() => tf.cast(tf.tensor(from === 'int32' ? values.map(Math.trunc) : values, [5], from), to));
+      const [[cpu], [cuda]] = await onBoth(() => tf.cast(tf.tensor(from === 'int32' ? values.map(Math.trunc) : values, [5], from), to));
       assertClose(cpu!, cuda!, `${from}->${to}`, 0);
     });
   }

@@ -1,33 +1,14 @@
 // GPU suite: reductions over any axes, with and without keepDims, against cpu.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend/init.js';
-import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
 import { Rng } from '../../lib/rng.js';
-import { openGpu } from './gpu.js';
+import { againstCpu, onBoth, openGpu } from './gpu.js';
 
 const gpu = openGpu();
 
-async function onBoth(f: () => tf.Tensor): Promise<{ shape: number[]; dtype: string; data: number[] }[]> {
-  const results = [];
-  for (const name of ['cpu', 'cuda']) {
-    await tf.setBackend(name);
-    const t = tf.tidy(f);
-    results.push({ shape: t.shape, dtype: t.dtype, data: Array.from(await t.data()) });
-    t.dispose();
-  }
-  return results;
-}
-
 describe('cuda reductions match cpu', { skip: gpu.skip }, () => {
-  before(async () => {
-    await initBackend('cpu', { quiet: true });
-    registerCudaBackend();
-  });
-  after(async () => {
-    await tf.setBackend('cpu');
-  });
+  againstCpu();
 
   const rng = new Rng(5);
   const data = (n: number) => Array.from({ length: n }, () => 2 * rng.next() - 1);
@@ -43,7 +24,7 @@ describe('cuda reductions match cpu', { skip: gpu.skip }, () => {
       for (const [shape, axis, keepDims] of cases) {
         if (name === 'prod' && shape[0] === 1_000_003) continue; // a product of a million numbers in [-1, 1] is 0 on both
         const values = data(shape.reduce((a, b) => a * b, 1));
-        const [cpu, cuda] = await onBoth(() => op(tf.tensor(values, shape), axis, keepDims));
+        const [[cpu], [cuda]] = await onBoth(() => op(tf.tensor(values, shape), axis, keepDims));
         assert.deepEqual(cuda!.shape, cpu!.shape, `${name} [${shape}] axis ${axis}: shape`);
         // Summation order differs: allow a relative error of 1e-5 of the sum of magnitudes.
         const scale = name === 'sum' || name === 'mean' ? Math.max(1, values.reduce((s, v) => s + Math.abs(v), 0) / (name === 'mean' ? values.length : 1)) : 1;
@@ -62,7 +43,7 @@ describe('cuda reductions match cpu', { skip: gpu.skip }, () => {
   it('sum and max of int32', async () => {
     const values = Array.from({ length: 60 }, () => rng.int(1000) - 500);
     for (const op of [tf.sum, tf.max]) {
-      const [cpu, cuda] = await onBoth(() => op(tf.tensor(values, [5, 12], 'int32'), 1));
+      const [[cpu], [cuda]] = await onBoth(() => op(tf.tensor(values, [5, 12], 'int32'), 1));
       assert.deepEqual(cuda, cpu);
     }
   });
