@@ -36,7 +36,7 @@ const unsortedSegmentSum = (backendName: 'cpu' | 'wasm') => (args: KernelArgs): 
   const values = backend.readSync(x.dataId);
   const ids = backend.readSync(segmentIds.dataId);
   const rest = x.shape.slice(segmentIds.shape.length);
-  const inner = rest.reduce((a, b) => a * b, 1);
+  const inner = tf.util.sizeFromShape(rest);
   const out = x.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
   for (let j = 0; j < ids.length; j++) {
     const segment = ids[j]!;

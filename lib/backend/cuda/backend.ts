@@ -44,15 +44,19 @@ export class CudaBackend extends tf.KernelBackend {
     this.data = new tf.DataStorage(this, tf.engine());
   }
 
-  /** Allocate device memory for a new tensor of `size` elements (every dtype takes 4 bytes). */
+  /** A new tensor's device memory (every dtype takes 4 bytes per element). */
   allocate(shape: number[], dtype: tf.DataType): tf.TensorInfo {
-    if (dtype === 'string' || dtype === 'complex64') throw new Error(`cuda backend: dtype ${dtype} is not supported`);
-    const size = shape.reduce((a, b) => a * b, 1);
-    const bytes = size * 4;
     const dataId = {};
-    this.data.set(dataId, { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, refCount: 1 });
-    this.bytesInUse += bytes;
+    this.data.set(dataId, this.newData(shape, dtype, 1));
     return { dataId, shape, dtype };
+  }
+
+  private newData(shape: number[], dtype: tf.DataType, refCount: number): DeviceData {
+    if (dtype === 'string' || dtype === 'complex64') throw new Error(`cuda backend: dtype ${dtype} is not supported`);
+    const size = tf.util.sizeFromShape(shape);
+    const bytes = size * 4;
+    this.bytesInUse += bytes;
+    return { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, refCount };
   }
 
   /** cuBLAS on this backend's stream (loaded on first use). */
@@ -94,10 +98,7 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   override move(dataId: tf.DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
-    const info = this.allocate(shape, dtype);
-    const entry = this.data.get(info.dataId);
-    this.data.delete(info.dataId);
-    this.data.set(dataId, { ...entry, refCount });
+    this.data.set(dataId, this.newData(shape, dtype, refCount));
     this.upload(dataId, values);
   }
 

@@ -31,7 +31,7 @@ const cast: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const [from, to] = [cType(x.dtype), dtype === 'bool' ? 'bool' : cType(dtype)] as const;
   const out = cuda.allocate(x.shape, dtype);
-  const n = x.shape.reduce((a, b) => a * b, 1);
+  const n = tf.util.sizeFromShape(x.shape);
   cuda.launchElementwise(castSource(from, to), castKernelName(from, to), n, [cuda.pointer(out), cuda.pointer(x), { i32: n }]);
   return out;
 };

@@ -128,7 +128,7 @@ function binaryKernel(name: string): tf.KernelFunc {
     const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const t = cType(a.dtype);
     const out = cuda.allocate(shape, comparison ? 'bool' : a.dtype);
-    const n = shape.reduce((x, y) => x * y, 1);
+    const n = tf.util.sizeFromShape(shape);
     cuda.launchElementwise(binarySource(name, t, comparison ? 'int' : t), name, n, [
       cuda.pointer(out), cuda.pointer(a), cuda.pointer(b), { struct: broadcastStruct(shape, a.shape, b.shape) }, { i32: n },
     ]);
@@ -142,7 +142,7 @@ function unaryKernel(name: string): tf.KernelFunc {
     if (x.dtype !== 'float32') throw new Error(`cuda backend: ${name} on ${x.dtype} is not supported yet, expected float32`);
     const cuda = backend as CudaBackend;
     const out = cuda.allocate(x.shape, 'float32');
-    const n = x.shape.reduce((p, q) => p * q, 1);
+    const n = tf.util.sizeFromShape(x.shape);
     cuda.launchElementwise(unarySource(name), name, n, [cuda.pointer(out), cuda.pointer(x), { i32: n }]);
     return out;
   };

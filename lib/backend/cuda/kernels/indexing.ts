@@ -7,7 +7,6 @@ import { filled } from './layout.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 /** The 32 bits that represent `value` in a tensor of `dtype` (kernels copy bits, whatever the type). */
 const bitsOf = (value: number, dtype: tf.DataType) => (dtype === 'float32' ? new Int32Array(Float32Array.of(value).buffer)[0]! : dtype === 'bool' ? Number(value !== 0) : value | 0);
 
@@ -87,9 +86,9 @@ const gatherV2: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
   const out = cuda.allocate(shape, x.dtype);
-  const n = sizeOf(shape);
+  const n = tf.util.sizeFromShape(shape);
   cuda.launchElementwise(GATHER_SOURCE, 'gather', n, [
-    cuda.pointer(out), cuda.pointer(x), cuda.pointer(indices), { i32: x.shape[axis]! }, { i32: sizeOf(indices.shape) }, { i32: sizeOf(x.shape.slice(axis + 1)) }, { i32: n },
+    cuda.pointer(out), cuda.pointer(x), cuda.pointer(indices), { i32: x.shape[axis]! }, { i32: tf.util.sizeFromShape(indices.shape) }, { i32: tf.util.sizeFromShape(x.shape.slice(axis + 1)) }, { i32: n },
   ]);
   return out;
 };
@@ -101,8 +100,8 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArg
   const rest = x.shape.slice(segmentIds.shape.length);
   const out = filled(cuda, [segments, ...rest], x.dtype, 0);
   const t = cType(x.dtype);
-  const n = sizeOf(x.shape);
-  cuda.launchElementwise(segmentSumSource(t), `segment_sum_${t}`, n, [cuda.pointer(out), cuda.pointer(x), cuda.pointer(segmentIds), { i32: segments }, { i32: sizeOf(rest) }, { i32: n }]);
+  const n = tf.util.sizeFromShape(x.shape);
+  cuda.launchElementwise(segmentSumSource(t), `segment_sum_${t}`, n, [cuda.pointer(out), cuda.pointer(x), cuda.pointer(segmentIds), { i32: segments }, { i32: tf.util.sizeFromShape(rest) }, { i32: n }]);
   return out;
 };
 
@@ -111,17 +110,17 @@ const oneHot: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { depth, onValue, offValue, dtype } = attrs as { depth: number; onValue: number; offValue: number; dtype: tf.DataType };
   const cuda = backend as CudaBackend;
   const out = cuda.allocate([...indices.shape, depth], dtype);
-  const n = sizeOf(indices.shape) * depth;
+  const n = tf.util.sizeFromShape(indices.shape) * depth;
   cuda.launchElementwise(ONE_HOT_SOURCE, 'one_hot', n, [cuda.pointer(out), cuda.pointer(indices), { i32: depth }, { i32: bitsOf(onValue, dtype) }, { i32: bitsOf(offValue, dtype) }, { i32: n }]);
   return out;
 };
 
 const select: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const { condition, t, e } = inputs as { condition: tf.TensorInfo; t: tf.TensorInfo; e: tf.TensorInfo };
-  if (sizeOf(condition.shape) !== sizeOf(t.shape)) throw new Error(`cuda backend: Select with condition [${condition.shape}] for values [${t.shape}] is not supported, expected equal shapes`);
+  if (tf.util.sizeFromShape(condition.shape) !== tf.util.sizeFromShape(t.shape)) throw new Error(`cuda backend: Select with condition [${condition.shape}] for values [${t.shape}] is not supported, expected equal shapes`);
   const cuda = backend as CudaBackend;
   const out = cuda.allocate(t.shape, t.dtype);
-  const n = sizeOf(t.shape);
+  const n = tf.util.sizeFromShape(t.shape);
   cuda.launchElementwise(SELECT_SOURCE, 'select', n, [cuda.pointer(out), cuda.pointer(condition), cuda.pointer(t), cuda.pointer(e), { i32: n }]);
   return out;
 };
@@ -143,7 +142,7 @@ const softmax: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const width = logits.shape[logits.shape.length - 1] ?? 1;
   const out = cuda.allocate(logits.shape, 'float32');
-  const rows = sizeOf(logits.shape) / Math.max(width, 1);
+  const rows = tf.util.sizeFromShape(logits.shape) / Math.max(width, 1);
   if (rows > 0 && width > 0) cuda.launch(SOFTMAX_SOURCE, 'softmax', rows, 256, [cuda.pointer(out), cuda.pointer(logits), { i32: width }]);
   return out;
 };

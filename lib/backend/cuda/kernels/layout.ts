@@ -41,7 +41,7 @@ export function contiguousStrides(shape: number[]): number[] {
 /** For every coordinate c of `dims`: out[outOffset + c·outStrides] = x[inOffset + c·inStrides]. */
 function copyRegion(cuda: CudaBackend, out: tf.TensorInfo, x: tf.TensorInfo, dims: number[], outStrides: number[], inStrides: number[], outOffset = 0, inOffset = 0): void {
   if (dims.length > MAX_RANK) throw new Error(`cuda backend: rank ${dims.length} > ${MAX_RANK} is not supported for copies`);
-  const n = dims.reduce((a, b) => a * b, 1);
+  const n = tf.util.sizeFromShape(dims);
   const s = new Int32Array(1 + 3 * MAX_RANK + 2);
   s[0] = Math.max(dims.length, 1);
   for (let d = 0; d < MAX_RANK; d++) {
@@ -58,7 +58,7 @@ function copyRegion(cuda: CudaBackend, out: tf.TensorInfo, x: tf.TensorInfo, dim
 export function filled(cuda: CudaBackend, shape: number[], dtype: tf.DataType, value: number): tf.TensorInfo {
   const out = cuda.allocate(shape, dtype);
   const bits = dtype === 'float32' ? new Int32Array(Float32Array.of(value).buffer)[0]! : dtype === 'bool' ? Number(value !== 0) : value | 0;
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = tf.util.sizeFromShape(shape);
   cuda.launchElementwise(FILL_SOURCE, 'fill', n, [cuda.pointer(out), { i32: bits }, { i32: n }]);
   return out;
 }
@@ -73,7 +73,7 @@ export function sameData(x: tf.TensorInfo, shape: number[], backend: unknown): t
 
 const reshape: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { x } = inputs as { x: tf.TensorInfo };
-  const size = x.shape.reduce((a, b) => a * b, 1);
+  const size = tf.util.sizeFromShape(x.shape);
   const shape = tf.util.inferFromImplicitShape(attrs!.shape as number[], size);
   return sameData(x, shape, backend);
 };

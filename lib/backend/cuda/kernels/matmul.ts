@@ -15,7 +15,7 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   if (k !== kb) throw new Error(`cuda backend: BatchMatMul inner sizes differ: [${a.shape}]${transposeA ? 'ᵀ' : ''} · [${b.shape}]${transposeB ? 'ᵀ' : ''}`);
   const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2);
   const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB);
-  const [batch, sizeA, sizeB] = [batchShape, batchA, batchB].map((s) => s.reduce((x, y) => x * y, 1)) as [number, number, number];
+  const [batch, sizeA, sizeB] = [batchShape, batchA, batchB].map((s) => tf.util.sizeFromShape(s)) as [number, number, number];
   if ((sizeA !== batch && sizeA !== 1) || (sizeB !== batch && sizeB !== 1)) {
     throw new Error(`cuda backend: BatchMatMul batch shapes [${batchA}] and [${batchB}] broadcast partially, which is not supported`);
   }

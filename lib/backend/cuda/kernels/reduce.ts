@@ -53,8 +53,8 @@ function reduction(name: string): tf.KernelFunc {
     // Reduced axes innermost: a transposed copy when they are not already.
     const source = perm ? transposed(cuda, x, perm) : x;
     const [outShape, reduceShape] = tf.backend_util.computeOutAndReduceShapes(source.shape, tf.backend_util.getInnerMostAxes(axes.length, x.shape.length));
-    const inner = reduceShape.reduce((a, b) => a * b, 1);
-    const rows = outShape.reduce((a, b) => a * b, 1);
+    const inner = tf.util.sizeFromShape(reduceShape);
+    const rows = tf.util.sizeFromShape(outShape);
     const shape = attrs!.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
     const out = cuda.allocate(shape, x.dtype);
     if (rows > 0) cuda.launch(reduceSource(name, cType(x.dtype)), name, rows, THREADS, [cuda.pointer(out), cuda.pointer(source), { i32: inner }]);
