@@ -54,6 +54,17 @@ export function intFlag(args: Args, name: string, fallback?: number, min = -Infi
   return n;
 }
 
+/** A number flag (e.g. a learning rate) within [min, max]. */
+export function numberFlag(args: Args, name: string, fallback: number, min = -Infinity, max = Infinity): number {
+  const value = stringFlag(args, name);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new Error(`--${name}: '${value}' is not valid, expected a number${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` and <= ${max}` : ''}`);
+  }
+  return n;
+}
+
 /** Every value of --name (at least one when required). */
 export function listFlag(args: Args, name: string, required = false): string[] {
   const values = args.flags.get(name) ?? [];

@@ -3,8 +3,11 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, parseBackendName } from '../backend/init.js';
 import { checkFlags, parseArgs, stringFlag } from './args.js';
 import type { Command } from './command.js';
+import { DATA_COMMANDS } from './data.js';
+import { demo } from './demo.js';
 import { score } from './score.js';
 import { TOKENIZER_COMMANDS } from './tokenizer.js';
+import { trainCommand } from './train.js';
 
 const info: Command = {
   summary: 'versions and the backend that would run the work',
@@ -16,7 +19,7 @@ const info: Command = {
   },
 };
 
-const COMMANDS: Record<string, Command> = { info, ...TOKENIZER_COMMANDS, score };
+const COMMANDS: Record<string, Command> = { info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, score, demo };
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));

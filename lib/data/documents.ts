@@ -17,34 +17,34 @@ export function isJsonl(file: string): boolean {
   return /\.jsonl(\.gz)?$/.test(file);
 }
 
-/** Call `onDocument` for each document of a file and return what was read. */
-export async function readDocuments(file: string, onDocument: (text: string) => void): Promise<DocumentFileStats> {
+/** Call `onDocument` for each document of a file (awaiting it when it returns a promise) and return what was read. */
+export async function readDocuments(file: string, onDocument: (text: string) => unknown): Promise<DocumentFileStats> {
   let documents = 0, malformed = 0, lineNo = 0, partial = '';
   const malformedExamples: string[] = [];
   const jsonl = isJsonl(file);
-  const jsonLine = (line: string) => {
+  const jsonLine = async (line: string) => {
     lineNo++;
     if (line.trim() === '') return;
     const text = documentText(line);
     if (typeof text === 'string') {
       documents++;
-      onDocument(text);
+      await onDocument(text);
     } else {
       malformed++;
       if (malformedExamples.length < EXAMPLES) malformedExamples.push(`${file}:${lineNo}: ${text.error}`);
     }
   };
-  const stats = await readTextFile(file, (chunk) => {
+  const stats = await readTextFile(file, async (chunk) => {
     if (!jsonl) {
       documents = 1;
-      onDocument(chunk);
+      await onDocument(chunk);
       return;
     }
     const lines = (partial + chunk).split('\n');
     partial = lines.pop()!;
-    lines.forEach(jsonLine);
+    for (const line of lines) await jsonLine(line);
   });
-  if (jsonl && partial !== '') jsonLine(partial);
+  if (jsonl && partial !== '') await jsonLine(partial);
   return { ...stats, documents, malformed, malformedExamples };
 }
 

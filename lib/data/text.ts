@@ -16,9 +16,9 @@ const REPLACEMENT = '\ufffd';
 /**
  * Call `onText` with the file's text in pieces that end at line breaks (the last piece may not), and
  * return the byte count and the number of invalid UTF-8 sequences replaced. Files ending in .gz are
- * decompressed.
+ * decompressed. When `onText` returns a promise, reading waits for it (back-pressure).
  */
-export async function readTextFile(file: string, onText: (text: string) => void): Promise<TextFileStats> {
+export async function readTextFile(file: string, onText: (text: string) => unknown): Promise<TextFileStats> {
   if (!existsSync(file)) throw new Error(`${file}: no such file, expected a text file`);
   if (statSync(file).isDirectory()) throw new Error(`${file}: is a directory, expected a text file`);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
@@ -39,7 +39,7 @@ export async function readTextFile(file: string, onText: (text: string) => void)
       const text = carry + lenient.decode(block, { stream: true });
       replaced += countOf(text, REPLACEMENT) - countOf(carry, REPLACEMENT);
       const cut = text.lastIndexOf('\n') + 1;
-      if (cut > 0) onText(text.slice(0, cut));
+      if (cut > 0) await onText(text.slice(0, cut));
       carry = text.slice(cut);
     }
   } catch (err) {
@@ -47,7 +47,7 @@ export async function readTextFile(file: string, onText: (text: string) => void)
   }
   const rest = carry + lenient.decode();
   replaced += countOf(rest, REPLACEMENT) - countOf(carry, REPLACEMENT);
-  if (rest.length > 0) onText(rest);
+  if (rest.length > 0) await onText(rest);
   return { bytes, invalid: replaced - literal };
 }
 

@@ -27,7 +27,7 @@ describe('tinyllm', () => {
     expect(run.stdout).toMatch(/^tiny-llm-ts · node v\d+\.\d+\.\d+ · tfjs 4\.22\.0 · backend cpu$/m);
   });
   it.each([
-    [['frob'], "tinyllm: unknown command 'frob', expected one of: info, tokenizer train, tokenizer encode, tokenizer decode, score"],
+    [['frob'], "tinyllm: unknown command 'frob', expected one of: info, tokenizer train, tokenizer encode, tokenizer decode, data prepare, train, score, demo"],
     [['info', '--backend', 'webgl'], "tinyllm: --backend: unknown backend 'webgl', expected one of auto, cpu, wasm, cuda"],
     [['info', '--bakend', 'cpu'], 'tinyllm: --bakend: unknown option, expected one of --backend'],
   ])('%j fails with one line and exit code 1', (argv, message) => {

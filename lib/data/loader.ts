@@ -1,0 +1,116 @@
+// Reading training batches from token shards. The shards of a split form one long token stream
+// (documents already separated by <|endoftext|>); it is cut into fixed windows of T+1 tokens — packed,
+// so no padding is wasted — and each epoch visits the windows in a seeded random order. Where the
+// loader stands is two numbers (epoch, cursor), saved in checkpoints so a resumed run sees the same data.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../rng.js';
+import { readShardIndex, type ShardIndex } from './shards.js';
+
+/**
+ * The tokens of one split, read on demand with positioned reads. (Node has no mmap; positioned reads
+ * through the OS page cache give the same constant memory and random access.)
+ */
+export class TokenStream {
+  readonly index: ShardIndex;
+  /** Total tokens in the split. */
+  readonly length: number;
+  private readonly shards: { fd: number; start: number; tokens: number }[] = [];
+  private readonly bytesPerToken: number;
+
+  constructor(dir: string, split: 'train' | 'val') {
+    this.index = readShardIndex(dir);
+    this.bytesPerToken = this.index.dtype === 'uint16' ? 2 : 4;
+    let start = 0;
+    for (const shard of this.index[split]) {
+      this.shards.push({ fd: openSync(join(dir, shard.file), 'r'), start, tokens: shard.tokens });
+      start += shard.tokens;
+    }
+    this.length = start;
+  }
+
+  /** Tokens [start, start + out.length) into `out` (may span shards). */
+  read(start: number, out: Int32Array): void {
+    let filled = 0;
+    for (const shard of this.shards) {
+      if (filled === out.length) break;
+      const from = start + filled - shard.start;
+      if (from >= shard.tokens) continue;
+      const n = Math.min(shard.tokens - from, out.length - filled);
+      const bytes = Buffer.alloc(n * this.bytesPerToken);
+      readSync(shard.fd, bytes, 0, bytes.length, from * this.bytesPerToken);
+      const ids = this.bytesPerToken === 2 ? new Uint16Array(bytes.buffer, bytes.byteOffset, n) : new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+      out.set(ids, filled);
+      filled += n;
+    }
+    if (filled !== out.length) throw new Error(`token stream: read of ${out.length} tokens at ${start} passes the end (${this.length})`);
+  }
+
+  /** Close the shard files. */
+  close(): void {
+    for (const shard of this.shards) closeSync(shard.fd);
+  }
+}
+
+/** Where a BatchLoader stands: the epoch and the next window within its order. */
+export interface LoaderPosition {
+  epoch: number;
+  cursor: number;
+}
+
+/** A batch: inputs and their next-token targets, row-major [B, T]. */
+export interface Batch {
+  inputs: Int32Array; // [B, T]
+  targets: Int32Array; // [B, T]
+}
+
+/** Batches of packed windows in a seeded, per-epoch random order (shuffle=false: in stream order). */
+export class BatchLoader {
+  readonly windows: number;
+  position: LoaderPosition = { epoch: 0, cursor: 0 };
+  private order: Uint32Array;
+
+  constructor(readonly stream: TokenStream, readonly batch: number, readonly seq: number, readonly seed = 0, readonly shuffle = true) {
+    // Window w holds tokens [w·T, w·T + T]: T inputs and, shifted by one, T targets.
+    this.windows = Math.floor((stream.length - 1) / seq);
+    if (this.windows < batch) throw new Error(`data: ${stream.length} tokens make ${this.windows} windows of ${seq + 1}, fewer than the batch of ${batch}; use a smaller --batch or --seq, or more data`);
+    this.order = this.orderOf(0);
+  }
+
+  /** Continue from a saved position. */
+  seek(position: LoaderPosition): void {
+    if (!(position.cursor >= 0 && position.cursor <= this.windows)) throw new Error(`data position: cursor ${position.cursor}, expected 0…${this.windows}`);
+    this.position = { ...position };
+    this.order = this.orderOf(position.epoch);
+  }
+
+  /** The next batch; starts a new epoch (new order) when the windows run out. */
+  next(): Batch {
+    const B = this.batch, T = this.seq;
+    const inputs = new Int32Array(B * T), targets = new Int32Array(B * T);
+    const window = new Int32Array(T + 1);
+    for (let b = 0; b < B; b++) {
+      if (this.position.cursor === this.windows) {
+        this.position = { epoch: this.position.epoch + 1, cursor: 0 };
+        this.order = this.orderOf(this.position.epoch);
+      }
+      this.stream.read(this.order[this.position.cursor++]! * T, window);
+      inputs.set(window.subarray(0, T), b * T);
+      targets.set(window.subarray(1), b * T);
+    }
+    return { inputs, targets };
+  }
+
+  /** Fisher–Yates shuffle of the window indices, seeded by (seed, epoch). */
+  private orderOf(epoch: number): Uint32Array {
+    const order = new Uint32Array(this.windows);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    if (!this.shuffle) return order;
+    const rng = new Rng(Math.imul(this.seed + 1, 0x9e3779b1) ^ epoch);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    return order;
+  }
+}

@@ -1,0 +1,109 @@
+// Corpus → token shards: stream each input file's documents, tokenize them in batches (on worker
+// threads when an encoder pool is given), route each document to train or val, append <|endoftext|>
+// after it, and write shards and index.json. Memory stays constant: at most a few batches are in flight.
+import { saveTokenizer } from '../tokenizer/files.js';
+import { ENDOFTEXT } from '../tokenizer/special.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { isJsonl, readDocuments } from './documents.js';
+import { createShardDir, ShardWriter, shardDtype, writeShardIndex, type ShardIndex, type SourceStats } from './shards.js';
+
+/** Turns a batch of texts into token ids (in-process, or on worker threads). */
+export type BatchEncoder = (texts: string[]) => Promise<number[][]>;
+
+/** Options of prepareShards. */
+export interface PrepareOptions {
+  files: string[];
+  tokenizer: Tokenizer;
+  out: string;
+  /** Share of documents that go to the validation split (0 ≤ f < 1). */
+  valFraction?: number;
+  /** Tokens per shard file. */
+  shardTokens?: number;
+  /** Batch encoder; defaults to the tokenizer on this thread. */
+  encode?: BatchEncoder;
+  /** Batches encoding at once (only useful with a worker pool). */
+  inFlight?: number;
+  /** Called after each batch with what is done so far. */
+  onProgress?: (p: { files: number; documents: number; tokens: number }) => void;
+}
+
+interface Piece {
+  text: string;
+  val: boolean;
+  /** Ends a document: <|endoftext|> follows it. */
+  last: boolean;
+}
+
+const BATCH_CHARS = 1 << 18;
+
+/** Tokenize `files` into shards under `out`; returns the index it wrote. */
+export async function prepareShards(o: PrepareOptions): Promise<ShardIndex> {
+  const valFraction = o.valFraction ?? 0.01;
+  if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`--val-fraction: ${valFraction}, expected a number in [0, 1)`);
+  createShardDir(o.out);
+  const eot = o.tokenizer.specialId(ENDOFTEXT);
+  const dtype = shardDtype(o.tokenizer.vocabSize);
+  const writers = { train: new ShardWriter(o.out, 'train', dtype, o.shardTokens ?? 1 << 24), val: new ShardWriter(o.out, 'val', dtype, o.shardTokens ?? 1 << 24) };
+  const encode: BatchEncoder = o.encode ?? (async (texts) => texts.map((t) => o.tokenizer.encode(t)));
+  const inFlight = o.inFlight ?? 1;
+  const documents = { train: 0, val: 0 };
+  let tokens = 0, filesDone = 0, docIndex = 0;
+
+  // Batches are encoded concurrently but written in order, so the shards do not depend on timing.
+  const pending: { pieces: Piece[]; ids: Promise<number[][]> }[] = [];
+  const writeOldest = async () => {
+    const { pieces, ids } = pending.shift()!;
+    const encoded = await ids;
+    pieces.forEach((piece, i) => {
+      const writer = piece.val ? writers.val : writers.train;
+      writer.push(encoded[i]!);
+      tokens += encoded[i]!.length;
+      if (piece.last) {
+        writer.push([eot]);
+        tokens++;
+      }
+    });
+    o.onProgress?.({ files: filesDone, documents: documents.train + documents.val, tokens });
+  };
+  let batch: Piece[] = [], batchChars = 0;
+  const submit = async () => {
+    if (batch.length === 0) return;
+    pending.push({ pieces: batch, ids: encode(batch.map((p) => p.text)) });
+    batch = [];
+    batchChars = 0;
+    if (pending.length >= inFlight) await writeOldest();
+  };
+  const add = async (piece: Piece) => {
+    batch.push(piece);
+    batchChars += piece.text.length;
+    if (batchChars >= BATCH_CHARS) await submit();
+  };
+  // Document i goes to val when floor((i+1)·f) > floor(i·f): an even spread, exactly f of them.
+  const nextIsVal = () => {
+    const val = Math.floor((docIndex + 1) * valFraction) > Math.floor(docIndex * valFraction);
+    docIndex++;
+    documents[val ? 'val' : 'train']++;
+    return val;
+  };
+
+  const sources: SourceStats[] = [];
+  for (const file of o.files) {
+    const jsonl = isJsonl(file);
+    // A plain text file is one document, read in pieces; a JSONL line is one document.
+    const fileVal = jsonl ? false : nextIsVal();
+    const stats = await readDocuments(file, (text) => add(jsonl ? { text, val: nextIsVal(), last: true } : { text, val: fileVal, last: false }));
+    if (!jsonl) await add({ text: '', val: fileVal, last: true });
+    filesDone++;
+    sources.push({ file, bytes: stats.bytes, documents: stats.documents, malformed: stats.malformed, malformedExamples: stats.malformedExamples, invalidUtf8: stats.invalid });
+  }
+  await submit();
+  while (pending.length > 0) await writeOldest();
+
+  const index: ShardIndex = {
+    format: 'tinyllm-shards-1', dtype, vocabSize: o.tokenizer.vocabSize, eot,
+    train: writers.train.finish(), val: writers.val.finish(), documents, sources,
+  };
+  saveTokenizer(o.tokenizer, o.out);
+  writeShardIndex(o.out, index);
+  return index;
+}

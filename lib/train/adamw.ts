@@ -1,0 +1,91 @@
+// AdamW (Loshchilov & Hutter): Adam's per-parameter step size from running averages of the gradient
+// (m) and its square (v), with weight decay applied to the weights directly ("decoupled") instead of
+// being added to the gradient, where Adam's scaling would weaken it. tfjs has Adam but no AdamW.
+import * as tf from '@tensorflow/tfjs';
+import type { StoredTensor } from '../io/safetensors.js';
+
+/** Hyper-parameters of AdamW (defaults: the usual LLM pretraining values). */
+export interface AdamWOptions {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Which parameters decay: by default the weight matrices, not norms, and not the embedding. */
+  decays: (name: string) => boolean;
+}
+
+/** Matrices decay; norm gains (1-D) and the token embedding do not (a row only moves when its token appears). */
+export function defaultDecays(name: string): boolean {
+  return !name.includes('norm') && name !== 'model.embed_tokens.weight';
+}
+
+export const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, decays: defaultDecays };
+
+/** AdamW over a model's named parameters; its state saves and loads for exact resume. */
+export class AdamW {
+  readonly options: AdamWOptions;
+  /** Updates done so far (t in the bias corrections). */
+  t = 0;
+  private readonly params: Map<string, tf.Variable>;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+
+  constructor(params: Map<string, tf.Variable>, options: Partial<AdamWOptions> = {}) {
+    this.options = { ...ADAMW_DEFAULTS, ...options };
+    this.params = params;
+    for (const [name, p] of params) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  /**
+   * One update with learning rate `lr`. Each gradient is multiplied by `gradScale` first (clipping and
+   * 1/accumulation steps folded into one number, so the gradients are read once).
+   */
+  update(grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
+    const { beta1, beta2, eps, weightDecay, decays } = this.options;
+    this.t++;
+    const correction1 = 1 - beta1 ** this.t;
+    const correction2 = 1 - beta2 ** this.t;
+    for (const [name, p] of this.params) {
+      const g0 = grads.get(name);
+      if (!g0) throw new Error(`AdamW: no gradient for ${name}`);
+      const m = this.m.get(name)!, v = this.v.get(name)!;
+      tf.tidy(() => {
+        const g = gradScale === 1 ? g0 : tf.mul(g0, gradScale);
+        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
+        const step = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), eps));
+        const decayed = decays(name) && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
+        p.assign(tf.sub(decayed, tf.mul(step, lr)));
+      });
+    }
+  }
+
+  /** The moments as tensors to store ("m.<name>", "v.<name>"); t goes with the checkpoint's JSON. */
+  stateTensors(): Map<string, StoredTensor> {
+    const out = new Map<string, StoredTensor>();
+    for (const [name, m] of this.m) out.set(`m.${name}`, { shape: m.shape, values: m.dataSync() as Float32Array });
+    for (const [name, v] of this.v) out.set(`v.${name}`, { shape: v.shape, values: v.dataSync() as Float32Array });
+    return out;
+  }
+
+  /** Restore moments saved by stateTensors() and the update count; `source` names the file in errors. */
+  loadState(tensors: Map<string, StoredTensor>, t: number, source: string): void {
+    for (const [prefix, moments] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, variable] of moments) {
+        const stored = tensors.get(`${prefix}.${name}`);
+        if (!stored) throw new Error(`${source}: ${prefix}.${name}: missing, expected the optimizer moment of ${name}`);
+        if (stored.shape.join() !== variable.shape.join()) throw new Error(`${source}: ${prefix}.${name}: shape [${stored.shape}], expected [${variable.shape}]`);
+        variable.assign(tf.tensor(stored.values, stored.shape));
+      }
+    }
+    this.t = t;
+  }
+
+  /** Free the moments. */
+  dispose(): void {
+    tf.dispose([...this.m.values(), ...this.v.values()]);
+  }
+}

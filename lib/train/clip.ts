@@ -1,0 +1,13 @@
+// Global-norm gradient clipping: if the gradient of all parameters together is longer than maxNorm,
+// scale every gradient by the same factor. One bad batch then cannot throw the weights far away.
+import * as tf from '@tensorflow/tfjs';
+
+/** ‖g‖ over all gradients together: sqrt(Σ g²). */
+export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/** Scale factor min(1, maxNorm / norm) that clips a gradient of length `norm`. */
+export function clipScale(norm: number, maxNorm: number): number {
+  return norm > maxNorm ? maxNorm / norm : 1;
+}

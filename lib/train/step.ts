@@ -1,0 +1,57 @@
+// One optimizer step: forward and backward over each micro-batch (gradient accumulation sums their
+// gradients), clip by the global norm, then AdamW. Also the validation loss.
+import * as tf from '@tensorflow/tfjs';
+import type { Batch, BatchLoader } from '../data/loader.js';
+import type { LlamaModel } from '../model/model.js';
+import type { AdamW } from './adamw.js';
+import { clipScale, globalNorm } from './clip.js';
+
+/** What a step measured. */
+export interface StepResult {
+  /** Mean loss over the micro-batches. */
+  loss: number;
+  /** Global norm of the (averaged) gradient before clipping. */
+  gradNorm: number;
+}
+
+/** A batch as tensors: inputs and targets [B, T] int32. */
+export function batchTensors(b: Batch, batch: number, seq: number): { inputs: tf.Tensor2D; targets: tf.Tensor2D } {
+  return { inputs: tf.tensor2d(b.inputs, [batch, seq], 'int32'), targets: tf.tensor2d(b.targets, [batch, seq], 'int32') };
+}
+
+/** Forward, backward and update over `micro` batches of shape [batch, seq] with learning rate `lr`. */
+export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], batch: number, seq: number, lr: number, maxNorm: number): StepResult {
+  const names = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  const sum = new Map<string, tf.Tensor>();
+  let lossSum = 0;
+  for (const b of micro) {
+    const { inputs, targets } = batchTensors(b, batch, seq);
+    const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets), model.variables());
+    lossSum += value.dataSync()[0]!;
+    tf.dispose([value, inputs, targets]);
+    for (const [variableName, g] of Object.entries(grads)) {
+      const name = names.get(variableName)!;
+      const previous = sum.get(name);
+      sum.set(name, previous ? tf.add(previous, g) : g);
+      if (previous) tf.dispose([previous, g]);
+    }
+  }
+  const norm = globalNorm([...sum.values()]);
+  const gradNorm = norm.dataSync()[0]! / micro.length;
+  norm.dispose();
+  // Sum of micro-batch gradients → their mean (1/accum), then clipped: one scale factor for AdamW.
+  optimizer.update(sum, lr, clipScale(gradNorm, maxNorm) / micro.length);
+  tf.dispose([...sum.values()]);
+  return { loss: lossSum / micro.length, gradNorm };
+}
+
+/** Mean loss over the loader's next `batches` batches (no gradients). */
+export function evaluate(model: LlamaModel, loader: BatchLoader, batches: number): number {
+  let total = 0;
+  for (let i = 0; i < batches; i++) {
+    const { inputs, targets } = batchTensors(loader.next(), loader.batch, loader.seq);
+    total += tf.tidy(() => model.loss(inputs, targets).dataSync()[0]!);
+    tf.dispose([inputs, targets]);
+  }
+  return total / batches;
+}
