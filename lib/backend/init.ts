@@ -3,6 +3,9 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import type { CudaBackend } from './cuda/backend.js';
+import type { MatmulPrecision } from './cuda/ffi/cublas.js';
+import { probeCuda, registerCudaBackend } from './cuda/register.js';
 import { registerExtraKernels } from './extra-kernels.js';
 
 registerExtraKernels();
@@ -16,6 +19,16 @@ const BACKEND_NAMES: readonly BackendName[] = ['auto', 'cpu', 'wasm', 'cuda'];
 export interface InitBackendOptions {
   /** Print nothing (tests, benchmarks that print their own header). */
   quiet?: boolean;
+  /** Matmul precision on cuda (ignored elsewhere): bf16 or tf32 for training, fp32 (default) for exactness. */
+  matmul?: MatmulPrecision;
+}
+
+const PRECISIONS: readonly MatmulPrecision[] = ['bf16', 'tf32', 'fp32'];
+
+/** Parse a user-supplied --matmul value. */
+export function parseMatmulPrecision(name: string, field = '--matmul'): MatmulPrecision {
+  if ((PRECISIONS as readonly string[]).includes(name)) return name as MatmulPrecision;
+  throw new Error(`${field}: unknown precision '${name}', expected one of ${PRECISIONS.join(', ')}`);
 }
 
 /** Parse a user-supplied backend name, naming the accepted values when it is wrong. */
@@ -27,6 +40,10 @@ export function parseBackendName(name: string, field = '--backend'): BackendName
 /** One line describing the active backend, e.g. "wasm (SIMD, 1 thread)". */
 export function describeBackend(): string {
   const name = tf.getBackend();
+  if (name === 'cuda') {
+    const cuda = tf.backend() as CudaBackend;
+    return `cuda (${cuda.deviceName}, ${cuda.arch}, matmul ${cuda.matmulPrecision})`;
+  }
   if (name !== 'wasm') return name;
   const threads = getThreadsCount();
   // tfjs-backend-wasm turns threads off under Node (tfjs issue 3830): say so rather than hide it.
@@ -35,12 +52,22 @@ export function describeBackend(): string {
 
 /**
  * Select and initialise a tfjs backend and return its name.
- * 'auto' tries cuda (once the cuda backend exists), then wasm, then cpu.
+ * 'auto' tries cuda (when a GPU is there), then wasm, then cpu.
  */
 export async function initBackend(name: BackendName = 'auto', options: InitBackendOptions = {}): Promise<string> {
-  const candidates = name === 'auto' ? ['wasm', 'cpu'] : [name];
+  const candidates = name === 'auto' ? ['cuda', 'wasm', 'cpu'] : [name];
   const failures: string[] = [];
   for (const candidate of candidates) {
+    if (candidate === 'cuda') {
+      // Probe first: a missing driver or library is an expected situation with a clear reason, not a stack trace.
+      const { reason } = probeCuda();
+      if (reason !== null) {
+        if (name === 'cuda') throw new Error(`--backend cuda: ${reason}`);
+        if (!options.quiet) console.log(`tinyllm: no usable GPU (${reason.split('\n')[0]}); using the CPU`);
+        continue;
+      }
+      registerCudaBackend();
+    }
     if (tf.findBackendFactory(candidate) === null) {
       failures.push(`${candidate}: not registered`);
       continue;
@@ -49,6 +76,7 @@ export async function initBackend(name: BackendName = 'auto', options: InitBacke
     if (await tf.setBackend(candidate)) {
       await tf.ready();
       silenceNodeBanner();
+      if (candidate === 'cuda') (tf.backend() as CudaBackend).matmulPrecision = options.matmul ?? 'fp32';
       if (!options.quiet) console.log(`tinyllm: backend ${describeBackend()}`);
       return candidate;
     }

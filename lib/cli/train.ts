@@ -1,5 +1,5 @@
 // `tinyllm train`: pretrain a preset on token shards, with checkpoints, --resume and Ctrl-C that saves.
-import { initBackend, parseBackendName } from '../backend/init.js';
+import { initBackend, parseBackendName, parseMatmulPrecision } from '../backend/init.js';
 import { readShardIndex } from '../data/shards.js';
 import { presetConfig } from '../model/config.js';
 import { train } from '../train/loop.js';
@@ -8,7 +8,7 @@ import type { Command } from './command.js';
 import { formatCount } from './progress.js';
 
 const FLAGS = ['preset', 'data', 'out', 'steps', 'batch', 'seq', 'accum', 'lr', 'min-lr', 'warmup', 'weight-decay', 'clip', 'seed',
-  'eval-every', 'eval-batches', 'save-every', 'backend', 'resume'] as const;
+  'eval-every', 'eval-batches', 'save-every', 'backend', 'matmul', 'resume'] as const;
 
 /** The run's options from flags (defaults suit `nano` on a CPU). */
 function trainOptions(args: Args) {
@@ -38,11 +38,11 @@ function trainOptions(args: Args) {
 export const trainCommand: Command = {
   summary: 'pretrain a model on token shards (checkpoints, --resume, Ctrl-C saves a checkpoint)',
   usage: 'tinyllm train --data <shards> --out <run> [--preset nano|16m|…|92m] [--steps N --batch B --seq T --accum N --lr X --min-lr X ' +
-    '--warmup N --weight-decay X --clip X --seed S --eval-every N --eval-batches N --save-every N --backend auto|cpu|wasm|cuda --resume]',
+    '--warmup N --weight-decay X --clip X --seed S --eval-every N --eval-batches N --save-every N --backend auto|cpu|wasm|cuda --matmul bf16|tf32|fp32 (cuda) --resume]',
   flags: FLAGS,
   async run(args) {
     const options = trainOptions(args);
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!));
+    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'bf16')!) });
     let stop = false;
     const onSigint = () => {
       if (stop) process.exit(130);

@@ -2,6 +2,7 @@
 // Each of H query heads attends over all earlier positions; the K/V heads are fewer (kvHeads) and each
 // serves H / kvHeads consecutive query heads, as in Hugging Face's repeat_kv.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, hasFused, runFused } from './fused.js';
 import { linear } from './linear.js';
 import { applyRope, type RopeTables } from './rope.js';
 
@@ -79,6 +80,13 @@ function toHeads(x: tf.Tensor, n: number): tf.Tensor4D {
   return tf.transpose(tf.reshape(x, [B, T, n, width / n]), [0, 2, 1, 3]);
 }
 
+/** Scaled scores q·kᵀ/√Dh with the causal mask and any extra mask added: [B, H, T, S]. */
+function maskedScores(q: tf.Tensor, k: tf.Tensor, T: number, offset: number, mask?: tf.Tensor): tf.Tensor {
+  let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(q.shape[3]!)); // [B, H, T, S]
+  scores = tf.add(scores, causalMask(T, offset));
+  return mask ? tf.add(scores, mask) : scores;
+}
+
 /** Causal self-attention of x [B, T, D]: returns [B, T, D]. */
 export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOptions): tf.Tensor3D {
   return tf.tidy(() => {
@@ -96,10 +104,9 @@ export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOp
       k = tf.gather(k, source, 1) as tf.Tensor4D;
       v = tf.gather(v, source, 1) as tf.Tensor4D;
     }
-    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(Dh)); // [B, H, T, S]
-    scores = tf.add(scores, causalMask(T, offset));
-    if (opts.mask) scores = tf.add(scores, opts.mask);
-    const weights = tf.softmax(scores, -1); // [B, H, T, S]
+    const weights = hasFused(FUSED.causalSoftmax) && !opts.mask
+      ? runFused(FUSED.causalSoftmax, { scores: tf.matMul(q, k, false, true) }, { scale: 1 / Math.sqrt(Dh), offset }) // [B, H, T, S]
+      : tf.softmax(maskedScores(q, k, T, offset, opts.mask), -1);
     const out = tf.matMul(weights, v); // [B, H, T, Dh]
     const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, T, H * Dh]); // [B, T, H·Dh]
     return linear(merged, w.o) as tf.Tensor3D;

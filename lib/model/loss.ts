@@ -1,11 +1,19 @@
 // Next-token cross-entropy: the language-modelling loss, per token and averaged with optional weights
 // (SFT sets weight 0 on prompt tokens; padding gets 0 too).
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, hasFused, runFused } from './fused.js';
 
-/** −log p(target) per position: logits [B, T, V], targets [B, T] int32 -> [B, T]. */
-export function tokenCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
+/**
+ * −log p(target) per position: logits [B, T, V], targets [B, T] int32 -> [B, T]. With `consumeLogits`
+ * a backend with the fused kernel may overwrite the logits with their gradient (saving a tensor the
+ * size of the logits): pass it only when nothing reads the logits afterwards, as in training.
+ */
+export function tokenCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, consumeLogits = false): tf.Tensor2D {
   return tf.tidy(() => {
-    const V = logits.shape[2];
+    const [B, T, V] = logits.shape;
+    if (consumeLogits && hasFused(FUSED.crossEntropy)) {
+      return tf.reshape(runFused(FUSED.crossEntropy, { logits: tf.reshape(logits, [B * T, V]), targets: tf.reshape(targets, [B * T]) }), [B, T]);
+    }
     const logProbs = tf.logSoftmax(logits, -1); // [B, T, V]
     const picked = tf.sum(tf.mul(logProbs, tf.oneHot(targets, V)), -1); // [B, T]
     return tf.neg(picked) as tf.Tensor2D;

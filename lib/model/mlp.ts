@@ -1,5 +1,6 @@
 // The SwiGLU feed-forward block (Shazeer 2020), Llama's MLP: a SiLU-gated linear unit.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, hasFused, runFused } from './fused.js';
 import { linear } from './linear.js';
 
 /** The three projections of a SwiGLU MLP, [out, in] each. */
@@ -13,7 +14,8 @@ export interface MlpWeights {
 export function swiglu(x: tf.Tensor, w: MlpWeights): tf.Tensor {
   return tf.tidy(() => {
     const gate = linear(x, w.gate); // [..., F]
-    const silu = tf.mul(gate, tf.sigmoid(gate)); // silu(g) = g · σ(g)
-    return linear(tf.mul(silu, linear(x, w.up)), w.down); // [..., D]
+    const up = linear(x, w.up); // [..., F]
+    const gated = hasFused(FUSED.swiglu) ? runFused(FUSED.swiglu, { gate, up }) : tf.mul(tf.mul(gate, tf.sigmoid(gate)), up); // silu(g)·u, silu(g) = g·σ(g)
+    return linear(gated, w.down); // [..., D]
   });
 }

@@ -153,7 +153,7 @@ export class LlamaModel {
   loss(inputs: tf.Tensor2D, targets: tf.Tensor2D, weights?: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
       const { logits, auxLoss } = this.forward(inputs);
-      return tf.add(meanLoss(tokenCrossEntropy(logits, targets), weights), auxLoss) as tf.Scalar;
+      return tf.add(meanLoss(tokenCrossEntropy(logits, targets, true), weights), auxLoss) as tf.Scalar;
     });
   }
 

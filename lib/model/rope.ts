@@ -2,6 +2,7 @@
 // and channel i + Dh/2 of each head form a pair rotated by angle position · θ^(-2i/Dh). Attention
 // scores then depend only on the distance between positions.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, hasFused, runFused } from './fused.js';
 
 /** cos and sin of every position's angles, [maxSeq, Dh], each half repeated as HF lays them out. */
 export interface RopeTables {
@@ -47,6 +48,7 @@ export function applyRope(x: tf.Tensor, tables: RopeTables, offset: number): tf.
     const T = x.shape[2]!;
     const headDim = x.shape[3]!;
     if (offset + T > tables.cos.shape[0]) throw new Error(`rope: positions up to ${offset + T} exceed the model's maxSeq ${tables.cos.shape[0]}`);
+    if (hasFused(FUSED.rope)) return runFused(FUSED.rope, { x, cos: tables.cos, sin: tables.sin }, { offset, inverse: false });
     const cos = tf.slice(tables.cos, [offset, 0], [T, headDim]); // [T, Dh], broadcast over B and H
     const sin = tf.slice(tables.sin, [offset, 0], [T, headDim]);
     return tf.add(tf.mul(x, cos), tf.mul(rotateHalf(x), sin));

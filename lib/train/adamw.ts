@@ -3,6 +3,7 @@
 // being added to the gradient, where Adam's scaling would weaken it. tfjs has Adam but no AdamW.
 import * as tf from '@tensorflow/tfjs';
 import type { StoredTensor } from '../io/safetensors.js';
+import { FUSED, fusedKernel } from '../model/fused.js';
 
 /** Hyper-parameters of AdamW (defaults: the usual LLM pretraining values). */
 export interface AdamWOptions {
@@ -48,10 +49,17 @@ export class AdamW {
     this.t++;
     const correction1 = 1 - beta1 ** this.t;
     const correction2 = 1 - beta2 ** this.t;
+    const fused = fusedKernel(FUSED.adamw);
     for (const [name, p] of this.params) {
       const g0 = grads.get(name);
       if (!g0) throw new Error(`AdamW: no gradient for ${name}`);
       const m = this.m.get(name)!, v = this.v.get(name)!;
+      if (fused) {
+        // One kernel updates p, m and v in place (same formulas as below).
+        const decay = decays(name) ? 1 - lr * weightDecay : 1;
+        fused({ inputs: { param: p, grad: g0, m, v }, backend: tf.backend(), attrs: { lr, beta1, beta2, eps, decay, correction1, correction2, gradScale } });
+        continue;
+      }
       tf.tidy(() => {
         const g = gradScale === 1 ? g0 : tf.mul(g0, gradScale);
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));

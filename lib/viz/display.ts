@@ -12,18 +12,23 @@ export const VEGA_LITE_MIME = 'application/vnd.vegalite.v5+json';
 
 // tslab types raw() as taking a string, but JSON MIME types must travel as objects (nbformat requires a
 // dict for them), and tslab passes the value through unchanged.
-function showJson(mime: string, value: object): void {
-  tslab.display.raw(mime, value as unknown as string);
+function showJson(mime: string, value: object, target: tslab.Display): void {
+  target.raw(mime, value as unknown as string);
 }
 
-/** Show a plotly figure inline. */
-export function showPlotly(fig: PlotlyFigure): void {
-  showJson(PLOTLY_MIME, fig);
+/** A display area that each show call replaces in place: a plot that updates while training runs. */
+export function liveDisplay(): tslab.Display {
+  return tslab.newDisplay();
+}
+
+/** Show a plotly figure inline (or in a liveDisplay(), replacing what it showed). */
+export function showPlotly(fig: PlotlyFigure, target: tslab.Display = tslab.display): void {
+  showJson(PLOTLY_MIME, fig, target);
 }
 
 /** Show a Vega-Lite chart inline. */
 export function showVegaLite(spec: VegaLiteSpec): void {
-  showJson(VEGA_LITE_MIME, vegaLite(spec));
+  showJson(VEGA_LITE_MIME, vegaLite(spec), tslab.display);
 }
 
 /** Show markdown, rendered to HTML by markdown-it. */

@@ -2,10 +2,16 @@
 // test's skip message), and how to compare the cuda backend with the cpu backend.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend/init.js';
 import { Driver } from '../../lib/backend/cuda/ffi/driver.js';
 import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
+
+// Bundled for the GPU machine, tfjs-backend-wasm's loader (CommonJS inside an ES module bundle) finds
+// no __dirname; give it the bundle's folder, where the device command puts the .wasm files.
+(globalThis as { __dirname?: string }).__dirname ??= dirname(fileURLToPath(import.meta.url));
 
 /** A driver with at least one device, or the reason there is none. */
 export function openGpu(): { driver: Driver; skip: false } | { driver: null; skip: string } {

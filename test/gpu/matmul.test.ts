@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
 import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
 
 const gpu = openGpu();
@@ -27,6 +28,21 @@ describe('cuda matmul, reshape and cast match cpu', { skip: gpu.skip }, () => {
     it(`BatchMatMul: ${label}`, async () => {
       const [[cpu], [cuda]] = await onBoth(() => tf.matMul(tf.randomNormal(sa, 0, 1, 'float32', 1), tf.randomNormal(sb, 0, 1, 'float32', 2), ta, tb));
       assertClose(cpu!, cuda!, label, 1e-4);
+    });
+  }
+
+  // TF32 keeps 10 mantissa bits, bf16 7 (2^-8 relative per input); with unit-normal inputs and k = 129
+  // the sums' relative error stays near √k · 2^-9 for bf16: allow 1e-2 and 3e-2 of the output scale (√k).
+  for (const [precision, tol] of [['tf32', 1e-2], ['bf16', 3e-2]] as const) {
+    it(`BatchMatMul in ${precision}`, async () => {
+      const cuda = tf.findBackend('cuda') as CudaBackend;
+      cuda.matmulPrecision = precision;
+      try {
+        const [[cpu], [gpu]] = await onBoth(() => tf.div(tf.matMul(tf.randomNormal([37, 129], 0, 1, 'float32', 1), tf.randomNormal([5, 129], 0, 1, 'float32', 2), false, true), Math.sqrt(129)));
+        assertClose(cpu!, gpu!, precision, tol);
+      } finally {
+        cuda.matmulPrecision = 'fp32';
+      }
     });
   }
 

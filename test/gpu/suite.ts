@@ -3,7 +3,9 @@
 // A test in test/lib/cuda checks that every test/gpu/*.test.ts is imported here.
 import './driver.test.js';
 import './elementwise.test.js';
+import './fused.test.js';
 import './indexing.test.js';
 import './layout.test.js';
 import './matmul.test.js';
 import './reduce.test.js';
+import './train.test.js';

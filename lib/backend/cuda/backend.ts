@@ -3,7 +3,7 @@
 // point that waits for the GPU.
 import * as tf from '@tensorflow/tfjs';
 import { compileModule } from './compile.js';
-import { Cublas } from './ffi/cublas.js';
+import { Cublas, type MatmulPrecision } from './ffi/cublas.js';
 import { Driver, type Handle, type KernelArg } from './ffi/driver.js';
 import { Nvrtc } from './ffi/nvrtc.js';
 
@@ -24,12 +24,15 @@ export class CudaBackend extends tf.KernelBackend {
   readonly arch: string;
   readonly deviceName: string;
   private readonly stream: Handle;
-  private readonly multiprocessors: number;
+  readonly multiprocessors: number;
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
   private readonly modules = new Map<string, Handle>();
   private bytesInUse = 0;
+  private peakBytes = 0;
   private blas: Cublas | null = null;
+  /** Precision of BatchMatMul (tests use fp32; training bf16 or tf32). */
+  matmulPrecision: MatmulPrecision = 'fp32';
 
   constructor(driver: Driver = new Driver()) {
     super();
@@ -56,7 +59,18 @@ export class CudaBackend extends tf.KernelBackend {
     const size = tf.util.sizeFromShape(shape);
     const bytes = size * 4;
     this.bytesInUse += bytes;
+    this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
     return { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, refCount };
+  }
+
+  /** Temporary device memory outside any tensor (e.g. bf16 copies of matmul operands); give it back with release(). */
+  scratch(bytes: number): bigint {
+    return this.driver.alloc(Math.max(bytes, 4), this.stream);
+  }
+
+  /** Free scratch memory once the work queued before it has run (stream-ordered, no wait). */
+  release(ptr: bigint): void {
+    this.driver.free(ptr, this.stream);
   }
 
   /** cuBLAS on this backend's stream (loaded on first use). */
@@ -144,8 +158,8 @@ export class CudaBackend extends tf.KernelBackend {
     return this.data.numDataIds();
   }
 
-  override memory(): { unreliable: boolean; numBytesInGPU: number } {
-    return { unreliable: false, numBytesInGPU: this.bytesInUse };
+  override memory(): { unreliable: boolean; numBytesInGPU: number; peakBytesInGPU: number } {
+    return { unreliable: false, numBytesInGPU: this.bytesInUse, peakBytesInGPU: this.peakBytes };
   }
 
   override async time(f: () => void): Promise<tf.BackendTimingInfo> {

@@ -1,9 +1,12 @@
-// Registering the cuda backend and its kernels with tfjs. The backend is not yet picked by
-// initBackend('auto'): it joins once it runs a whole training step (issue 5); tests register it.
+// Registering the cuda backend and its kernels with tfjs, after checking that a GPU is there.
 import * as tf from '@tensorflow/tfjs';
 import { CudaBackend } from './backend.js';
+import { Driver } from './ffi/driver.js';
+import { ADAMW_KERNELS } from './kernels/adamw.js';
 import { CAST_KERNELS } from './kernels/cast.js';
 import { ELEMENTWISE_KERNELS } from './kernels/elementwise.js';
+import { FUSED_LAYER_KERNELS } from './kernels/fused-layers.js';
+import { FUSED_SOFTMAX_KERNELS } from './kernels/fused-softmax.js';
 import { INDEXING_KERNELS } from './kernels/indexing.js';
 import { LAYOUT_KERNELS } from './kernels/layout.js';
 import { MATMUL_KERNELS } from './kernels/matmul.js';
@@ -11,12 +14,24 @@ import { REDUCE_KERNELS } from './kernels/reduce.js';
 
 let registered = false;
 
-/** Register the 'cuda' backend factory and its kernels (once). tfjs never picks it by itself. */
+/** A driver with at least one GPU, or why there is none (no driver, no device, libraries missing). */
+export function probeCuda(): { driver: Driver; reason: null } | { driver: null; reason: string } {
+  try {
+    const driver = new Driver();
+    if (driver.deviceCount() === 0) return { driver: null, reason: 'the CUDA driver reports no GPU' };
+    return { driver, reason: null };
+  } catch (err) {
+    return { driver: null, reason: (err as Error).message };
+  }
+}
+
+/** Register the 'cuda' backend factory and its kernels (once). tfjs never picks it by itself (priority −1). */
 export function registerCudaBackend(): void {
   if (registered) return;
   registered = true;
   tf.registerBackend('cuda', () => new CudaBackend(), -1);
-  for (const [kernelName, kernelFunc] of [...ELEMENTWISE_KERNELS, ...CAST_KERNELS, ...LAYOUT_KERNELS, ...MATMUL_KERNELS, ...REDUCE_KERNELS, ...INDEXING_KERNELS]) {
+  for (const [kernelName, kernelFunc] of [...ELEMENTWISE_KERNELS, ...CAST_KERNELS, ...LAYOUT_KERNELS, ...MATMUL_KERNELS, ...REDUCE_KERNELS, ...INDEXING_KERNELS,
+    ...FUSED_LAYER_KERNELS, ...FUSED_SOFTMAX_KERNELS, ...ADAMW_KERNELS]) {
     tf.registerKernel({ kernelName, backendName: 'cuda', kernelFunc });
   }
 }

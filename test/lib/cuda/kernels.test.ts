@@ -10,6 +10,10 @@ import { castKernelName, castSource } from '../../../lib/backend/cuda/kernels/ca
 import { contiguousStrides, COPY_SOURCE, FILL_SOURCE } from '../../../lib/backend/cuda/kernels/layout.js';
 import { REDUCTION_NAMES, reduceSource } from '../../../lib/backend/cuda/kernels/reduce.js';
 import { GATHER_SOURCE, ONE_HOT_SOURCE, rangeSource, segmentSumSource, SELECT_SOURCE, SOFTMAX_SOURCE } from '../../../lib/backend/cuda/kernels/indexing.js';
+import { ADAMW_SOURCE } from '../../../lib/backend/cuda/kernels/adamw.js';
+import { RMS_NORM_GRAD_SOURCE, RMS_NORM_SOURCE, ROPE_SOURCE, SWIGLU_SOURCE } from '../../../lib/backend/cuda/kernels/fused-layers.js';
+import { CAUSAL_SOFTMAX_SOURCE, CROSS_ENTROPY_SOURCE } from '../../../lib/backend/cuda/kernels/fused-softmax.js';
+import { TO_BF16_SOURCE } from '../../../lib/backend/cuda/kernels/matmul.js';
 import { BINARY_OPS, binarySource, broadcastStruct, COMPARISON_OPS, MAX_RANK, UNARY_OPS, unarySource } from '../../../lib/backend/cuda/kernels/elementwise.js';
 
 describe('kernel sources', () => {
@@ -25,6 +29,8 @@ describe('kernel sources', () => {
     ...REDUCTION_NAMES.flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, reduceSource(op, t)])),
     ['gather', GATHER_SOURCE], ['one_hot', ONE_HOT_SOURCE], ['select', SELECT_SOURCE], ['softmax', SOFTMAX_SOURCE],
     ...(['float', 'int'] as const).flatMap((t): [string, string][] => [[`segment_sum_${t}`, segmentSumSource(t)], [`range_${t}`, rangeSource(t)]]),
+    ['to_bf16', TO_BF16_SOURCE], ['rms_norm', RMS_NORM_SOURCE], ['rms_norm_grad', RMS_NORM_GRAD_SOURCE], ['swiglu', SWIGLU_SOURCE], ['rope', ROPE_SOURCE],
+    ['causal_softmax', CAUSAL_SOFTMAX_SOURCE], ['cross_entropy', CROSS_ENTROPY_SOURCE], ['adamw', ADAMW_SOURCE],
   ];
 
   it.each(sources)('%s compiles for sm_90', (name, source) => {

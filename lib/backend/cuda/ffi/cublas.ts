@@ -7,8 +7,13 @@ type Fn = ReturnType<LibraryHandle['func']>;
 
 const OP = { N: 0, T: 1 } as const;
 const R_32F = 0;
-/** Compute precision: plain float32, or TF32 tensor cores (10-bit mantissa inputs, float32 sums). */
-export const COMPUTE = { fp32: 68, tf32: 77 } as const;
+const R_16BF = 14;
+/**
+ * Matmul precision: plain float32; TF32 tensor cores (inputs rounded to a 10-bit mantissa, float32
+ * sums); or bf16 inputs (the caller converts them) with float32 sums — the fastest, as in mixed-precision training.
+ */
+export type MatmulPrecision = 'fp32' | 'tf32' | 'bf16';
+const COMPUTE: Record<MatmulPrecision, number> = { fp32: 68, tf32: 77, bf16: 68 };
 const GEMM_DEFAULT = -1;
 
 /** One row-major batched product C[b] = op(A[b]) · op(B[b]); a batch stride of 0 reuses one matrix. */
@@ -24,7 +29,8 @@ export interface Gemm {
   strideA: number;
   strideB: number;
   batch: number;
-  compute: keyof typeof COMPUTE;
+  /** With 'bf16', a and b point to bfloat16 data. */
+  precision: MatmulPrecision;
 }
 
 /** A cuBLAS handle bound to one stream. */
@@ -54,10 +60,11 @@ export class Cublas {
   gemm(g: Gemm): void {
     const lda = g.transposeB ? g.k : g.n; // leading dimension of B as stored, B first in column-major
     const ldb = g.transposeA ? g.m : g.k;
+    const input = g.precision === 'bf16' ? R_16BF : R_32F;
     const status = this.fn.gemm!(
       this.handle, g.transposeB ? OP.T : OP.N, g.transposeA ? OP.T : OP.N, g.n, g.m, g.k,
-      Float32Array.of(1), g.b, R_32F, lda, g.strideB, g.a, R_32F, ldb, g.strideA,
-      Float32Array.of(0), g.c, R_32F, g.n, g.m * g.n, g.batch, COMPUTE[g.compute], GEMM_DEFAULT,
+      Float32Array.of(1), g.b, input, lda, g.strideB, g.a, input, ldb, g.strideA,
+      Float32Array.of(0), g.c, R_32F, g.n, g.m * g.n, g.batch, COMPUTE[g.precision], GEMM_DEFAULT,
     );
     this.check(status, `cublasGemmStridedBatchedEx(${g.batch}×[${g.m}×${g.k}]·[${g.k}×${g.n}])`);
   }

@@ -148,8 +148,28 @@ function unaryKernel(name: string): tf.KernelFunc {
   };
 }
 
+/** Sum of n same-shaped tensors (the gradient norm adds one term per parameter): n − 1 additions. */
+const addN: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const list = Object.values(inputs) as tf.TensorInfo[];
+  const cuda = backend as CudaBackend;
+  const add = binaryKernel('Add');
+  if (list.length === 1) {
+    const [x] = list as [tf.TensorInfo];
+    cuda.incRef(x.dataId); // one term: the same data, as Identity returns it
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  }
+  let sum = add({ inputs: { a: list[0]!, b: list[1]! }, backend, attrs }) as tf.TensorInfo;
+  for (const x of list.slice(2)) {
+    const next = add({ inputs: { a: sum, b: x }, backend, attrs }) as tf.TensorInfo;
+    cuda.disposeData(sum.dataId);
+    sum = next;
+  }
+  return sum;
+};
+
 /** This family's tfjs kernels by name. */
 export const ELEMENTWISE_KERNELS: [string, tf.KernelFunc][] = [
+  ['AddN', addN],
   ...[...Object.keys(BINARY_OPS), ...Object.keys(COMPARISON_OPS)].map((name): [string, tf.KernelFunc] => [name, binaryKernel(name)]),
   ...Object.keys(UNARY_OPS).map((name): [string, tf.KernelFunc] => [name, unaryKernel(name)]),
 ];

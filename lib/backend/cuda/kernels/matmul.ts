@@ -1,8 +1,18 @@
-// Matrix products through cuBLAS (see ffi/cublas.ts for the row-major arrangement).
+// Matrix products through cuBLAS (see ffi/cublas.ts for the row-major arrangement). In bf16 precision
+// the float32 operands are first rounded into temporary bfloat16 copies; sums stay float32.
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** float32 → bfloat16 with round-to-nearest-even (NaN stays NaN): keep the top 16 bits, rounded. */
+export const TO_BF16_SOURCE = `extern "C" __global__ void to_bf16(unsigned short* out, const unsigned int* x, int n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    unsigned int u = x[i];
+    out[i] = ((u & 0x7fffffffu) > 0x7f800000u) ? 0x7fc0 : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  }
+}
+`;
 
 /** Batched matrix product through cuBLAS; a batch of size 1 is reused for every batch of the other. */
 const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
@@ -22,10 +32,20 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const out = cuda.allocate([...batchShape, m!, n!], 'float32');
   if (batch * m! * n! === 0) return out;
+  const precision = cuda.matmulPrecision;
+  const operand = (t: tf.TensorInfo) => {
+    if (precision !== 'bf16') return cuda.pointer(t);
+    const n = tf.util.sizeFromShape(t.shape);
+    const half = cuda.scratch(n * 2);
+    cuda.launchElementwise(TO_BF16_SOURCE, 'to_bf16', n, [half, cuda.pointer(t), { i32: n }]);
+    return half;
+  };
+  const [pa, pb] = [operand(a), operand(b)];
   cuda.cublas.gemm({
-    m: m!, n: n!, k: k!, transposeA, transposeB, a: cuda.pointer(a), b: cuda.pointer(b), c: cuda.pointer(out),
-    strideA: sizeA === 1 ? 0 : m! * k!, strideB: sizeB === 1 ? 0 : k! * n!, batch, compute: 'fp32',
+    m: m!, n: n!, k: k!, transposeA, transposeB, a: pa, b: pb, c: cuda.pointer(out),
+    strideA: sizeA === 1 ? 0 : m! * k!, strideB: sizeB === 1 ? 0 : k! * n!, batch, precision,
   });
+  if (precision === 'bf16') [pa, pb].forEach((p) => cuda.release(p)); // stream-ordered: freed after the GEMM runs
   return out;
 };
 

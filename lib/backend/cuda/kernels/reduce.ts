@@ -20,16 +20,23 @@ const REDUCTIONS: Record<string, { init: { float: string; int: string }; combine
   Prod: { init: { float: '1.0f', int: '1' }, combine: 'a * b' },
 };
 
-/** The CUDA source of reduction `name` over rows of `inner` elements of type `t`. */
+/**
+ * The CUDA source of reduction `name` over rows of `inner` elements of type `t`. Each row may be split
+ * into `chunks` blocks (block b reduces chunk b % chunks of row b / chunks): a tensor reduced to a few
+ * numbers — a gradient's squared norm — would otherwise run on a few SMs out of 132. `scale` divides
+ * the mean once, at the last stage.
+ */
 export function reduceSource(name: string, t: 'float' | 'int'): string {
   const r = REDUCTIONS[name];
   if (!r) throw new Error(`cuda backend: no reduction ${name}`);
   return `typedef ${t} T;
 __device__ T combine(T a, T b) { return ${r.combine}; }
-extern "C" __global__ void ${name}(T* out, const T* in, int inner) {
-  const T* row = in + (long long)blockIdx.x * inner;
+extern "C" __global__ void ${name}(T* out, const T* in, long long inner, int chunks, float scale) {
+  long long per = (inner + chunks - 1) / chunks;
+  long long begin = (blockIdx.x % chunks) * per, end = min(inner, begin + per);
+  const T* row = in + (long long)(blockIdx.x / chunks) * inner;
   T acc = ${r.init[t]};
-  for (int j = threadIdx.x; j < inner; j += blockDim.x) acc = combine(acc, row[j]);
+  for (long long j = begin + threadIdx.x; j < end; j += blockDim.x) acc = combine(acc, row[j]);
   __shared__ T partial[${THREADS}];
   partial[threadIdx.x] = acc;
   __syncthreads();
@@ -37,10 +44,13 @@ extern "C" __global__ void ${name}(T* out, const T* in, int inner) {
     if (threadIdx.x < s) partial[threadIdx.x] = combine(partial[threadIdx.x], partial[threadIdx.x + s]);
     __syncthreads();
   }
-  if (threadIdx.x == 0) out[blockIdx.x] = ${r.mean ? '(T)(partial[0] / (float)inner)' : 'partial[0]'};
+  if (threadIdx.x == 0) out[blockIdx.x] = ${r.mean ? '(T)(partial[0] * scale)' : 'partial[0]'};
 }
 `;
 }
+
+/** Elements per block worth splitting a row for. */
+const CHUNK = 16_384;
 
 function reduction(name: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }: KernelArgs) => {
@@ -57,7 +67,18 @@ function reduction(name: string): tf.KernelFunc {
     const rows = tf.util.sizeFromShape(outShape);
     const shape = attrs!.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
     const out = cuda.allocate(shape, x.dtype);
-    if (rows > 0) cuda.launch(reduceSource(name, cType(x.dtype)), name, rows, THREADS, [cuda.pointer(out), cuda.pointer(source), { i32: inner }]);
+    const t = cType(x.dtype);
+    const chunks = Math.max(1, Math.min(Math.ceil(inner / CHUNK), Math.floor((4 * cuda.multiprocessors) / Math.max(rows, 1))));
+    if (rows > 0 && chunks === 1) {
+      cuda.launch(reduceSource(name, t), name, rows, THREADS, [cuda.pointer(out), cuda.pointer(source), BigInt(inner), { i32: 1 }, { f32: 1 / inner }]);
+    } else if (rows > 0) {
+      // Two stages: partial results per chunk (a mean sums first), then the same reduction over them.
+      const partials = cuda.allocate([rows, chunks], x.dtype);
+      const first = name === 'Mean' ? 'Sum' : name;
+      cuda.launch(reduceSource(first, t), first, rows * chunks, THREADS, [cuda.pointer(partials), cuda.pointer(source), BigInt(inner), { i32: chunks }, { f32: 1 }]);
+      cuda.launch(reduceSource(name, t), name, rows, THREADS, [cuda.pointer(out), cuda.pointer(partials), BigInt(chunks), { i32: 1 }, { f32: 1 / inner }]);
+      cuda.disposeData(partials.dataId);
+    }
     if (source !== x) cuda.disposeData(source.dataId);
     return out;
   };

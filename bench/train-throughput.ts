@@ -1,0 +1,84 @@
+// Training throughput of a full step (forward, backward, AdamW) on the active backend: tokens/s,
+// ms/step, MFU and peak GPU memory, then where the time goes (per kernel, and CPU dispatch).
+//   npx tsx bench/train-throughput.ts [--preset 92m --vocab 64798 --batch 32 --seq 1024 --accum 1
+//                                      --steps 10 --matmul bf16,tf32 --backend cuda --profile]
+// On a GPU machine without Node: ../shared/device/prepare.sh bench/train-throughput.ts, then there
+//   source .device/env.sh && node .device/train-throughput.mjs
+import * as tf from '@tensorflow/tfjs';
+import { describeBackend, initBackend, parseBackendName, parseMatmulPrecision } from '../lib/backend/init.js';
+import type { CudaBackend } from '../lib/backend/cuda/backend.js';
+import { intFlag, listFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
+import type { Batch } from '../lib/data/loader.js';
+import { countParameters, presetConfig } from '../lib/model/config.js';
+import { LlamaModel } from '../lib/model/model.js';
+import { Rng } from '../lib/rng.js';
+import { AdamW } from '../lib/train/adamw.js';
+import { trainStep } from '../lib/train/step.js';
+
+const H100_BF16_DENSE_TFLOPS = 989;
+
+const args = parseArgs(process.argv.slice(2));
+const preset = stringFlag(args, 'preset', '92m')!;
+const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 64798, 2)! });
+const B = intFlag(args, 'batch', 32, 1)!, T = intFlag(args, 'seq', config.maxSeq, 2)!, accum = intFlag(args, 'accum', 1, 1)!;
+const steps = intFlag(args, 'steps', 10, 1)!;
+const precisions = (listFlag(args, 'matmul').length > 0 ? listFlag(args, 'matmul').join(',') : 'bf16,tf32').split(',').map((p) => parseMatmulPrecision(p));
+const backendName = parseBackendName(stringFlag(args, 'backend', 'auto')!);
+
+const { nonEmbedding } = countParameters(config);
+// FLOPs per token: 6 per non-embedding parameter (forward 2, backward 4) + attention's 12·L·T·D.
+const flopsPerToken = 6 * nonEmbedding + 12 * config.layers * T * config.hidden;
+const rng = new Rng(1);
+const batch = (): Batch => ({ inputs: Int32Array.from({ length: B * T }, () => rng.int(config.vocabSize)), targets: Int32Array.from({ length: B * T }, () => rng.int(config.vocabSize)) });
+
+console.log(`preset ${preset}: ${(countParameters(config).total / 1e6).toFixed(2)}M parameters (${(nonEmbedding / 1e6).toFixed(2)}M non-embedding), vocab ${config.vocabSize}, batch ${B}×${T}${accum > 1 ? ` × accum ${accum}` : ''}, ${(flopsPerToken / 1e6).toFixed(1)} MFLOP/token`);
+for (const matmul of precisions) {
+  await initBackend(backendName, { quiet: true, matmul });
+  const model = LlamaModel.create(config, 0);
+  const adamw = new AdamW(model.params);
+  const micro = Array.from({ length: accum }, batch);
+  const times: number[] = [];
+  let loss = 0;
+  for (let s = 0; s < steps + 2; s++) {
+    const started = performance.now();
+    loss = trainStep(model, adamw, micro, B, T, 1e-4, 1).loss; // reads the loss: waits for the GPU
+    if (s >= 2) times.push(performance.now() - started); // the first steps compile kernels and grow the pool
+  }
+  const ms = times.reduce((a, b) => a + b, 0) / times.length;
+  const tokensPerSecond = (B * T * accum) / (ms / 1000);
+  const mfu = (tokensPerSecond * flopsPerToken) / (H100_BF16_DENSE_TFLOPS * 1e12);
+  const memory = tf.memory() as tf.MemoryInfo & { peakBytesInGPU?: number };
+  console.log(JSON.stringify({
+    backend: describeBackend(), matmul, tokens_per_s: Math.round(tokensPerSecond), ms_per_step: +ms.toFixed(1),
+    mfu: +(100 * mfu).toFixed(1), peak_gpu_gb: memory.peakBytesInGPU !== undefined ? +(memory.peakBytesInGPU / 2 ** 30).toFixed(2) : null, loss: +loss.toFixed(4),
+  }));
+  if (args.flags.has('profile')) await profileStep(model, adamw, micro);
+  adamw.dispose();
+  model.dispose();
+}
+
+/**
+ * One step again with tfjs's profiler: the backend waits after every kernel, so each kernel's time is
+ * its own (plus a launch); kernels grouped by name. The difference between that sum and the step's wall
+ * time without waiting shows how much the CPU (tfjs dispatch, JS, koffi calls) costs.
+ */
+async function profileStep(model: LlamaModel, adamw: AdamW, micro: Batch[]): Promise<void> {
+  const cuda = tf.backend() as CudaBackend;
+  tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false); // else the profiler reads back every kernel's output
+  const started = performance.now();
+  trainStep(model, adamw, micro, B, T, 1e-4, 1);
+  const wall = performance.now() - started;
+  const info = await tf.profile(() => { trainStep(model, adamw, micro, B, T, 1e-4, 1); });
+  const byName = new Map<string, { ms: number; count: number }>();
+  for (const k of info.kernels) {
+    const entry = byName.get(k.name) ?? { ms: 0, count: 0 };
+    entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    entry.count++;
+    byName.set(k.name, entry);
+  }
+  const total = [...byName.values()].reduce((a, b) => a + b.ms, 0);
+  console.log(`profile (${cuda.deviceName}): ${info.kernels.length} kernel calls per step; sum of per-kernel times ${total.toFixed(1)} ms; a step without profiling ${wall.toFixed(1)} ms`);
+  for (const [name, { ms, count }] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
+    console.log(`  ${name.padEnd(26)} ${ms.toFixed(2).padStart(9)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${String(count).padStart(5)} calls`);
+  }
+}

@@ -1,0 +1,150 @@
+// Fused kernels of the layer building blocks (see lib/model/fused.ts): RMSNorm, SwiGLU's gating and
+// RoPE, each with its backward. One pass over memory instead of the 4–8 of the plain composition.
+import * as tf from '@tensorflow/tfjs';
+import type { CudaBackend } from '../backend.js';
+import { BLOCK_REDUCE } from './block-reduce.js';
+import { filled } from './layout.js';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Threads per block for row kernels; MAX_COLS columns per thread bounds D at 16 · 256 = 4096. */
+const ROW_BLOCK = 256;
+const MAX_COLS = 16;
+
+/** y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. */
+export const RMS_NORM_SOURCE = `${BLOCK_REDUCE}
+extern "C" __global__ void rms_norm(float* y, const float* x, const float* w, int D, float eps) {
+  const float* row = x + (long long)blockIdx.x * D;
+  float ss = 0.0f;
+  for (int j = threadIdx.x; j < D; j += blockDim.x) ss += row[j] * row[j];
+  float r = rsqrtf(block_sum(ss) / D + eps);
+  for (int j = threadIdx.x; j < D; j += blockDim.x) y[(long long)blockIdx.x * D + j] = row[j] * r * w[j];
+}
+`;
+
+/**
+ * Backward of RMSNorm with x̂ = x·r: dx = r·(dy·w − x̂·mean(dy·w·x̂)), dw = Σ_rows dy·x̂. Blocks stride over
+ * rows, keep their share of dw in registers and add it to dw (zeroed) once, with atomics.
+ */
+export const RMS_NORM_GRAD_SOURCE = `${BLOCK_REDUCE}
+extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, const float* x, const float* w, int rows, int D, float eps) {
+  float acc[${MAX_COLS}];
+  for (int c = 0; c < ${MAX_COLS}; c++) acc[c] = 0.0f;
+  for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = x + (long long)r * D;
+    const float* dyr = dy + (long long)r * D;
+    float ss = 0.0f, dot = 0.0f;
+    for (int j = threadIdx.x; j < D; j += blockDim.x) { ss += xr[j] * xr[j]; dot += dyr[j] * w[j] * xr[j]; }
+    ss = block_sum(ss);
+    dot = block_sum(dot);
+    float rs = rsqrtf(ss / D + eps);
+    float mean = dot * rs / D;  // mean(dy·w·x̂)
+    #pragma unroll
+    for (int c = 0; c < ${MAX_COLS}; c++) {
+      int j = threadIdx.x + c * blockDim.x;
+      if (j < D) {
+        float xhat = xr[j] * rs;
+        dx[(long long)r * D + j] = rs * (dyr[j] * w[j] - xhat * mean);
+        acc[c] += dyr[j] * xhat;
+      }
+    }
+  }
+  #pragma unroll
+  for (int c = 0; c < ${MAX_COLS}; c++) {
+    int j = threadIdx.x + c * blockDim.x;
+    if (j < D) atomicAdd(&dw[j], acc[c]);
+  }
+}
+`;
+
+/** h = silu(g)·u and its backward: dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g). */
+export const SWIGLU_SOURCE = `extern "C" __global__ void swiglu(float* h, const float* g, const float* u, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    float s = 1.0f / (1.0f + expf(-g[i]));
+    h[i] = g[i] * s * u[i];
+  }
+}
+extern "C" __global__ void swiglu_grad(float* dg, float* du, const float* dy, const float* g, const float* u, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    float s = 1.0f / (1.0f + expf(-g[i]));
+    dg[i] = dy[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+    du[i] = dy[i] * g[i] * s;
+  }
+}
+`;
+
+/**
+ * RoPE on x [B, H, T, Dh] (rotate-half layout) at positions offset…offset+T−1: out = x·cos + rot(x)·sin,
+ * rot([x1, x2]) = [−x2, x1]. sign = −1 rotates back (the gradient).
+ */
+export const ROPE_SOURCE = `extern "C" __global__ void rope(float* out, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int offset, float sign, int n) {
+  int half = Dh / 2;
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    int d = i % Dh, t = (i / Dh) % T;
+    long long table = (long long)(t + offset) * Dh + d;
+    float rotated = d < half ? -x[i + half] : x[i - half];
+    out[i] = x[i] * cos_t[table] + sign * rotated * sin_t[table];
+  }
+}
+`;
+
+const rmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { x, weight } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
+  const cuda = backend as CudaBackend;
+  const D = x.shape[x.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(x.shape) / D;
+  const y = cuda.allocate(x.shape, 'float32');
+  if (rows > 0) cuda.launch(RMS_NORM_SOURCE, 'rms_norm', rows, ROW_BLOCK, [cuda.pointer(y), cuda.pointer(x), cuda.pointer(weight), { i32: D }, { f32: attrs!.eps as number }]);
+  return y;
+};
+
+const rmsNormGrad: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { dy, x, weight } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; weight: tf.TensorInfo };
+  const cuda = backend as CudaBackend;
+  const D = x.shape[x.shape.length - 1]!;
+  if (D > MAX_COLS * ROW_BLOCK) throw new Error(`cuda backend: fused RMSNorm supports widths up to ${MAX_COLS * ROW_BLOCK}, got ${D}`);
+  const rows = tf.util.sizeFromShape(x.shape) / D;
+  const dx = cuda.allocate(x.shape, 'float32');
+  const dw = filled(cuda, weight.shape, 'float32', 0);
+  if (rows > 0) {
+    cuda.launch(RMS_NORM_GRAD_SOURCE, 'rms_norm_grad', Math.min(rows, cuda.multiprocessors * 4), ROW_BLOCK, [
+      cuda.pointer(dx), cuda.pointer(dw), cuda.pointer(dy), cuda.pointer(x), cuda.pointer(weight), { i32: rows }, { i32: D }, { f32: attrs!.eps as number },
+    ]);
+  }
+  return [dx, dw];
+};
+
+const swiglu: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+  const { gate, up } = inputs as { gate: tf.TensorInfo; up: tf.TensorInfo };
+  const cuda = backend as CudaBackend;
+  const n = tf.util.sizeFromShape(gate.shape);
+  const h = cuda.allocate(gate.shape, 'float32');
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu', n, [cuda.pointer(h), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
+  return h;
+};
+
+const swigluGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+  const { dy, gate, up } = inputs as { dy: tf.TensorInfo; gate: tf.TensorInfo; up: tf.TensorInfo };
+  const cuda = backend as CudaBackend;
+  const n = tf.util.sizeFromShape(gate.shape);
+  const [dg, du] = [cuda.allocate(gate.shape, 'float32'), cuda.allocate(up.shape, 'float32')];
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [cuda.pointer(dg), cuda.pointer(du), cuda.pointer(dy), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
+  return [dg, du];
+};
+
+const rope: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { x, cos, sin } = inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };
+  const cuda = backend as CudaBackend;
+  const [, , T, Dh] = x.shape as [number, number, number, number];
+  const n = tf.util.sizeFromShape(x.shape);
+  const out = cuda.allocate(x.shape, 'float32');
+  cuda.launchElementwise(ROPE_SOURCE, 'rope', n, [
+    cuda.pointer(out), cuda.pointer(x), cuda.pointer(cos), cuda.pointer(sin), { i32: T }, { i32: Dh }, { i32: attrs!.offset as number }, { f32: attrs!.inverse ? -1 : 1 }, { i32: n },
+  ]);
+  return out;
+};
+
+/** This family's tfjs kernels by name. */
+export const FUSED_LAYER_KERNELS: [string, tf.KernelFunc][] = [
+  ['TinyRmsNorm', rmsNorm], ['TinyRmsNormGrad', rmsNormGrad], ['TinySwiGlu', swiglu], ['TinySwiGluGrad', swigluGrad], ['TinyRope', rope],
+];

@@ -1,0 +1,84 @@
+// Fused ops: one GPU kernel (and one for its gradient) in place of a chain of small tfjs ops. A
+// backend opts in by registering kernels under these names — the cuda backend does; cpu and wasm do
+// not — and lib/model then calls them instead of the plain composition, which stays the reference
+// (tests compare the two). The gradients are registered here, once, for every backend.
+import * as tf from '@tensorflow/tfjs';
+
+/** Names of the fused kernels (each `<name>Grad` is its backward kernel). */
+export const FUSED = {
+  rmsNorm: 'TinyRmsNorm',
+  swiglu: 'TinySwiGlu',
+  rope: 'TinyRope',
+  causalSoftmax: 'TinyCausalSoftmax',
+  crossEntropy: 'TinyCrossEntropy',
+  adamw: 'TinyAdamW',
+} as const;
+
+let enabled = true;
+
+/** Turn fused ops off (or on again): tests run the plain composition on the same backend to compare. */
+export function setFusedOps(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether the active backend has the fused kernel `name` (and fused ops are on). */
+export function hasFused(name: string): boolean {
+  return enabled && tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/** Run a fused kernel through the engine, so that it is recorded for gradients. */
+export function runFused<T extends tf.Tensor>(name: string, inputs: tf.NamedTensorMap, attrs: Record<string, number | boolean> = {}): T {
+  return tf.engine().runKernel(name, inputs, attrs) as T;
+}
+
+/** The backend's implementation of a kernel, to call outside the engine (in-place updates such as AdamW). */
+export function fusedKernel(name: string): tf.KernelFunc | null {
+  return hasFused(name) ? tf.getKernel(name, tf.getBackend())!.kernelFunc : null;
+}
+
+const grad = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
+  tf.engine().runKernel(`${name}Grad`, inputs, attrs as Record<string, number>) as tf.Tensor | tf.Tensor[];
+
+tf.registerGradient({
+  kernelName: FUSED.rmsNorm,
+  inputsToSave: ['x', 'weight'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, weight] = saved as [tf.Tensor, tf.Tensor];
+    const [dx, dweight] = grad(FUSED.rmsNorm, { dy: dy as tf.Tensor, x, weight }, attrs) as tf.Tensor[];
+    return { x: () => dx!, weight: () => dweight! };
+  },
+});
+
+tf.registerGradient({
+  kernelName: FUSED.swiglu,
+  inputsToSave: ['gate', 'up'],
+  gradFunc: (dy, saved) => {
+    const [gate, up] = saved as [tf.Tensor, tf.Tensor];
+    const [dgate, dup] = grad(FUSED.swiglu, { dy: dy as tf.Tensor, gate, up }) as tf.Tensor[];
+    return { gate: () => dgate!, up: () => dup! };
+  },
+});
+
+// A rotation's gradient is the opposite rotation: the same kernel with the angle negated.
+tf.registerGradient({
+  kernelName: FUSED.rope,
+  inputsToSave: ['cos', 'sin'],
+  gradFunc: (dy, saved, attrs) => {
+    const [cos, sin] = saved as [tf.Tensor, tf.Tensor];
+    return { x: () => runFused(FUSED.rope, { x: dy as tf.Tensor, cos, sin }, { ...(attrs as Record<string, number>), inverse: !attrs!.inverse }) };
+  },
+});
+
+tf.registerGradient({
+  kernelName: FUSED.causalSoftmax,
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => ({ scores: () => grad(FUSED.causalSoftmax, { dy: dy as tf.Tensor, probs: saved[0]! }, attrs) as tf.Tensor }),
+});
+
+// The forward kernel already left softmax − onehot in the logits' buffer (see tokenCrossEntropy); the
+// gradient only scales each row by its loss's incoming gradient, in place.
+tf.registerGradient({
+  kernelName: FUSED.crossEntropy,
+  inputsToSave: ['logits'],
+  gradFunc: (dy, saved) => ({ logits: () => grad(FUSED.crossEntropy, { dlogits: saved[0]!, dy: dy as tf.Tensor }) as tf.Tensor }),
+});
