@@ -58,9 +58,9 @@ for (const matmul of precisions) {
 }
 
 /**
- * One step again with tfjs's profiler: the backend waits after every kernel, so each kernel's time is
- * its own (plus a launch); kernels grouped by name. The difference between that sum and the step's wall
- * time without waiting shows how much the CPU (tfjs dispatch, JS, koffi calls) costs.
+ * One step again with tfjs's profiler: each kernel's GPU time from CUDA events around it, grouped by
+ * kernel name. If their sum is well below the step's wall time, the GPU waits for the CPU (tfjs
+ * dispatch, JS, koffi calls); if close, the kernels themselves are the limit.
  */
 async function profileStep(model: LlamaModel, adamw: AdamW, micro: Batch[]): Promise<void> {
   const cuda = tf.backend() as CudaBackend;
@@ -77,7 +77,7 @@ async function profileStep(model: LlamaModel, adamw: AdamW, micro: Batch[]): Pro
     byName.set(k.name, entry);
   }
   const total = [...byName.values()].reduce((a, b) => a + b.ms, 0);
-  console.log(`profile (${cuda.deviceName}): ${info.kernels.length} kernel calls per step; sum of per-kernel times ${total.toFixed(1)} ms; a step without profiling ${wall.toFixed(1)} ms`);
+  console.log(`profile (${cuda.deviceName}): ${info.kernels.length} kernel calls per step; GPU time of all kernels ${total.toFixed(1)} ms; wall time of a step ${wall.toFixed(1)} ms`);
   for (const [name, { ms, count }] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
     console.log(`  ${name.padEnd(26)} ${ms.toFixed(2).padStart(9)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${String(count).padStart(5)} calls`);
   }

@@ -63,7 +63,7 @@ export async function initBackend(name: BackendName = 'auto', options: InitBacke
       const { reason } = probeCuda();
       if (reason !== null) {
         if (name === 'cuda') throw new Error(`--backend cuda: ${reason}`);
-        if (!options.quiet) console.log(`tinyllm: no usable GPU (${reason.split('\n')[0]}); using the CPU`);
+        if (!options.quiet) console.log(`tinyllm: no usable GPU (${reason.split(';')[0]!.replace(/^cuda backend: /, '')}); using the CPU (--backend cuda shows the details)`);
         continue;
       }
       registerCudaBackend();

@@ -64,7 +64,7 @@ describe('cuda element-wise kernels match cpu', { skip: gpu.skip }, () => {
 
   it('AddN of 1, 2 and 5 tensors', async () => {
     for (const n of [1, 2, 5]) {
-      const [[cpu], [cuda]] = await onBoth(() => tf.addN(Array.from({ length: n }, (_, i) => tf.randomNormal([3, 37], 0, 1, 'float32', i))));
+      const [[cpu], [cuda]] = await onBoth(() => tf.addN(Array.from({ length: n }, (_, i) => tf.randomNormal([3, 37], 0, 1, 'float32', i + 1))));
       assertClose(cpu!, cuda!, `AddN of ${n}`, 1e-6);
     }
   });

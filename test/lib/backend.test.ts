@@ -25,7 +25,8 @@ describe('initBackend', () => {
   });
 
   it('names what is missing when cuda is asked for on a machine without it', async () => {
-    await expect(initBackend('cuda')).rejects.toThrow("initBackend('cuda'): no usable backend (cuda: not registered)");
+    // This machine has no NVIDIA driver: the message says which library is missing, where it looked, and the fix.
+    await expect(initBackend('cuda')).rejects.toThrow(/^--backend cuda: cuda backend: libcuda\.so not found; searched .*\/usr\/local\/cuda.*Fix: install the NVIDIA driver, or point TINYLLM_CUDA_LIBS at the folder that holds it$/s);
   });
 });
 

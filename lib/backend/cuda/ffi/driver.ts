@@ -42,6 +42,11 @@ export class Driver {
       memsetD32: f('int cuMemsetD32Async(uint64_t dst, unsigned int value, size_t count, void *stream)'),
       moduleLoad: f('int cuModuleLoadData(_Out_ void **module, const void *image)'),
       getFunction: f('int cuModuleGetFunction(_Out_ void **fn, void *module, const char *name)'),
+      eventCreate: f('int cuEventCreate(_Out_ void **event, unsigned int flags)'),
+      eventRecord: f('int cuEventRecord(void *event, void *stream)'),
+      eventSync: f('int cuEventSynchronize(void *event)'),
+      eventElapsed: f('int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)'),
+      eventDestroy: f('int cuEventDestroy_v2(void *event)'),
       launch: f('int cuLaunchKernel(void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, void *stream, void **params, void **extra)'),
     };
     this.call('init', 'cuInit', 0);
@@ -119,6 +124,24 @@ export class Driver {
   /** Wait until the stream's work is done. */
   synchronize(stream: Handle): void {
     this.call('streamSync', 'cuStreamSynchronize', stream);
+  }
+
+  /** Record a new event on the stream: a timestamp taken when the GPU reaches it. */
+  recordEvent(stream: Handle): Handle {
+    const event: Handle[] = [null];
+    this.call('eventCreate', 'cuEventCreate', event, 0);
+    this.call('eventRecord', 'cuEventRecord', event[0], stream);
+    return event[0];
+  }
+
+  /** Milliseconds of GPU time between two recorded events (waits for the second); destroys both. */
+  elapsedMs(start: Handle, end: Handle): number {
+    this.call('eventSync', 'cuEventSynchronize', end);
+    const ms = [0];
+    this.call('eventElapsed', 'cuEventElapsedTime', ms, start, end);
+    this.call('eventDestroy', 'cuEventDestroy', start);
+    this.call('eventDestroy', 'cuEventDestroy', end);
+    return ms[0]!;
   }
 
   /** Load a cubin and look up its kernels by name. */
