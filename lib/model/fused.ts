@@ -75,7 +75,7 @@ tf.registerGradient({
   gradFunc: (dy, saved, attrs) => ({ scores: () => grad(FUSED.causalSoftmax, { dy: dy as tf.Tensor, probs: saved[0]! }, attrs) as tf.Tensor }),
 });
 
-// The forward kernel already left softmax − onehot in the logits' buffer (see tokenCrossEntropy); the
+// The forward kernel already left softmax − onehot in the logits' buffer (see headCrossEntropy); the
 // gradient only scales each row by its loss's incoming gradient, in place.
 tf.registerGradient({
   kernelName: FUSED.crossEntropy,

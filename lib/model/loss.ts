@@ -2,21 +2,37 @@
 // (SFT sets weight 0 on prompt tokens; padding gets 0 too).
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, hasFused, runFused } from './fused.js';
+import { linear } from './linear.js';
 
-/**
- * −log p(target) per position: logits [B, T, V], targets [B, T] int32 -> [B, T]. With `consumeLogits`
- * a backend with the fused kernel may overwrite the logits with their gradient (saving a tensor the
- * size of the logits): pass it only when nothing reads the logits afterwards, as in training.
- */
-export function tokenCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, consumeLogits = false): tf.Tensor2D {
+/** −log p(target) per position: logits [B, T, V], targets [B, T] int32 -> [B, T]. */
+export function tokenCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
-    const [B, T, V] = logits.shape;
-    if (consumeLogits && hasFused(FUSED.crossEntropy)) {
-      return tf.reshape(runFused(FUSED.crossEntropy, { logits: tf.reshape(logits, [B * T, V]), targets: tf.reshape(targets, [B * T]) }), [B, T]);
-    }
+    const V = logits.shape[2];
     const logProbs = tf.logSoftmax(logits, -1); // [B, T, V]
     const picked = tf.sum(tf.mul(logProbs, tf.oneHot(targets, V)), -1); // [B, T]
     return tf.neg(picked) as tf.Tensor2D;
+  });
+}
+
+/** Vocabulary rows are padded to a multiple of this for the fused path (aligned GEMM operands). */
+const HEAD_ALIGN = 64;
+
+/**
+ * Cross-entropy of the LM head's logits h·Wᵀ for h [B, T, D], W [V, D], targets [B, T] -> [B, T].
+ * With the fused kernel the logits stay internal: W gets zero rows up to a multiple of 64 (a row
+ * length like 64,798 misaligns cuBLAS's tensor-core GEMMs and makes them several times slower), the
+ * kernel ignores those columns, and it overwrites the logits with their gradient (no second copy of
+ * the largest tensor of a step). Elsewhere: the plain logits and tokenCrossEntropy.
+ */
+export function headCrossEntropy(h: tf.Tensor3D, head: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    if (!hasFused(FUSED.crossEntropy)) return tokenCrossEntropy(linear(h, head) as tf.Tensor3D, targets);
+    const [B, T] = targets.shape;
+    const [V] = head.shape;
+    const padded = Math.ceil(V / HEAD_ALIGN) * HEAD_ALIGN;
+    const W = padded === V ? head : tf.pad(head, [[0, padded - V], [0, 0]]); // [V', D]
+    const logits = tf.reshape(linear(h, W), [B * T, padded]); // [B·T, V']
+    return tf.reshape(runFused(FUSED.crossEntropy, { logits, targets: tf.reshape(targets, [B * T]) }, { classes: V }), [B, T]) as tf.Tensor2D;
   });
 }
 

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { attention, type AttentionWeights, KvCache } from './attention.js';
 import { checkConfig, headDim, type ModelConfig } from './config.js';
 import { linear } from './linear.js';
-import { meanLoss, tokenCrossEntropy } from './loss.js';
+import { headCrossEntropy, meanLoss } from './loss.js';
 import { swiglu, type MlpWeights } from './mlp.js';
 import { moe, type MoeWeights } from './moe.js';
 import { rmsNorm } from './rmsnorm.js';
@@ -115,34 +115,8 @@ export class LlamaModel {
   /** Logits for ids [B, T] (int32). Call inside tf.tidy or dispose the result. */
   forward(ids: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
     return tf.tidy(() => {
-      const c = this.config;
-      // Read once: each layer appends to the cache as it goes.
-      const offset = options.cache ? options.cache.length : 0;
-      let h = tf.gather(this.p('model.embed_tokens.weight'), ids) as tf.Tensor3D; // [B, T, D]
-      let auxLoss = tf.scalar(0);
-      for (let i = 0; i < c.layers; i++) {
-        const p = `model.layers.${i}`;
-        const attn: AttentionWeights = {
-          q: this.p(`${p}.self_attn.q_proj.weight`), k: this.p(`${p}.self_attn.k_proj.weight`),
-          v: this.p(`${p}.self_attn.v_proj.weight`), o: this.p(`${p}.self_attn.o_proj.weight`),
-        };
-        const normed = rmsNorm(h, this.p(`${p}.input_layernorm.weight`), c.normEps) as tf.Tensor3D;
-        h = tf.add(h, attention(normed, attn, {
-          heads: c.heads, kvHeads: c.kvHeads, rope: this.rope, offset, mask: options.mask,
-          cache: options.cache ? { store: options.cache, layer: i } : undefined,
-        }));
-        const normed2 = rmsNorm(h, this.p(`${p}.post_attention_layernorm.weight`), c.normEps);
-        if (c.moe) {
-          const routed = moe(normed2, this.moeWeights(p), c.moe);
-          h = tf.add(h, routed.y);
-          auxLoss = tf.add(auxLoss, routed.auxLoss);
-        } else {
-          h = tf.add(h, swiglu(normed2, this.mlpWeights(`${p}.mlp`)));
-        }
-      }
-      h = rmsNorm(h, this.p('model.norm.weight'), c.normEps) as tf.Tensor3D;
-      const head = this.p(c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
-      return { logits: linear(h, head) as tf.Tensor3D, auxLoss };
+      const { h, auxLoss } = this.hidden(ids, options);
+      return { logits: linear(h, this.head()) as tf.Tensor3D, auxLoss };
     });
   }
 
@@ -152,9 +126,44 @@ export class LlamaModel {
    */
   loss(inputs: tf.Tensor2D, targets: tf.Tensor2D, weights?: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
-      const { logits, auxLoss } = this.forward(inputs);
-      return tf.add(meanLoss(tokenCrossEntropy(logits, targets, true), weights), auxLoss) as tf.Scalar;
+      const { h, auxLoss } = this.hidden(inputs);
+      return tf.add(meanLoss(headCrossEntropy(h, this.head() as tf.Tensor2D, targets), weights), auxLoss) as tf.Scalar;
     });
+  }
+
+  /** The LM head's weight [V, D] (the embedding when tied). */
+  private head(): tf.Variable {
+    return this.p(this.config.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+  }
+
+  /** The final hidden states [B, T, D] (after the last RMSNorm) that the LM head reads. */
+  private hidden(ids: tf.Tensor2D, options: ForwardOptions = {}): { h: tf.Tensor3D; auxLoss: tf.Scalar } {
+    const c = this.config;
+    // Read once: each layer appends to the cache as it goes.
+    const offset = options.cache ? options.cache.length : 0;
+    let h = tf.gather(this.p('model.embed_tokens.weight'), ids) as tf.Tensor3D; // [B, T, D]
+    let auxLoss = tf.scalar(0);
+    for (let i = 0; i < c.layers; i++) {
+      const p = `model.layers.${i}`;
+      const attn: AttentionWeights = {
+        q: this.p(`${p}.self_attn.q_proj.weight`), k: this.p(`${p}.self_attn.k_proj.weight`),
+        v: this.p(`${p}.self_attn.v_proj.weight`), o: this.p(`${p}.self_attn.o_proj.weight`),
+      };
+      const normed = rmsNorm(h, this.p(`${p}.input_layernorm.weight`), c.normEps) as tf.Tensor3D;
+      h = tf.add(h, attention(normed, attn, {
+        heads: c.heads, kvHeads: c.kvHeads, rope: this.rope, offset, mask: options.mask,
+        cache: options.cache ? { store: options.cache, layer: i } : undefined,
+      }));
+      const normed2 = rmsNorm(h, this.p(`${p}.post_attention_layernorm.weight`), c.normEps);
+      if (c.moe) {
+        const routed = moe(normed2, this.moeWeights(p), c.moe);
+        h = tf.add(h, routed.y);
+        auxLoss = tf.add(auxLoss, routed.auxLoss);
+      } else {
+        h = tf.add(h, swiglu(normed2, this.mlpWeights(`${p}.mlp`)));
+      }
+    }
+    return { h: rmsNorm(h, this.p('model.norm.weight'), c.normEps) as tf.Tensor3D, auxLoss };
   }
 
   /** A KV cache sized for this model. */

@@ -37,27 +37,28 @@ extern "C" __global__ void causal_softmax_grad(float* ds, const float* dp, const
 `;
 
 /**
- * Per row of V logits: loss = logsumexp(x) − x[target], by an online max/sum in one read; then the row
- * is overwritten with softmax(x) − onehot(target), the gradient of the loss. A target outside [0, V)
- * gives loss 0 and a zero gradient.
+ * Per row of V logits of which the first `classes` are real (the rest padding): loss = logsumexp(x) −
+ * x[target], by an online max/sum in one read; then the row is overwritten with softmax(x) −
+ * onehot(target), the gradient of the loss (0 on padding). A target outside [0, classes) gives loss 0
+ * and a zero gradient.
  */
 export const CROSS_ENTROPY_SOURCE = `${BLOCK_REDUCE}
-extern "C" __global__ void cross_entropy(float* loss, float* x, const int* targets, int V) {
+extern "C" __global__ void cross_entropy(float* loss, float* x, const int* targets, int V, int classes) {
   float* row = x + (long long)blockIdx.x * V;
   int target = targets[blockIdx.x];
   float m = __int_as_float(0xff800000), sum = 0.0f;
-  for (int j = threadIdx.x; j < V; j += blockDim.x) {
+  for (int j = threadIdx.x; j < classes; j += blockDim.x) {
     float v = row[j];
     if (v > m) { sum *= expf(m - v); m = v; }
     sum += expf(v - m);
   }
   float mAll = block_max(m);
   sum = block_sum(sum * expf(m - mAll));
-  bool valid = target >= 0 && target < V;
+  bool valid = target >= 0 && target < classes;
   if (threadIdx.x == 0) loss[blockIdx.x] = valid ? logf(sum) + mAll - row[target] : 0.0f;
   __syncthreads();  // every thread has read row[target] before it is overwritten
   float inv = 1.0f / sum;
-  for (int j = threadIdx.x; j < V; j += blockDim.x) row[j] = valid ? expf(row[j] - mAll) * inv - (j == target ? 1.0f : 0.0f) : 0.0f;
+  for (int j = threadIdx.x; j < V; j += blockDim.x) row[j] = valid && j < classes ? expf(row[j] - mAll) * inv - (j == target ? 1.0f : 0.0f) : 0.0f;
 }
 extern "C" __global__ void scale_rows(float* x, const float* dy, int V, long long n) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) x[i] *= dy[i / V];
@@ -84,12 +85,13 @@ const causalSoftmaxGrad: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs
   return ds;
 };
 
-const crossEntropy: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+const crossEntropy: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { logits, targets } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo };
   const cuda = backend as CudaBackend;
   const [N, V] = logits.shape as [number, number];
   const loss = cuda.allocate([N], 'float32');
-  if (N > 0) cuda.launch(CROSS_ENTROPY_SOURCE, 'cross_entropy', N, 1024, [cuda.pointer(loss), cuda.pointer(logits), cuda.pointer(targets), { i32: V }]);
+  const classes = (attrs!.classes as number | undefined) ?? V;
+  if (N > 0) cuda.launch(CROSS_ENTROPY_SOURCE, 'cross_entropy', N, 1024, [cuda.pointer(loss), cuda.pointer(logits), cuda.pointer(targets), { i32: V }, { i32: classes }]);
   return loss;
 };
 
