@@ -27,12 +27,13 @@ extern "C" __global__ void causal_softmax(float* p, const float* s, int T, int S
   float inv = 1.0f / block_sum(sum);
   for (int j = threadIdx.x; j < S; j += blockDim.x) p[base + j] = j <= q ? expf(s[base + j] * scale - m) * inv : 0.0f;
 }
-extern "C" __global__ void causal_softmax_grad(float* ds, const float* dp, const float* p, int S, float scale) {
+extern "C" __global__ void causal_softmax_grad(float* ds, const float* dp, const float* p, int T, int S, int offset, float scale) {
   long long base = (long long)blockIdx.x * S;
+  int q = offset + blockIdx.x % T;  // p is 0 beyond q: nothing there to read
   float dot = 0.0f;
-  for (int j = threadIdx.x; j < S; j += blockDim.x) dot += dp[base + j] * p[base + j];
+  for (int j = threadIdx.x; j <= q && j < S; j += blockDim.x) dot += dp[base + j] * p[base + j];
   dot = block_sum(dot);
-  for (int j = threadIdx.x; j < S; j += blockDim.x) ds[base + j] = scale * p[base + j] * (dp[base + j] - dot);
+  for (int j = threadIdx.x; j < S; j += blockDim.x) ds[base + j] = j <= q ? scale * p[base + j] * (dp[base + j] - dot) : 0.0f;
 }
 `;
 
@@ -78,10 +79,14 @@ const causalSoftmax: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) =>
 const causalSoftmaxGrad: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { dy, probs } = inputs as { dy: tf.TensorInfo; probs: tf.TensorInfo };
   const cuda = backend as CudaBackend;
-  const S = probs.shape[probs.shape.length - 1]!;
+  const [, , T, S] = probs.shape as [number, number, number, number];
   const rows = tf.util.sizeFromShape(probs.shape) / S;
   const ds = cuda.allocate(probs.shape, 'float32');
-  if (rows > 0) cuda.launch(CAUSAL_SOFTMAX_SOURCE, 'causal_softmax_grad', rows, ROW_BLOCK, [cuda.pointer(ds), cuda.pointer(dy), cuda.pointer(probs), { i32: S }, { f32: attrs!.scale as number }]);
+  if (rows > 0) {
+    cuda.launch(CAUSAL_SOFTMAX_SOURCE, 'causal_softmax_grad', rows, ROW_BLOCK, [
+      cuda.pointer(ds), cuda.pointer(dy), cuda.pointer(probs), { i32: T }, { i32: S }, { i32: attrs!.offset as number }, { f32: attrs!.scale as number },
+    ]);
+  }
   return ds;
 };
 

@@ -1,5 +1,7 @@
 // Matrix products through cuBLAS (see ffi/cublas.ts for the row-major arrangement). In bf16 precision
-// the float32 operands are first rounded into temporary bfloat16 copies; sums stay float32.
+// the float32 operands are first rounded into temporary bfloat16 copies; sums stay float32. A copy costs
+// a pass over memory, so a product does it only when it has enough arithmetic per converted element to
+// win it back; the others (attention's probabilities times values, for one) run in TF32.
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
 
@@ -13,6 +15,15 @@ export const TO_BF16_SOURCE = `extern "C" __global__ void to_bf16(unsigned short
   }
 }
 `;
+
+/**
+ * Whether bf16 inputs pay for their conversion: they save ~3.3e-15 s per multiply-add (TF32 ~300 vs
+ * bf16 ~600 TFLOP/s on an H100) and cost ~2e-12 s per converted element (6 bytes at ~3 TB/s): worth it
+ * above ~600 multiply-adds per element; 1,024 keeps a margin.
+ */
+function worthBf16(multiplyAdds: number, convertedElements: number): boolean {
+  return multiplyAdds >= 1024 * convertedElements;
+}
 
 /** Batched matrix product through cuBLAS; a batch of size 1 is reused for every batch of the other. */
 const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
@@ -32,7 +43,7 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const out = cuda.allocate([...batchShape, m!, n!], 'float32');
   if (batch * m! * n! === 0) return out;
-  const precision = cuda.matmulPrecision;
+  const precision = cuda.matmulPrecision === 'bf16' && worthBf16(m! * n! * k! * batch, sizeA * m! * k! + sizeB * k! * n!) ? 'bf16' : cuda.matmulPrecision === 'fp32' ? 'fp32' : 'tf32';
   const operand = (t: tf.TensorInfo) => {
     if (precision !== 'bf16') return cuda.pointer(t);
     const n = tf.util.sizeFromShape(t.shape);
