@@ -5,6 +5,7 @@
 export class Progress {
   private readonly started = performance.now();
   private lastPrint = 0;
+  private finishedShown = false;
   private readonly tty = process.stderr.isTTY === true;
 
   constructor(private readonly label: string, private readonly total: number, private readonly unit = '') {}
@@ -13,7 +14,8 @@ export class Progress {
   update(done: number, extra = ''): void {
     const now = performance.now();
     const finished = done >= this.total;
-    if (!finished && now - this.lastPrint < (this.tty ? 100 : 5000)) return;
+    if (finished ? this.finishedShown : now - this.lastPrint < (this.tty ? 100 : 5000)) return;
+    this.finishedShown = finished;
     this.lastPrint = now;
     const seconds = (now - this.started) / 1000;
     const rate = done / Math.max(seconds, 1e-9);

@@ -35,13 +35,19 @@ describe('tinyllm data prepare and train', () => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    // Interrupt once a few steps are logged.
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (existsSync(join(out, 'metrics.jsonl'))) { clearInterval(poll); setTimeout(() => { child.kill('SIGINT'); resolve(); }, 500); }
-      }, 50);
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let code: number | null;
+    try {
+      // Interrupt once a few steps are logged.
+      await new Promise<void>((resolve) => {
+        const poll = setInterval(() => {
+          if (existsSync(join(out, 'metrics.jsonl'))) { clearInterval(poll); setTimeout(() => { child.kill('SIGINT'); resolve(); }, 500); }
+        }, 50);
+      });
+      code = await exited;
+    } finally {
+      child.kill('SIGKILL'); // never leave a training process behind if the test fails
+    }
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('stopping after this step and writing a checkpoint');
     const checkpoints = readdirSync(out).filter((n) => n.startsWith('step-'));
