@@ -52,7 +52,7 @@ export async function runDemo(o: DemoOptions): Promise<{ initialValLoss: number;
   const result = await train({
     data, out: run, config: presetConfig('nano'), steps: o.steps, batch: 8, seq: 128, accum: 1,
     lr: 3e-3, minLr: 3e-4, warmup: Math.min(30, Math.ceil(o.steps / 10)), weightDecay: 0.1, clip: 1, seed: 0,
-    evalEvery: Math.max(1, Math.floor(o.steps / 5)), evalBatches: 8, saveEvery: 0, resume: false, progress: o.verbose !== false,
+    evalEvery: Math.max(1, Math.floor(o.steps / 5)), evalBatches: 4, saveEvery: 0, resume: false, progress: o.verbose !== false,
   }, {
     onStart: (model, tokenizer) => {
       say('   samples from the untrained model:');
@@ -72,12 +72,12 @@ export async function runDemo(o: DemoOptions): Promise<{ initialValLoss: number;
 
 export const demo: Command = {
   summary: 'prepare the shipped corpus and train the nano model on it for a few minutes, with samples',
-  usage: 'tinyllm demo [--out runs/demo] [--steps 300] [--backend auto|cpu|wasm|cuda]',
+  usage: 'tinyllm demo [--out runs/demo] [--steps 250] [--backend auto|cpu|wasm|cuda]',
   flags: ['out', 'steps', 'backend'],
   async run(args) {
     const started = performance.now();
     await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!));
-    const { run } = await runDemo({ out: stringFlag(args, 'out', 'runs/demo')!, steps: intFlag(args, 'steps', 300, 1)! });
+    const { run } = await runDemo({ out: stringFlag(args, 'out', 'runs/demo')!, steps: intFlag(args, 'steps', 250, 1)! });
     console.log(`done in ${formatSeconds((performance.now() - started) / 1000)}; model in ${run}/final (try: npx tinyllm score --model ${run}/final --text 床前明月光)`);
   },
 };

@@ -8,7 +8,8 @@ export class Progress {
   private finishedShown = false;
   private readonly tty = process.stderr.isTTY === true;
 
-  constructor(private readonly label: string, private readonly total: number, private readonly unit = '') {}
+  /** `start`: units already done before this run (a resumed training run), left out of the rate. */
+  constructor(private readonly label: string, private readonly total: number, private readonly unit = '', private readonly start = 0) {}
 
   /** Record `done` units finished; `extra` is appended (e.g. "loss 3.21"). */
   update(done: number, extra = ''): void {
@@ -18,7 +19,7 @@ export class Progress {
     this.finishedShown = finished;
     this.lastPrint = now;
     const seconds = (now - this.started) / 1000;
-    const rate = done / Math.max(seconds, 1e-9);
+    const rate = (done - this.start) / Math.max(seconds, 1e-9);
     const eta = finished ? `done in ${formatSeconds(seconds)}` : `ETA ${formatSeconds((this.total - done) / Math.max(rate, 1e-9))}`;
     const width = 24;
     const filled = Math.round((width * Math.min(done, this.total)) / Math.max(this.total, 1));

@@ -85,6 +85,9 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   mkdirSync(o.out, { recursive: true });
   const stream = new TokenStream(o.data, 'train');
   const valStream = stream.index.val.length > 0 ? new TokenStream(o.data, 'val') : null;
+  // A small val split may hold fewer windows than a batch: validate on smaller batches, or not at all.
+  const valBatch = valStream ? Math.min(o.batch, Math.floor((valStream.length - 1) / o.seq)) : 0;
+  if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation windows of ${o.seq + 1} tokens; validation is off`);
   const loader = new BatchLoader(stream, o.batch, o.seq, o.seed);
   let model: LlamaModel, tokenizer: Tokenizer, optimizer: AdamW;
   let state: TrainState = { step: 0, tokens: 0, adamT: 0, data: loader.position };
@@ -111,12 +114,13 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
 
   const schedule = { lr: o.lr, warmup: o.warmup, steps: o.steps, minLr: o.minLr };
   const tokensPerStep = o.batch * o.seq * o.accum;
-  const progress = o.progress === false ? null : new Progress('train', o.steps, ' steps');
   const history: StepMetrics[] = [];
   const startStep = state.step;
+  const progress = o.progress === false ? null : new Progress('train', o.steps, ' steps', startStep);
   const save = () => saveCheckpoint(o.out, model, optimizer, { ...state, adamT: optimizer.t, data: loader.position }, tokenizer);
-  const validate = () => evaluate(model, new BatchLoader(valStream!, o.batch, o.seq, 0, false), o.evalBatches);
-  const initialValLoss = valStream && o.evalEvery > 0 && startStep === 0 ? validate() : undefined;
+  const validating = o.evalEvery > 0 && valBatch >= 1;
+  const validate = () => evaluate(model, new BatchLoader(valStream!, valBatch, o.seq, 0, false), o.evalBatches);
+  const initialValLoss = validating && startStep === 0 ? validate() : undefined;
   await hooks.onStart?.(model, tokenizer);
   let stopped = false;
   while (state.step < o.steps) {
@@ -131,7 +135,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       step: state.step, loss, lr, tokens: state.tokens,
       tok_s: Math.round(tokensPerStep / ((performance.now() - started) / 1000)), grad_norm: gradNorm,
     };
-    if (valStream && o.evalEvery > 0 && (state.step % o.evalEvery === 0 || state.step === o.steps)) {
+    if (validating && (state.step % o.evalEvery === 0 || state.step === o.steps)) {
       metrics.val_loss = validate();
     }
     appendFileSync(metricsFile, `${JSON.stringify(metrics)}\n`);

@@ -61,6 +61,17 @@ describe('train', () => {
     [whole, accumulated].forEach((r) => r.model.dispose());
   });
 
+  it('validates on smaller batches when the val split is short, and turns validation off when it is too short', async () => {
+    const small = join(dir, 'small');
+    writeFileSync(join(dir, 'small.jsonl'), Array.from({ length: 20 }, (_, i) => JSON.stringify({ text: `第${i}首：白日依山尽，黄河入海流。欲穷千里目，更上一层楼。` })).join('\n'));
+    await prepareShards({ files: [join(dir, 'small.jsonl')], tokenizer, out: small, valFraction: 0.05 }); // one val document, ~20 tokens
+    const short = await train(options(join(dir, 'short-val'), { data: small, steps: 2, evalEvery: 1, batch: 4, seq: 8 }));
+    expect(short.history.map((m) => m.val_loss)).toEqual([expect.any(Number), expect.any(Number)]);
+    const none = await train(options(join(dir, 'no-val'), { data: small, steps: 1, evalEvery: 1, batch: 2, seq: 30 }));
+    expect(none.history[0]!.val_loss).toBeUndefined();
+    [short, none].forEach((r) => r.model.dispose());
+  });
+
   it('refuses to start over an existing run, to resume nothing, or a model whose vocabulary differs from the data', async () => {
     await expect(train(options(join(dir, 'straight')))).rejects.toThrow(`${join(dir, 'straight')}: already holds a run (metrics.jsonl); pass --resume`);
     await expect(train(options(join(dir, 'empty'), { resume: true }))).rejects.toThrow(`--resume: ${join(dir, 'empty')} has no step-NNNNNN checkpoint to resume from`);
