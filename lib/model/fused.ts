@@ -1,7 +1,8 @@
 // Fused ops: one GPU kernel (and one for its gradient) in place of a chain of small tfjs ops. A
 // backend opts in by registering kernels under these names — the cuda backend does; cpu and wasm do
 // not — and lib/model then calls them instead of the plain composition, which stays the reference
-// (tests compare the two). The gradients are registered here, once, for every backend.
+// (the GPU suite compares fused ops on cuda with the plain ones on cpu). The gradients are registered
+// here, once, for every backend.
 import * as tf from '@tensorflow/tfjs';
 
 /** Names of the fused kernels (each `<name>Grad` is its backward kernel). */
@@ -14,16 +15,9 @@ export const FUSED = {
   adamw: 'TinyAdamW',
 } as const;
 
-let enabled = true;
-
-/** Turn fused ops off (or on again): tests run the plain composition on the same backend to compare. */
-export function setFusedOps(on: boolean): void {
-  enabled = on;
-}
-
-/** Whether the active backend has the fused kernel `name` (and fused ops are on). */
+/** Whether the active backend has the fused kernel `name`. */
 export function hasFused(name: string): boolean {
-  return enabled && tf.getKernel(name, tf.getBackend()) !== undefined;
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
 /** Run a fused kernel through the engine, so that it is recorded for gradients. */
