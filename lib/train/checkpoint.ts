@@ -20,6 +20,8 @@ export interface TrainState {
   tokens: number;
   /** AdamW's update count. */
   adamT: number;
+  /** Seed of the data order (the run's only randomness after initialisation) and where the loader stands. */
+  seed: number;
   data: LoaderPosition;
 }
 
@@ -59,7 +61,7 @@ export function loadCheckpoint(dir: string): { model: LlamaModel; tokenizer: Tok
   } catch (err) {
     throw new Error(`${stateFile}: not valid JSON (${(err as Error).message})`);
   }
-  for (const field of ['step', 'tokens', 'adamT'] as const) {
+  for (const field of ['step', 'tokens', 'adamT', 'seed'] as const) {
     if (!Number.isInteger(state[field])) throw new Error(`${stateFile}: ${field}: ${JSON.stringify(state[field])}, expected an integer`);
   }
   const { model, tokenizer } = loadModelDir(dir);

@@ -88,9 +88,8 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   // A small val split may hold fewer windows than a batch: validate on smaller batches, or not at all.
   const valBatch = valStream ? Math.min(o.batch, Math.floor((valStream.length - 1) / o.seq)) : 0;
   if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation windows of ${o.seq + 1} tokens; validation is off`);
-  const loader = new BatchLoader(stream, o.batch, o.seq, o.seed);
   let model: LlamaModel, tokenizer: Tokenizer, optimizer: AdamW;
-  let state: TrainState = { step: 0, tokens: 0, adamT: 0, data: loader.position };
+  let state: TrainState = { step: 0, tokens: 0, adamT: 0, seed: o.seed, data: { epoch: 0, cursor: 0 } };
   const metricsFile = join(o.out, 'metrics.jsonl');
   const checkpoint = o.resume ? latestCheckpoint(o.out) : null;
   if (o.resume && !checkpoint) throw new Error(`--resume: ${o.out} has no step-NNNNNN checkpoint to resume from`);
@@ -101,7 +100,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     optimizer = new AdamW(model.params, { weightDecay: o.weightDecay });
     loaded.restoreOptimizer(optimizer);
     state = loaded.state;
-    loader.seek(state.data);
+    if (state.seed !== o.seed) console.warn(`train: resuming with the checkpoint's data seed ${state.seed} (--seed ${o.seed} applies to new runs)`);
     keepMetricsUpTo(metricsFile, state.step);
   } else {
     if (existsSync(metricsFile)) throw new Error(`${o.out}: already holds a run (metrics.jsonl); pass --resume to continue it or choose another --out`);
@@ -111,6 +110,8 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     optimizer = new AdamW(model.params, { weightDecay: o.weightDecay });
   }
   if (o.seq > model.config.maxSeq) throw new Error(`--seq: ${o.seq}, longer than the model's maxSeq ${model.config.maxSeq}`);
+  const loader = new BatchLoader(stream, o.batch, o.seq, state.seed);
+  loader.seek(state.data);
 
   const schedule = { lr: o.lr, warmup: o.warmup, steps: o.steps, minLr: o.minLr };
   const tokensPerStep = o.batch * o.seq * o.accum;
