@@ -127,21 +127,22 @@ showPlotly(linePlot([{ name: 'lr', y: Array.from({ length: 220 }, (_, s) => cosi
 //
 // `train()` (behind `tinyllm train`) puts it together: batches from the loader, the schedule, steps,
 // validation every 50 steps, `metrics.jsonl`, checkpoints you can resume from exactly. The plot below
-// updates while it runs. `nano` with batch 8 × 64 tokens on this CPU: about a minute and a half.
+// updates while it runs. `nano` with batch 6 × 64 tokens on this CPU: about a minute and a half.
 
 // %%
 import { generate } from './lib/infer/sampling.js';
 import { train } from './lib/train/loop.js';
 
 const prompts = ['床前明月光，', '操作系统是', 'The computer'];
-const continueText = (m: LlamaModel) => prompts.map((p, i) => `${p}**${tokenizer.decode(generate(m, tokenizer.encode(p), { maxNewTokens: 20, temperature: 0.8, topK: 40, seed: i }))}**`.replace(/\s+/g, ' '));
+// The continuation only (sampled, seeded), on one line.
+const continueText = (m: LlamaModel) => prompts.map((p, i) => tokenizer.decode(generate(m, tokenizer.encode(p), { maxNewTokens: 20, temperature: 0.8, topK: 40, seed: i })).replace(/\s+/g, ' ').replace(/\|/g, '\\|'));
 const plot = liveDisplay();
 const steps: number[] = [], losses: number[] = [], valSteps: number[] = [], valLosses: number[] = [];
 let before: string[] = [];
 const run = await train({
-  data: shards, out: join(work, 'run'), config: config, steps: 200, batch: 8, seq: 64, accum: 1,
+  data: shards, out: join(work, 'run'), config: config, steps: 200, batch: 6, seq: 64, accum: 1,
   lr: schedule.lr, minLr: schedule.minLr, warmup: schedule.warmup, weightDecay: 0.1, clip: 1, seed: 0,
-  evalEvery: 50, evalBatches: 4, saveEvery: 0, resume: false, progress: false,
+  evalEvery: 50, evalBatches: 2, saveEvery: 0, resume: false, progress: false,
 }, {
   onStart: (m) => { before = continueText(m); },
   onStep: (m) => {
@@ -156,7 +157,7 @@ const run = await train({
 const after = continueText(run.model);
 showMarkdown(`validation loss ${run.initialValLoss!.toFixed(3)} → ${valLosses[valLosses.length - 1]!.toFixed(3)}
 
-| prompt | before | after |
+| prompt | continued before training | continued after |
 |---|---|---|
 ${prompts.map((p, i) => `| ${p} | ${before[i]} | ${after[i]} |`).join('\n')}`);
 
