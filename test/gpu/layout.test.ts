@@ -23,6 +23,7 @@ describe('cuda layout kernels match cpu', { skip: gpu.skip }, () => {
     ['stack', () => tf.stack([x([2, 3]), x([2, 3]), x([2, 3])], 1)],
     ['unstack', () => tf.unstack(x([3, 4, 2]), 1)],
     ['pad', () => tf.pad(x([2, 3]), [[1, 0], [2, 3]], 7)],
+    ['expandDims (shares data, like reshape)', () => [tf.expandDims(x([2, 3]), 1), tf.expandDims(x([2, 3]), -1)]],
     ['fill, zerosLike, onesLike', () => [tf.fill([3, 2], 2.5), tf.zerosLike(x([4], 'int32')), tf.onesLike(x([2, 2]))]],
   ];
   for (const [label, f] of cases) {

@@ -51,6 +51,32 @@ export function rangeSource(t: 'float' | 'int'): string {
 `;
 }
 
+/**
+ * The k largest of each row of n (MoE routing: n is the expert count), in descending order, ties to the
+ * lower index as tfjs does: one thread per row picks, k times, the largest element that comes after
+ * the previous pick in that order — no scratch memory.
+ */
+export const TOP_K_SOURCE = `extern "C" __global__ void top_k(float* values, int* indices, const float* x, int n, int k, int rows) {
+  for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
+    const float* row = x + (long long)r * n;
+    float prevValue = __int_as_float(0x7f800000);
+    int prevIndex = -1;
+    for (int i = 0; i < k; i++) {
+      int best = -1;
+      for (int j = 0; j < n; j++) {
+        float v = row[j];
+        bool after = v < prevValue || (v == prevValue && j > prevIndex);
+        if (after && (best < 0 || v > row[best])) best = j;
+      }
+      values[(long long)r * k + i] = row[best];
+      indices[(long long)r * k + i] = best;
+      prevValue = row[best];
+      prevIndex = best;
+    }
+  }
+}
+`;
+
 /** Softmax of each row of `width` elements: one block per row, max and sum by tree reductions. */
 export const SOFTMAX_SOURCE = `extern "C" __global__ void softmax(float* out, const float* x, int width) {
   const float* row = x + (long long)blockIdx.x * width;
@@ -147,7 +173,21 @@ const softmax: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   return out;
 };
 
+const topK: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { x } = inputs as { x: tf.TensorInfo };
+  if (x.dtype !== 'float32') throw new Error(`cuda backend: TopK of ${x.dtype} is not supported, expected float32`);
+  const k = attrs!.k as number;
+  const n = x.shape[x.shape.length - 1]!;
+  if (k > n) throw new Error(`cuda backend: TopK: k = ${k} exceeds the last axis (${n})`);
+  const cuda = backend as CudaBackend;
+  const shape = [...x.shape.slice(0, -1), k];
+  const [values, indices] = [cuda.allocate(shape, 'float32'), cuda.allocate(shape, 'int32')];
+  const rows = tf.util.sizeFromShape(x.shape) / Math.max(n, 1);
+  if (rows > 0 && k > 0) cuda.launchElementwise(TOP_K_SOURCE, 'top_k', rows, [cuda.pointer(values), cuda.pointer(indices), cuda.pointer(x), { i32: n }, { i32: k }, { i32: rows }]);
+  return [values, indices];
+};
+
 /** This family's tfjs kernels by name. */
 export const INDEXING_KERNELS: [string, tf.KernelFunc][] = [
-  ['GatherV2', gatherV2], ['UnsortedSegmentSum', unsortedSegmentSum], ['OneHot', oneHot], ['Select', select], ['Range', range], ['Softmax', softmax],
+  ['GatherV2', gatherV2], ['UnsortedSegmentSum', unsortedSegmentSum], ['OneHot', oneHot], ['Select', select], ['Range', range], ['Softmax', softmax], ['TopK', topK],
 ];

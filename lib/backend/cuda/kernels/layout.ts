@@ -78,6 +78,14 @@ const reshape: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   return sameData(x, shape, backend);
 };
 
+/** A new axis of size 1 at `dim` (negative: counted from the end): a reshape. */
+const expandDims: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { input } = inputs as { input: tf.TensorInfo };
+  const dim = attrs!.dim as number;
+  const at = dim < 0 ? input.shape.length + dim + 1 : dim;
+  return sameData(input, [...input.shape.slice(0, at), 1, ...input.shape.slice(at)], backend);
+};
+
 const identity: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const { x } = inputs as { x: tf.TensorInfo };
   return sameData(x, x.shape, backend);
@@ -183,7 +191,7 @@ const likeKernel = (value: number): tf.KernelFunc => ({ inputs, backend }: Kerne
 
 /** This family's tfjs kernels by name. */
 export const LAYOUT_KERNELS: [string, tf.KernelFunc][] = [
-  ['Reshape', reshape], ['Identity', identity], ['Transpose', transpose], ['Slice', slice], ['SplitV', splitV],
+  ['Reshape', reshape], ['ExpandDims', expandDims], ['Identity', identity], ['Transpose', transpose], ['Slice', slice], ['SplitV', splitV],
   ['Concat', concat], ['Pack', pack], ['Unpack', unpack], ['PadV2', padV2], ['Fill', fill],
   ['ZerosLike', likeKernel(0)], ['OnesLike', likeKernel(1)],
 ];
