@@ -6,22 +6,17 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend/init.js';
-import { Driver } from '../../lib/backend/cuda/ffi/driver.js';
-import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
+import type { Driver } from '../../lib/backend/cuda/ffi/driver.js';
+import { probeCuda, registerCudaBackend } from '../../lib/backend/cuda/register.js';
 
 // Bundled for the GPU machine, tfjs-backend-wasm's loader (CommonJS inside an ES module bundle) finds
 // no __dirname; give it the bundle's folder, where the device command puts the .wasm files.
 (globalThis as { __dirname?: string }).__dirname ??= dirname(fileURLToPath(import.meta.url));
 
-/** A driver with at least one device, or the reason there is none. */
+/** A driver with at least one device, or the reason there is none (as node:test's skip message). */
 export function openGpu(): { driver: Driver; skip: false } | { driver: null; skip: string } {
-  try {
-    const driver = new Driver();
-    if (driver.deviceCount() === 0) return { driver: null, skip: 'no GPU: the CUDA driver reports no devices' };
-    return { driver, skip: false };
-  } catch (err) {
-    return { driver: null, skip: `no GPU: ${(err as Error).message}` };
-  }
+  const probe = probeCuda();
+  return probe.driver ? { driver: probe.driver, skip: false } : { driver: null, skip: `no GPU: ${probe.reason}` };
 }
 
 /** A tensor as compared: shape, dtype and values. */
