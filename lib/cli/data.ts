@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { EncodePool } from '../data/encode-pool.js';
 import { prepareShards } from '../data/prepare.js';
+import { splitTokens } from '../data/shards.js';
 import { loadTokenizer } from '../tokenizer/files.js';
 import { intFlag, listFlag, numberFlag, requiredFlag } from './args.js';
 import type { Command } from './command.js';
@@ -33,11 +34,10 @@ const prepare: Command = {
         if (s.invalidUtf8 > 0) console.warn(`${s.file}: ${s.invalidUtf8} invalid UTF-8 sequence(s) replaced with U+FFFD`);
         if (s.malformed > 0) console.warn(`${s.file}: skipped ${s.malformed} malformed line(s), e.g.\n  ${s.malformedExamples.join('\n  ')}`);
       }
-      const count = (split: 'train' | 'val') => index[split].reduce((n, s) => n + s.tokens, 0);
       const malformed = index.sources.reduce((n, s) => n + s.malformed, 0);
       console.log(
-        `wrote ${out}: train ${formatCount(count('train'))} tokens (${index.documents.train} docs, ${index.train.length} shard(s)), ` +
-        `val ${formatCount(count('val'))} tokens (${index.documents.val} docs), ${index.dtype}, ` +
+        `wrote ${out}: train ${formatCount(splitTokens(index, 'train'))} tokens (${index.documents.train} docs, ${index.train.length} shard(s)), ` +
+        `val ${formatCount(splitTokens(index, 'val'))} tokens (${index.documents.val} docs), ${index.dtype}, ` +
         `${malformed} malformed line(s) skipped, in ${formatSeconds((performance.now() - started) / 1000)}`,
       );
     } finally {

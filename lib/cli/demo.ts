@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, parseBackendName } from '../backend/init.js';
 import { prepareShards } from '../data/prepare.js';
+import { splitTokens } from '../data/shards.js';
 import { generate } from '../infer/sampling.js';
 import { presetConfig } from '../model/config.js';
 import type { LlamaModel } from '../model/model.js';
@@ -21,8 +22,8 @@ const PROMPTS = ['床前明月光，', '操作系统是', 'The computer'];
 
 /** A few continuations, one line each (sampled, seeded). */
 export function samples(model: LlamaModel, tokenizer: Tokenizer, maxNewTokens = 32): string[] {
+  const eot = tokenizer.specialId(ENDOFTEXT);
   return PROMPTS.map((prompt, i) => {
-    const eot = tokenizer.specialId(ENDOFTEXT);
     const ids = generate(model, tokenizer.encode(prompt), { maxNewTokens, temperature: 0.8, topK: 40, seed: i, stopIds: [eot] });
     return `${prompt}${tokenizer.decode(ids.filter((id) => id !== eot))}`.replace(/\s+/g, ' ');
   });
@@ -43,7 +44,7 @@ export async function runDemo(o: DemoOptions): Promise<{ initialValLoss: number;
   if (!existsSync(join(data, 'index.json'))) {
     say(`1. tokenizing the shipped corpus into ${data}`);
     const index = await prepareShards({ files: CORPUS, tokenizer: loadTokenizer('datasets/tokenizer'), out: data, valFraction: 0.01 });
-    say(`   ${index.train.reduce((n, s) => n + s.tokens, 0)} train tokens, ${index.val.reduce((n, s) => n + s.tokens, 0)} val tokens`);
+    say(`   ${splitTokens(index, 'train')} train tokens, ${splitTokens(index, 'val')} val tokens`);
   } else {
     say(`1. using the shards already in ${data}`);
   }

@@ -43,7 +43,8 @@ export async function prepareShards(o: PrepareOptions): Promise<ShardIndex> {
   createShardDir(o.out);
   const eot = o.tokenizer.specialId(ENDOFTEXT);
   const dtype = shardDtype(o.tokenizer.vocabSize);
-  const writers = { train: new ShardWriter(o.out, 'train', dtype, o.shardTokens ?? 1 << 24), val: new ShardWriter(o.out, 'val', dtype, o.shardTokens ?? 1 << 24) };
+  const shardTokens = o.shardTokens ?? 1 << 24;
+  const writers = { train: new ShardWriter(o.out, 'train', dtype, shardTokens), val: new ShardWriter(o.out, 'val', dtype, shardTokens) };
   const encode: BatchEncoder = o.encode ?? (async (texts) => texts.map((t) => o.tokenizer.encode(t)));
   const inFlight = o.inFlight ?? 1;
   const documents = { train: 0, val: 0 };

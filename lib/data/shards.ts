@@ -39,6 +39,11 @@ export function shardDtype(vocabSize: number): ShardIndex['dtype'] {
   return vocabSize <= 65_536 ? 'uint16' : 'uint32';
 }
 
+/** Tokens in a split: the sum over its shards. */
+export function splitTokens(index: ShardIndex, split: 'train' | 'val'): number {
+  return index[split].reduce((n, shard) => n + shard.tokens, 0);
+}
+
 /** Appends tokens to numbered shard files of one split, each written atomically when full. */
 export class ShardWriter {
   readonly files: ShardFile[] = [];

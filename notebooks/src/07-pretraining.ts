@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { initBackend } from './lib/backend/init.js';
 import { BatchLoader, TokenStream } from './lib/data/loader.js';
 import { prepareShards } from './lib/data/prepare.js';
+import { splitTokens } from './lib/data/shards.js';
 import { loadTokenizer } from './lib/tokenizer/files.js';
 import { linePlot } from './lib/viz/plotly.js';
 import { liveDisplay, showMarkdown, showPlotly } from './lib/viz/display.js';
@@ -41,11 +42,10 @@ const index = await prepareShards({
   files: ['datasets/corpus/zh-modern.jsonl.gz', 'datasets/corpus/zh-classical.jsonl.gz', 'datasets/corpus/en.jsonl.gz'],
   tokenizer: tokenizer, out: shards, valFraction: 0.01,
 });
-const count = (files: { tokens: number }[]) => files.reduce((n, f) => n + f.tokens, 0);
 showMarkdown(`| split | documents | tokens | files |
 |---|---:|---:|---|
-| train | ${index.documents.train} | ${count(index.train)} | ${index.train.map((f) => f.file).join(', ')} |
-| val | ${index.documents.val} | ${count(index.val)} | ${index.val.map((f) => f.file).join(', ')} |
+| train | ${index.documents.train} | ${splitTokens(index, 'train')} | ${index.train.map((f) => f.file).join(', ')} |
+| val | ${index.documents.val} | ${splitTokens(index, 'val')} | ${index.val.map((f) => f.file).join(', ')} |
 
 ${index.dtype}, \`<|endoftext|>\` = ${index.eot}; sources: ${index.sources.map((s) => `${s.file} (${s.documents} docs, ${(s.bytes / 1e6).toFixed(1)} MB)`).join('; ')}`);
 

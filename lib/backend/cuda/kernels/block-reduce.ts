@@ -1,5 +1,8 @@
 // CUDA device helpers shared by the row kernels: sum and max over a thread block (warp shuffles, then
 // one value per warp through shared memory). Every thread gets the result. Blocks of ≤ 1024 threads.
+/** Threads per block of the row kernels (one block per row). */
+export const ROW_BLOCK = 256;
+
 export const BLOCK_REDUCE = `
 __device__ float warp_sum(float v) { for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o); return v; }
 __device__ float warp_max(float v) { for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o)); return v; }

@@ -2,13 +2,12 @@
 // RoPE, each with its backward. One pass over memory instead of the 4–8 of the plain composition.
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
-import { BLOCK_REDUCE } from './block-reduce.js';
+import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
 import { filled } from './layout.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** Threads per block for row kernels; MAX_COLS columns per thread bounds D at 16 · 256 = 4096. */
-const ROW_BLOCK = 256;
+/** Columns per thread in the RMSNorm backward: D up to MAX_COLS · ROW_BLOCK = 4096. */
 const MAX_COLS = 16;
 
 /** y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. */

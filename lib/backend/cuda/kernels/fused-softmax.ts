@@ -4,12 +4,11 @@
 // (llm.c's trick: the [N, V] logits are the largest tensor of a step; no second copy is made).
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
-import { BLOCK_REDUCE } from './block-reduce.js';
+import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
 import { sameData } from './layout.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-const ROW_BLOCK = 256;
 
 /**
  * probs = softmax(scale · scores) over keys j ≤ q, 0 beyond, for each row of S keys; the row's query
