@@ -2,7 +2,7 @@
 // Each of H query heads attends over all earlier positions; the K/V heads are fewer (kvHeads) and each
 // serves H / kvHeads consecutive query heads, as in Hugging Face's repeat_kv.
 import * as tf from '@tensorflow/tfjs';
-import { FUSED, hasFused, runFused } from './fused.js';
+import { ATTENTION_HEAD_DIMS, FUSED, hasFused, runFused } from './fused.js';
 import { linear } from './linear.js';
 import { applyRope, type RopeTables } from './rope.js';
 
@@ -93,11 +93,18 @@ export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOp
     const [B, T] = x.shape;
     const { heads: H, kvHeads: K } = opts;
     const { offset } = opts;
+    const Dh = w.q.shape[0] / H;
+    if (hasFused(FUSED.attention) && !opts.mask && !opts.cache && offset === 0 && ATTENTION_HEAD_DIMS.includes(Dh)) {
+      // One kernel from the projections to the heads' outputs: RoPE, scores, softmax and the weighted
+      // sum, tile by tile, in the [B, T, heads, Dh] layout the projections already have.
+      const [q, k, v] = ([[w.q, H], [w.k, K], [w.v, K]] as const).map(([wt, n]) => tf.reshape(linear(x, wt), [B, T, n, Dh]));
+      const out = runFused(FUSED.attention, { q: q!, k: k!, v: v!, cos: opts.rope.cos, sin: opts.rope.sin }); // [B, T, H, Dh]
+      return linear(tf.reshape(out, [B, T, H * Dh]), w.o) as tf.Tensor3D;
+    }
     const q = applyRope(toHeads(linear(x, w.q), H), opts.rope, offset); // [B, H, T, Dh]
     let k = applyRope(toHeads(linear(x, w.k), K), opts.rope, offset) as tf.Tensor4D; // [B, K, T, Dh]
     let v = toHeads(linear(x, w.v), K); // [B, K, T, Dh]
     if (opts.cache) [k, v] = opts.cache.store.append(opts.cache.layer, k, v); // [B, K, S, Dh]
-    const Dh = k.shape[3];
     if (H !== K) {
       // Query head h reads K/V head floor(h / (H/K)): [B, K, S, Dh] -> [B, H, S, Dh].
       const source = tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / (H / K))), 'int32');

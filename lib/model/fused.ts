@@ -11,9 +11,13 @@ export const FUSED = {
   swiglu: 'TinySwiGlu',
   rope: 'TinyRope',
   causalSoftmax: 'TinyCausalSoftmax',
-  crossEntropy: 'TinyCrossEntropy',
+  attention: 'TinyAttention',
+  headCrossEntropy: 'TinyHeadCrossEntropy',
   adamw: 'TinyAdamW',
 } as const;
+
+/** Head sizes the fused attention takes (its tiles pair channels d and d + Dh/2 in one thread); others use the plain ops. */
+export const ATTENTION_HEAD_DIMS = [32, 64, 128];
 
 /** Whether the active backend has the fused kernel `name`. */
 export function hasFused(name: string): boolean {
@@ -69,10 +73,26 @@ tf.registerGradient({
   gradFunc: (dy, saved, attrs) => ({ scores: () => grad(FUSED.causalSoftmax, { dy: dy as tf.Tensor, probs: saved[0]! }, attrs) as tf.Tensor }),
 });
 
-// The forward kernel already left softmax − onehot in the logits' buffer (see headCrossEntropy); the
-// gradient only scales each row by its loss's incoming gradient, in place.
+// The output keeps what the backward kernel needs besides q, k, v: each row's log-sum-exp.
 tf.registerGradient({
-  kernelName: FUSED.crossEntropy,
-  inputsToSave: ['logits'],
-  gradFunc: (dy, saved) => ({ logits: () => grad(FUSED.crossEntropy, { dlogits: saved[0]!, dy: dy as tf.Tensor }) as tf.Tensor }),
+  kernelName: FUSED.attention,
+  inputsToSave: ['q', 'k', 'v', 'cos', 'sin'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [q, k, v, cos, sin, out] = saved as tf.Tensor[];
+    const [dq, dk, dv] = grad(FUSED.attention, { dy: dy as tf.Tensor, q: q!, k: k!, v: v!, cos: cos!, sin: sin!, out: out! }) as tf.Tensor[];
+    return { q: () => dq!, k: () => dk!, v: () => dv! };
+  },
+});
+
+// The per-token losses keep softmax − onehot, the logits' gradient, for the backward kernel.
+tf.registerGradient({
+  kernelName: FUSED.headCrossEntropy,
+  inputsToSave: ['h', 'weight'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [h, weight, loss] = saved as tf.Tensor[];
+    const [dh, dweight] = grad(FUSED.headCrossEntropy, { dy: dy as tf.Tensor, h: h!, weight: weight!, loss: loss! }) as tf.Tensor[];
+    return { h: () => dh!, weight: () => dweight! };
+  },
 });

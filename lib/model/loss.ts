@@ -19,20 +19,20 @@ const HEAD_ALIGN = 64;
 
 /**
  * Cross-entropy of the LM head's logits h·Wᵀ for h [B, T, D], W [V, D], targets [B, T] -> [B, T].
- * With the fused kernel the logits stay internal: W gets zero rows up to a multiple of 64 (a row
+ * With the fused kernel the logits never leave it: W gets zero rows up to a multiple of 64 (a row
  * length like 64,798 misaligns cuBLAS's tensor-core GEMMs and makes them several times slower), the
- * kernel ignores those columns, and it overwrites the logits with their gradient (no second copy of
- * the largest tensor of a step). Elsewhere: the plain logits and tokenCrossEntropy.
+ * kernel ignores those columns, and it keeps only the logits' gradient for the backward pass.
+ * Elsewhere: the plain logits and tokenCrossEntropy.
  */
 export function headCrossEntropy(h: tf.Tensor3D, head: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
-    if (!hasFused(FUSED.crossEntropy)) return tokenCrossEntropy(linear(h, head) as tf.Tensor3D, targets);
-    const [B, T] = targets.shape;
+    if (!hasFused(FUSED.headCrossEntropy)) return tokenCrossEntropy(linear(h, head) as tf.Tensor3D, targets);
+    const [B, T, D] = h.shape;
     const [V] = head.shape;
     const padded = Math.ceil(V / HEAD_ALIGN) * HEAD_ALIGN;
-    const W = padded === V ? head : tf.pad(head, [[0, padded - V], [0, 0]]); // [V', D]
-    const logits = tf.reshape(linear(h, W), [B * T, padded]); // [B·T, V']
-    return tf.reshape(runFused(FUSED.crossEntropy, { logits, targets: tf.reshape(targets, [B * T]) }, { classes: V }), [B, T]) as tf.Tensor2D;
+    const weight = padded === V ? head : tf.pad(head, [[0, padded - V], [0, 0]]); // [V', D]
+    const inputs = { h: tf.reshape(h, [B * T, D]), weight, targets: tf.reshape(targets, [B * T]) };
+    return tf.reshape(runFused(FUSED.headCrossEntropy, inputs, { classes: V }), [B, T]) as tf.Tensor2D;
   });
 }
 

@@ -1,4 +1,5 @@
 // GPU suite: each fused op on cuda against the plain tfjs composition on cpu — values and gradients.
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { attention } from '../../lib/model/attention.js';
@@ -8,6 +9,8 @@ import { rmsNorm } from '../../lib/model/rmsnorm.js';
 import { applyRope, ropeTables } from '../../lib/model/rope.js';
 import { Rng } from '../../lib/rng.js';
 import { AdamW } from '../../lib/train/adamw.js';
+import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
+import type { MatmulPrecision } from '../../lib/backend/cuda/ffi/cublas.js';
 import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
 
 const gpu = openGpu();
@@ -23,18 +26,32 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
    * f(inputs) and the gradient of Σ f(inputs)·r (r random, fixed) with respect to every input, on both
    * backends; on cuda f runs through the fused kernels, on cpu through the plain ops.
    */
-  async function check(label: string, shapes: number[][], f: (xs: tf.Tensor[]) => tf.Tensor, tol: number, scale = 1): Promise<void> {
+  async function check(label: string, shapes: number[][], f: (xs: tf.Tensor[]) => tf.Tensor, tol: number, scale = 1, precision: MatmulPrecision = 'fp32'): Promise<void> {
     const inputs = shapes.map((s) => values(size(s), scale));
     let weights: number[] | null = null;
-    const [cpu, cuda] = await onBoth(() => {
-      const xs = shapes.map((s, i) => tf.tensor(inputs[i]!, s));
-      const y = f(xs);
-      weights ??= values(y.size);
-      const r = tf.tensor(weights, y.shape);
-      const grads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(a), r)))(xs);
-      return [y, ...grads];
-    });
-    cpu.forEach((c, i) => assertClose(c, cuda[i]!, `${label}: ${i === 0 ? 'value' : `gradient of input ${i - 1}`}`, tol));
+    const backend = tf.findBackend('cuda') as CudaBackend;
+    backend.matmulPrecision = precision;
+    try {
+      const [cpu, cuda] = await onBoth(() => {
+        const xs = shapes.map((s, i) => tf.tensor(inputs[i]!, s));
+        const y = f(xs);
+        weights ??= values(y.size);
+        const r = tf.tensor(weights, y.shape);
+        const grads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(a), r)))(xs);
+        return [y, ...grads];
+      });
+      cpu.forEach((c, i) => assertClose(c, cuda[i]!, `${label}: ${i === 0 ? 'value' : `gradient of input ${i - 1}`}`, tol));
+    } finally {
+      backend.matmulPrecision = 'fp32';
+    }
+  }
+
+  /** Names of the kernels f and its gradient run on cuda, once per call. */
+  async function kernelsOf(f: () => tf.Tensor, wrt: tf.Tensor[]): Promise<string[]> {
+    await tf.setBackend('cuda');
+    const info = await tf.profile(() => tf.grads(() => tf.sum(f()))(wrt));
+    tf.dispose(info.result as tf.Tensor[]);
+    return info.kernels.map((k) => k.name);
   }
 
   it('RMSNorm (D = 37 and 512) and its gradients for x and the weight', async () => {
@@ -51,13 +68,59 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     tf.dispose([tables.cos, tables.sin]);
   });
 
-  it('causal attention (GQA 4/2 heads, fused masked softmax) and its gradients', async () => {
+  it('causal attention, Dh = 8 (plain ops with the fused masked softmax; GQA 4/2 heads) and its gradients', async () => {
     const tables = ropeTables(8, 64, 10000);
     const D = 32;
     await check('attention', [[2, 33, D], [D, D], [16, D], [16, D], [D, D]],
       ([x, q, k, v, o]) => attention(x as tf.Tensor3D, { q: q!, k: k!, v: v!, o: o! }, { heads: 4, kvHeads: 2, rope: tables, offset: 0 }), 2e-4);
     tf.dispose([tables.cos, tables.sin]);
   });
+
+  // The flash kernel: tiles of 64 queries and keys, so T = 1, 64 (one full tile), 70 and 130 (ragged
+  // last tiles) and GQA; Dh 32, 64 and 128 are the head sizes it is built for.
+  const flashCases: [string, { B: number; T: number; H: number; K: number; Dh: number }][] = [
+    ['T=130, GQA 4/2, Dh=32', { B: 2, T: 130, H: 4, K: 2, Dh: 32 }],
+    ['T=70, Dh=64', { B: 1, T: 70, H: 2, K: 2, Dh: 64 }],
+    ['T=64, GQA 2/1, Dh=128', { B: 1, T: 64, H: 2, K: 1, Dh: 128 }],
+    ['T=1, Dh=64', { B: 3, T: 1, H: 2, K: 2, Dh: 64 }],
+  ];
+  const flashShapes = ({ B, T, H, K, Dh }: { B: number; T: number; H: number; K: number; Dh: number }) => [[B, T, 40], [H * Dh, 40], [K * Dh, 40], [K * Dh, 40], [40, H * Dh]];
+  const flash = (tables: { cos: tf.Tensor2D; sin: tf.Tensor2D }, H: number, K: number) => ([x, q, k, v, o]: tf.Tensor[]) =>
+    attention(x as tf.Tensor3D, { q: q!, k: k!, v: v!, o: o! }, { heads: H, kvHeads: K, rope: tables, offset: 0 });
+
+  it('fused flash attention (RoPE inside) matches the plain ops, values and gradients, in fp32', async () => {
+    for (const [label, c] of flashCases) {
+      const tables = ropeTables(c.Dh, 160, 10000);
+      await check(`flash attention ${label}`, flashShapes(c), flash(tables, c.H, c.K), 2e-4, 0.5);
+      tf.dispose([tables.cos, tables.sin]);
+    }
+  });
+
+  it('the flash path runs TinyAttention and its gradient kernel, and no T×T softmax', async () => {
+    const c = flashCases[0]![1];
+    const tables = ropeTables(c.Dh, 160, 10000);
+    await tf.setBackend('cuda');
+    const inputs = flashShapes(c).map((shape) => tf.tensor(values(size(shape), 0.5), shape));
+    const names = await kernelsOf(() => flash(tables, c.H, c.K)(inputs), inputs);
+    const count = (name: string) => names.filter((n) => n === name).length;
+    assert.deepEqual([count('TinyAttention'), count('TinyAttentionGrad'), count('TinyCausalSoftmax'), count('TinyRope')], [1, 1, 0, 0], names.join(', '));
+    // The four projections forward, two products each backward: no matmul over scores.
+    assert.equal(count('BatchMatMul'), 12, names.join(', '));
+    tf.dispose([...inputs, tables.cos, tables.sin]);
+  });
+
+  // bf16 inputs keep 8 significant bits (relative 2^-9 each), TF32 11: with scores of size ~1 and sums
+  // over 40–130 terms, allow 3e-2 and 5e-3 of the values' scale.
+  for (const [precision, tol] of [['tf32', 5e-3], ['bf16', 3e-2]] as const) {
+    it(`fused flash attention and LM head + cross-entropy in ${precision}`, async () => {
+      const c = flashCases[0]![1];
+      const tables = ropeTables(c.Dh, 160, 10000);
+      await check(`flash attention ${precision}`, flashShapes(c), flash(tables, c.H, c.K), tol, 0.5, precision);
+      tf.dispose([tables.cos, tables.sin]);
+      const targets = Array.from({ length: 6 }, () => rng.int(1000));
+      await check(`cross-entropy ${precision}`, [[2, 3, 16], [1000, 16]], ([h, w]) => headCrossEntropy(h as tf.Tensor3D, w as tf.Tensor2D, tf.tensor2d(targets, [2, 3], 'int32')), tol, 2, precision);
+    });
+  }
 
   it('LM head + cross-entropy over vocabularies of 64 and 64,798 (padded to 64,832), and its gradients', async () => {
     for (const V of [64, 64798]) {

@@ -13,10 +13,15 @@ interface DeviceData {
   bytes: number;
   dtype: tf.DataType;
   size: number;
+  /** Bytes after the elements that a fused kernel keeps for its backward pass (see tail()). */
+  tailBytes: number;
   refCount: number;
 }
 
 const BLOCK = 256;
+
+/** Byte offset of a tail after `size` 4-byte elements: 256-aligned, like every allocation. */
+const tailStart = (size: number) => Math.ceil((size * 4) / 256) * 256;
 
 /** A tfjs KernelBackend on one NVIDIA GPU. */
 export class CudaBackend extends tf.KernelBackend {
@@ -28,6 +33,7 @@ export class CudaBackend extends tf.KernelBackend {
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
   private readonly modules = new Map<string, Handle>();
+  private readonly bigShared = new Set<Handle>();
   private bytesInUse = 0;
   private peakBytes = 0;
   private blas: Cublas | null = null;
@@ -47,20 +53,31 @@ export class CudaBackend extends tf.KernelBackend {
     this.data = new tf.DataStorage(this, tf.engine());
   }
 
-  /** A new tensor's device memory (every dtype takes 4 bytes per element). */
-  allocate(shape: number[], dtype: tf.DataType): tf.TensorInfo {
+  /**
+   * A new tensor's device memory (every dtype takes 4 bytes per element). `tailBytes` more after the
+   * elements hold what a fused kernel saves for its gradient (attention's log-sum-exp, cross-entropy's
+   * dlogits): it lives and dies with the tensor, which tfjs already keeps for the backward pass, and,
+   * not being an output of its own, needs no gradient of its own.
+   */
+  allocate(shape: number[], dtype: tf.DataType, tailBytes = 0): tf.TensorInfo {
     const dataId = {};
-    this.data.set(dataId, this.newData(shape, dtype, 1));
+    this.data.set(dataId, this.newData(shape, dtype, 1, tailBytes));
     return { dataId, shape, dtype };
   }
 
-  private newData(shape: number[], dtype: tf.DataType, refCount: number): DeviceData {
+  private newData(shape: number[], dtype: tf.DataType, refCount: number, tailBytes = 0): DeviceData {
     if (dtype === 'string' || dtype === 'complex64') throw new Error(`cuda backend: dtype ${dtype} is not supported`);
     const size = tf.util.sizeFromShape(shape);
-    const bytes = size * 4;
+    const bytes = tailBytes > 0 ? tailStart(size) + tailBytes : size * 4;
     this.bytesInUse += bytes;
     this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
-    return { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, refCount };
+    return { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, tailBytes, refCount };
+  }
+
+  /** Where a tensor's tail starts, and how many bytes it has (0: none). */
+  tail(info: tf.TensorInfo): { ptr: bigint; bytes: number } {
+    const entry = this.data.get(info.dataId);
+    return { ptr: entry.ptr + BigInt(tailStart(entry.size)), bytes: entry.tailBytes };
   }
 
   /** Temporary device memory outside any tensor (e.g. bf16 copies of matmul operands); give it back with release(). */
@@ -83,9 +100,18 @@ export class CudaBackend extends tf.KernelBackend {
     return this.data.get(info.dataId).ptr;
   }
 
-  /** Launch `kernel` from CUDA `source` (compiled on first use) on `grid` blocks of `block` threads. */
-  launch(source: string, kernel: string, grid: number, block: number, args: KernelArg[]): void {
-    this.driver.launch(this.kernel(source, kernel), [grid, 1, 1], [block, 1, 1], args, this.stream, kernel);
+  /**
+   * Launch `kernel` from CUDA `source` (compiled on first use) on `grid` blocks (a count, or x·y·z) of
+   * `block` threads, with `sharedBytes` of dynamic shared memory per block.
+   */
+  launch(source: string, kernel: string, grid: number | [number, number, number], block: number, args: KernelArg[], sharedBytes = 0): void {
+    const fn = this.kernel(source, kernel);
+    // Above 48 KB a kernel must opt in to the larger shared memory of sm_70 and later (once per kernel).
+    if (sharedBytes > 48 * 1024 && !this.bigShared.has(fn)) {
+      this.driver.setMaxSharedBytes(fn, sharedBytes);
+      this.bigShared.add(fn);
+    }
+    this.driver.launch(fn, typeof grid === 'number' ? [grid, 1, 1] : grid, [block, 1, 1], args, this.stream, kernel, sharedBytes);
   }
 
   /** Launch a kernel with a grid-stride loop over n elements. */

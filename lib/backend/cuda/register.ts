@@ -5,8 +5,10 @@ import { Driver } from './ffi/driver.js';
 import { ADAMW_KERNELS } from './kernels/adamw.js';
 import { CAST_KERNELS } from './kernels/cast.js';
 import { ELEMENTWISE_KERNELS } from './kernels/elementwise.js';
+import { FLASH_ATTENTION_KERNELS } from './kernels/flash-attention.js';
 import { FUSED_LAYER_KERNELS } from './kernels/fused-layers.js';
-import { FUSED_SOFTMAX_KERNELS } from './kernels/fused-softmax.js';
+import { CAUSAL_SOFTMAX_KERNELS } from './kernels/causal-softmax.js';
+import { HEAD_LOSS_KERNELS } from './kernels/head-loss.js';
 import { INDEXING_KERNELS } from './kernels/indexing.js';
 import { LAYOUT_KERNELS } from './kernels/layout.js';
 import { MATMUL_KERNELS } from './kernels/matmul.js';
@@ -31,7 +33,7 @@ export function registerCudaBackend(): void {
   registered = true;
   tf.registerBackend('cuda', () => new CudaBackend(), -1);
   for (const [kernelName, kernelFunc] of [...ELEMENTWISE_KERNELS, ...CAST_KERNELS, ...LAYOUT_KERNELS, ...MATMUL_KERNELS, ...REDUCE_KERNELS, ...INDEXING_KERNELS,
-    ...FUSED_LAYER_KERNELS, ...FUSED_SOFTMAX_KERNELS, ...ADAMW_KERNELS]) {
+    ...FUSED_LAYER_KERNELS, ...CAUSAL_SOFTMAX_KERNELS, ...FLASH_ATTENTION_KERNELS, ...HEAD_LOSS_KERNELS, ...ADAMW_KERNELS]) {
     tf.registerKernel({ kernelName, backendName: 'cuda', kernelFunc });
   }
 }

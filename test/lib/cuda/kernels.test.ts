@@ -12,7 +12,11 @@ import { REDUCTION_NAMES, reduceSource } from '../../../lib/backend/cuda/kernels
 import { GATHER_SOURCE, ONE_HOT_SOURCE, rangeSource, segmentSumSource, SELECT_SOURCE, SOFTMAX_SOURCE, TOP_K_SOURCE } from '../../../lib/backend/cuda/kernels/indexing.js';
 import { ADAMW_SOURCE } from '../../../lib/backend/cuda/kernels/adamw.js';
 import { RMS_NORM_GRAD_SOURCE, RMS_NORM_SOURCE, ROPE_SOURCE, SWIGLU_SOURCE } from '../../../lib/backend/cuda/kernels/fused-layers.js';
-import { CAUSAL_SOFTMAX_SOURCE, CROSS_ENTROPY_SOURCE } from '../../../lib/backend/cuda/kernels/fused-softmax.js';
+import { CAUSAL_SOFTMAX_SOURCE } from '../../../lib/backend/cuda/kernels/causal-softmax.js';
+import { HEAD_LOSS_SOURCE } from '../../../lib/backend/cuda/kernels/head-loss.js';
+import { flashSource } from '../../../lib/backend/cuda/kernels/flash-attention.js';
+import { ATTENTION_HEAD_DIMS } from '../../../lib/model/fused.js';
+import { MMA_PRECISION } from '../../../lib/backend/cuda/kernels/mma.js';
 import { TO_BF16_SOURCE } from '../../../lib/backend/cuda/kernels/matmul.js';
 import { BINARY_OPS, binarySource, broadcastStruct, COMPARISON_OPS, MAX_RANK, UNARY_OPS, unarySource } from '../../../lib/backend/cuda/kernels/elementwise.js';
 
@@ -30,13 +34,14 @@ describe('kernel sources', () => {
     ['gather', GATHER_SOURCE], ['one_hot', ONE_HOT_SOURCE], ['select', SELECT_SOURCE], ['softmax', SOFTMAX_SOURCE], ['top_k', TOP_K_SOURCE],
     ...(['float', 'int'] as const).flatMap((t): [string, string][] => [[`segment_sum_${t}`, segmentSumSource(t)], [`range_${t}`, rangeSource(t)]]),
     ['to_bf16', TO_BF16_SOURCE], ['rms_norm', RMS_NORM_SOURCE], ['rms_norm_grad', RMS_NORM_GRAD_SOURCE], ['swiglu', SWIGLU_SOURCE], ['rope', ROPE_SOURCE],
-    ['causal_softmax', CAUSAL_SOFTMAX_SOURCE], ['cross_entropy', CROSS_ENTROPY_SOURCE], ['adamw', ADAMW_SOURCE],
+    ['causal_softmax', CAUSAL_SOFTMAX_SOURCE], ['head_loss', HEAD_LOSS_SOURCE], ['adamw', ADAMW_SOURCE],
+    ...ATTENTION_HEAD_DIMS.flatMap((hd) => Object.entries(MMA_PRECISION).map(([name, p]): [string, string] => [`flash_attention (Dh ${hd}, ${name})`, flashSource(hd, p)])),
   ];
 
   it.each(sources)('%s compiles for sm_90', (name, source) => {
     const { cubin } = compileModule(nvrtc, source, name, 'sm_90', cache);
     expect(cubin.subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
-  });
+  }, 60_000); // the attention kernels take NVRTC up to ~10 s
 
   it('names an unknown op', () => {
     expect(() => binarySource('Atan2', 'float', 'float')).toThrow('cuda backend: no binary kernel Atan2');

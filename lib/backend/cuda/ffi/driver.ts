@@ -47,6 +47,7 @@ export class Driver {
       eventSync: f('int cuEventSynchronize(void *event)'),
       eventElapsed: f('int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)'),
       eventDestroy: f('int cuEventDestroy_v2(void *event)'),
+      funcSetAttribute: f('int cuFuncSetAttribute(void *fn, int attrib, int value)'),
       launch: f('int cuLaunchKernel(void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, void *stream, void **params, void **extra)'),
     };
     this.call('init', 'cuInit', 0);
@@ -153,6 +154,12 @@ export class Driver {
       this.call('getFunction', `cuModuleGetFunction(${name})`, fn, module[0], name);
       return [name, fn[0]];
     }));
+  }
+
+  /** Let kernel `fn` use up to `bytes` of dynamic shared memory per block (needed above 48 KB). */
+  setMaxSharedBytes(fn: Handle, bytes: number): void {
+    const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+    this.call('funcSetAttribute', 'cuFuncSetAttribute', fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
   }
 
   /** Launch a kernel on a grid of blocks; `label` names it in errors. */

@@ -7,14 +7,26 @@ import type { CudaBackend } from '../backend.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** float32 → bfloat16 with round-to-nearest-even (NaN stays NaN): keep the top 16 bits, rounded. */
-export const TO_BF16_SOURCE = `extern "C" __global__ void to_bf16(unsigned short* out, const unsigned int* x, int n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    unsigned int u = x[i];
-    out[i] = ((u & 0x7fffffffu) > 0x7f800000u) ? 0x7fc0 : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-  }
+/** float32 → bfloat16 bits with round-to-nearest-even (NaN stays NaN): the top 16 bits, rounded. */
+export const BF16_BITS = `
+__device__ __forceinline__ unsigned short bf16_bits(float x) {
+  unsigned int u = __float_as_uint(x);
+  return ((u & 0x7fffffffu) > 0x7f800000u) ? 0x7fc0 : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 `;
+
+export const TO_BF16_SOURCE = `${BF16_BITS}
+extern "C" __global__ void to_bf16(unsigned short* out, const float* x, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) out[i] = bf16_bits(x[i]);
+}
+`;
+
+/** A bfloat16 copy of n float32 values at `ptr`, in scratch memory: release() it after use. */
+export function bf16Copy(cuda: CudaBackend, ptr: bigint, n: number): bigint {
+  const half = cuda.scratch(n * 2);
+  cuda.launchElementwise(TO_BF16_SOURCE, 'to_bf16', n, [half, ptr, BigInt(n)]);
+  return half;
+}
 
 /**
  * Whether bf16 inputs pay for their conversion: they save ~3.3e-15 s per multiply-add (TF32 ~300 vs
@@ -44,13 +56,7 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const out = cuda.allocate([...batchShape, m!, n!], 'float32');
   if (batch * m! * n! === 0) return out;
   const precision = cuda.matmulPrecision === 'bf16' && worthBf16(m! * n! * k! * batch, sizeA * m! * k! + sizeB * k! * n!) ? 'bf16' : cuda.matmulPrecision === 'fp32' ? 'fp32' : 'tf32';
-  const operand = (t: tf.TensorInfo) => {
-    if (precision !== 'bf16') return cuda.pointer(t);
-    const n = tf.util.sizeFromShape(t.shape);
-    const half = cuda.scratch(n * 2);
-    cuda.launchElementwise(TO_BF16_SOURCE, 'to_bf16', n, [half, cuda.pointer(t), { i32: n }]);
-    return half;
-  };
+  const operand = (t: tf.TensorInfo) => (precision === 'bf16' ? bf16Copy(cuda, cuda.pointer(t), tf.util.sizeFromShape(t.shape)) : cuda.pointer(t));
   const [pa, pb] = [operand(a), operand(b)];
   cuda.cublas.gemm({
     m: m!, n: n!, k: k!, transposeA, transposeB, a: pa, b: pb, c: cuda.pointer(out),

@@ -1,0 +1,381 @@
+// Causal attention with rotary embeddings in the style of FlashAttention-2 (Dao 2023): the T×T scores
+// never reach memory. A block of 64 queries walks over the keys 64 at a time, keeping in registers its
+// scores for one key tile, a running maximum m and sum l of each row's exponentials, and the output so
+// far, rescaled whenever m grows ("online softmax"). The tile products run on tensor cores (mma.ts).
+//
+// Layout: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] as the projections produce them (no transposes);
+// query head h reads K/V head h / (H / Hkv). RoPE is applied while loading q and k (and undone on
+// their gradients), so the rotated copies are never stored either. Saved for the backward pass, in
+// the output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
+//
+// Backward, one block per 64 keys (and K/V head): for every later query tile it recomputes the
+// probabilities P from q, k and lse, then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Δ) with
+// Δ = rowsum(dO∘O), dK += dSᵀ·Q in registers, and dQ += dS·K added to memory with atomics (other
+// key blocks add to the same rows).
+import * as tf from '@tensorflow/tfjs';
+import { ATTENTION_HEAD_DIMS } from '../../../model/fused.js';
+import type { CudaBackend } from '../backend.js';
+import { filled } from './layout.js';
+import { MMA_PRECISION, MMA_SOURCE } from './mma.js';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Queries and keys per tile; a block is 4 warps of 16 rows. */
+const TILE = 64;
+const THREADS = 128;
+
+const source = (headDim: number, precision: number) => `#define PRECISION ${precision}
+#define HD ${headDim}
+${MMA_SOURCE}
+#define TILE ${TILE}
+#define NT (HD / 8)       // 8-wide column tiles across a head
+#define KC (HD / 16)      // 16-deep chunks across a head
+#define STRIDE (HD + 4)   // shared-memory row length: +4 floats spreads a fragment's rows over the banks
+#define SSTRIDE (TILE + 4)
+#define NEG_INF __int_as_float(0xff800000)
+#define POS_INF __int_as_float(0x7f800000)
+
+// Rotate a pair (x1 = channel d, x2 = channel d + HD/2) of position pos; sign −1 rotates back.
+__device__ __forceinline__ void rope_pair(float& x1, float& x2, const float* cos_t, const float* sin_t, int pos, int d, float sign) {
+  float c = cos_t[pos * HD + d], s = sign * sin_t[pos * HD + d];
+  float y1 = x1 * c - x2 * s, y2 = x2 * c + x1 * s;
+  x1 = y1; x2 = y2;
+}
+
+// A 64-row tile of rows [B, T, heads, HD] into shared memory, rows past T as zeros, rotated if asked.
+__device__ void load_tile(float* dst, const float* src, int b, int T, int heads, int head, int row0, const float* cos_t, const float* sin_t, bool rotate) {
+  for (int i = threadIdx.x; i < TILE * HD / 2; i += blockDim.x) {
+    int r = i / (HD / 2), d = i % (HD / 2), pos = row0 + r;
+    float x1 = 0.0f, x2 = 0.0f;
+    if (pos < T) {
+      const float* p = src + (((long long)b * T + pos) * heads + head) * HD;
+      x1 = p[d]; x2 = p[d + HD / 2];
+      if (rotate) rope_pair(x1, x2, cos_t, sin_t, pos, d, 1.0f);
+    }
+    dst[r * STRIDE + d] = x1;
+    dst[r * STRIDE + d + HD / 2] = x2;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+    const float* cos_t, const float* sin_t, int T, int H, int KVH, float scale_log2) {
+  extern __shared__ float smem[];
+  float* ks = smem;                 // a tile of keys, rotated   [64][STRIDE]
+  float* vs = ks + TILE * STRIDE;   // and of values
+  int warp = threadIdx.x >> 5;
+  int qtile = gridDim.x - 1 - blockIdx.x;  // the longest rows first: they see the most keys
+  int b = blockIdx.y / H, h = blockIdx.y % H, hk = h / (H / KVH);
+  int q0 = qtile * TILE + warp * 16;       // this warp's first query
+
+  // This warp's 16 queries as A fragments, rotated.
+  FragA qa[KC];
+  {
+    float x[KC][8];
+#pragma unroll
+    for (int c = 0; c < KC; c++)
+#pragma unroll
+      for (int i = 0; i < 8; i++) {
+        int pos = q0 + a_row(i);
+        x[c][i] = pos < T ? q[(((long long)b * T + pos) * H + h) * HD + 16 * c + a_k(i)] : 0.0f;
+      }
+#pragma unroll
+    for (int c = 0; c < KC / 2; c++)
+#pragma unroll
+      for (int i = 0; i < 8; i++) {
+        int pos = q0 + a_row(i);
+        if (pos < T) rope_pair(x[c][i], x[c + KC / 2][i], cos_t, sin_t, pos, 16 * c + a_k(i), 1.0f);
+      }
+#pragma unroll
+    for (int c = 0; c < KC; c++) qa[c] = frag_a(x[c]);
+  }
+
+  float o[NT][4], m[2] = {NEG_INF, NEG_INF}, l[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int j = 0; j < NT; j++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) o[j][i] = 0.0f;
+
+  for (int kt = 0; kt <= qtile; kt++) {
+    int k0 = kt * TILE;
+    __syncthreads();  // the previous tile is no longer read
+    load_tile(ks, k, b, T, KVH, hk, k0, cos_t, sin_t, true);
+    load_tile(vs, v, b, T, KVH, hk, k0, cos_t, sin_t, false);
+    __syncthreads();
+
+    // Scores of 16 queries × 64 keys, scaled by 1/√Dh·log2(e) so that exp2 gives e^score.
+    float s[TILE / 8][4];
+#pragma unroll
+    for (int j = 0; j < TILE / 8; j++) {
+#pragma unroll
+      for (int i = 0; i < 4; i++) s[j][i] = 0.0f;
+#pragma unroll
+      for (int c = 0; c < KC; c++) mma(s[j], qa[c], load_b_t(ks + 8 * j * STRIDE + 16 * c, STRIDE));
+#pragma unroll
+      for (int i = 0; i < 4; i++) s[j][i] *= scale_log2;
+    }
+    if (kt == qtile) {  // the diagonal tile: a query sees keys up to itself (this also hides keys past T)
+#pragma unroll
+      for (int j = 0; j < TILE / 8; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) if (k0 + 8 * j + c_col(i) > q0 + c_row(i)) s[j][i] = NEG_INF;
+    }
+    // Online softmax for rows g (i = 0, 1) and g + 8 (i = 2, 3); a row's 64 scores are spread over the
+    // 4 lanes of a quad, so maxima are combined with two shuffles.
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      float mx = NEG_INF;
+#pragma unroll
+      for (int j = 0; j < TILE / 8; j++) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      float mnew = fmaxf(m[r], mx);  // finite: every row sees key 0 in the first tile
+      float corr = exp2f(m[r] - mnew);
+      m[r] = mnew;
+      l[r] *= corr;
+#pragma unroll
+      for (int j = 0; j < NT; j++) { o[j][2 * r] *= corr; o[j][2 * r + 1] *= corr; }
+#pragma unroll
+      for (int j = 0; j < TILE / 8; j++)
+#pragma unroll
+        for (int e = 2 * r; e < 2 * r + 2; e++) { s[j][e] = exp2f(s[j][e] - mnew); l[r] += s[j][e]; }
+    }
+    // o += P·V: the probabilities are already laid out as A fragments (two C tiles per 16 keys).
+#pragma unroll
+    for (int c = 0; c < TILE / 16; c++) {
+      FragA pa = frag_a(&s[2 * c][0]);
+#pragma unroll
+      for (int j = 0; j < NT; j++) mma(o[j], pa, load_b(vs + 16 * c * STRIDE + 8 * j, STRIDE));
+    }
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+  }
+#pragma unroll
+  for (int j = 0; j < NT; j++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      int pos = q0 + c_row(i);
+      if (pos < T) out[(((long long)b * T + pos) * H + h) * HD + 8 * j + c_col(i)] = o[j][i] / l[i >> 1];
+    }
+  if (lane_t() == 0) {
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      int pos = q0 + lane_g() + 8 * r;
+      if (pos < T) lse[(long long)blockIdx.y * T + pos] = m[r] + log2f(l[r]);
+    }
+  }
+}
+
+// Δ = rowsum(dO∘O) per query and head, one warp per row of [B, T, H]; written as [B, H, T].
+extern "C" __global__ void flash_delta(float* delta, const float* dout, const float* out, int T, int H, long long rows) {
+  long long row = (long long)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+  if (row >= rows) return;
+  float s = 0.0f;
+  for (int d = threadIdx.x & 31; d < HD; d += 32) s += dout[row * HD + d] * out[row * HD + d];
+  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  long long bt = row / H;
+  int h = row % H, t = bt % T;
+  if ((threadIdx.x & 31) == 0) delta[((bt / T) * H + h) * T + t] = s;
+}
+
+extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* dq, float* dk, float* dv, const float* q, const float* k,
+    const float* v, const float* dout, const float* lse, const float* delta, const float* cos_t, const float* sin_t,
+    int T, int H, int KVH, float scale_log2, float scale) {
+  extern __shared__ float smem[];
+  float* ks = smem;                   // this block's keys, rotated   [64][STRIDE]
+  float* vs = ks + TILE * STRIDE;     // its values
+  float* qs = vs + TILE * STRIDE;     // a tile of queries, rotated
+  float* dos = qs + TILE * STRIDE;    // their output gradients
+  float* dss = dos + TILE * STRIDE;   // dSᵀ of the tile pair       [64 keys][SSTRIDE]
+  float* lse_s = dss + TILE * SSTRIDE;
+  float* delta_s = lse_s + TILE;
+  int warp = threadIdx.x >> 5;
+  int ktile = blockIdx.x, b = blockIdx.y / KVH, hk = blockIdx.y % KVH, group = H / KVH;
+  int k0 = ktile * TILE, kw = warp * 16;  // this warp's keys: k0 + kw … +15
+  load_tile(ks, k, b, T, KVH, hk, k0, cos_t, sin_t, true);
+  load_tile(vs, v, b, T, KVH, hk, k0, cos_t, sin_t, false);
+
+  float dka[NT][4], dva[NT][4];
+#pragma unroll
+  for (int j = 0; j < NT; j++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) { dka[j][i] = 0.0f; dva[j][i] = 0.0f; }
+
+  for (int h = hk * group; h < (hk + 1) * group; h++) {  // the query heads that share these keys
+    for (int qt = ktile; qt * TILE < T; qt++) {
+      int q0 = qt * TILE;
+      __syncthreads();  // the previous tile pair is no longer read
+      load_tile(qs, q, b, T, H, h, q0, cos_t, sin_t, true);
+      load_tile(dos, dout, b, T, H, h, q0, cos_t, sin_t, false);
+      for (int i = threadIdx.x; i < TILE; i += blockDim.x) {
+        int pos = q0 + i;  // rows past T: probability exp2(−∞) = 0, so they add nothing
+        lse_s[i] = pos < T ? lse[((long long)b * H + h) * T + pos] : POS_INF;
+        delta_s[i] = pos < T ? delta[((long long)b * H + h) * T + pos] : 0.0f;
+      }
+      __syncthreads();
+
+      // Pᵀ for this warp's 16 keys × 64 queries: recomputed scores, then exp2(s − lse), 0 where the
+      // query comes before the key.
+      float p[TILE / 8][4];
+#pragma unroll
+      for (int j = 0; j < TILE / 8; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) p[j][i] = 0.0f;
+#pragma unroll
+      for (int c = 0; c < KC; c++) {
+        FragA ka = load_a(ks + kw * STRIDE + 16 * c, STRIDE);
+#pragma unroll
+        for (int j = 0; j < TILE / 8; j++) mma(p[j], ka, load_b_t(qs + 8 * j * STRIDE + 16 * c, STRIDE));
+      }
+#pragma unroll
+      for (int j = 0; j < TILE / 8; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+          int key = k0 + kw + c_row(i), query = q0 + 8 * j + c_col(i);
+          p[j][i] = query >= key ? exp2f(p[j][i] * scale_log2 - lse_s[8 * j + c_col(i)]) : 0.0f;
+        }
+      // dV += Pᵀ·dO
+#pragma unroll
+      for (int c = 0; c < TILE / 16; c++) {
+        FragA pa = frag_a(&p[2 * c][0]);
+#pragma unroll
+        for (int j = 0; j < NT; j++) mma(dva[j], pa, load_b(dos + 16 * c * STRIDE + 8 * j, STRIDE));
+      }
+      // dPᵀ = V·dOᵀ, then dSᵀ = Pᵀ∘(dPᵀ − Δ), kept in p and shared for dQ
+      float dp[TILE / 8][4];
+#pragma unroll
+      for (int j = 0; j < TILE / 8; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) dp[j][i] = 0.0f;
+#pragma unroll
+      for (int c = 0; c < KC; c++) {
+        FragA va = load_a(vs + kw * STRIDE + 16 * c, STRIDE);
+#pragma unroll
+        for (int j = 0; j < TILE / 8; j++) mma(dp[j], va, load_b_t(dos + 8 * j * STRIDE + 16 * c, STRIDE));
+      }
+#pragma unroll
+      for (int j = 0; j < TILE / 8; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+          p[j][i] *= dp[j][i] - delta_s[8 * j + c_col(i)];
+          dss[(kw + c_row(i)) * SSTRIDE + 8 * j + c_col(i)] = p[j][i];
+        }
+      // dK += dSᵀ·Q
+#pragma unroll
+      for (int c = 0; c < TILE / 16; c++) {
+        FragA da = frag_a(&p[2 * c][0]);
+#pragma unroll
+        for (int j = 0; j < NT; j++) mma(dka[j], da, load_b(qs + 16 * c * STRIDE + 8 * j, STRIDE));
+      }
+      __syncthreads();  // all of dSᵀ is in shared memory
+      // dQ rows q0 + 16·warp … += dS·K: A is dSᵀ read transposed. Then ·scale, RoPE undone, added.
+      float dqa[NT][4];
+#pragma unroll
+      for (int j = 0; j < NT; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) dqa[j][i] = 0.0f;
+#pragma unroll
+      for (int c = 0; c < TILE / 16; c++) {
+        FragA da = load_a_t(dss + 16 * c * SSTRIDE + kw, SSTRIDE);
+#pragma unroll
+        for (int j = 0; j < NT; j++) mma(dqa[j], da, load_b(ks + 16 * c * STRIDE + 8 * j, STRIDE));
+      }
+#pragma unroll
+      for (int j = 0; j < NT / 2; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+          int pos = q0 + kw + c_row(i), d = 8 * j + c_col(i);
+          if (pos >= T) continue;
+          float x1 = dqa[j][i] * scale, x2 = dqa[j + NT / 2][i] * scale;
+          rope_pair(x1, x2, cos_t, sin_t, pos, d, -1.0f);
+          float* row = dq + (((long long)b * T + pos) * H + h) * HD;
+          atomicAdd(row + d, x1);
+          atomicAdd(row + d + HD / 2, x2);
+        }
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < NT / 2; j++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      int pos = k0 + kw + c_row(i), d = 8 * j + c_col(i);
+      if (pos >= T) continue;
+      float x1 = dka[j][i] * scale, x2 = dka[j + NT / 2][i] * scale;
+      rope_pair(x1, x2, cos_t, sin_t, pos, d, -1.0f);
+      long long row = (((long long)b * T + pos) * KVH + hk) * HD;
+      dk[row + d] = x1;
+      dk[row + d + HD / 2] = x2;
+      dv[row + d] = dva[j][i];
+      dv[row + d + HD / 2] = dva[j + NT / 2][i];
+    }
+}
+`;
+
+const sources = new Map<string, string>();
+/** The kernels' source for one head size and precision (built once). */
+export function flashSource(headDim: number, precision: number): string {
+  const key = `${headDim}/${precision}`;
+  if (!sources.has(key)) sources.set(key, source(headDim, precision));
+  return sources.get(key)!;
+}
+
+/** Shared memory of the forward kernel (K and V tiles) and of the backward (K, V, Q, dO and dSᵀ, lse, Δ). */
+const forwardSharedBytes = (headDim: number) => 4 * 2 * TILE * (headDim + 4);
+const backwardSharedBytes = (headDim: number) => 4 * (4 * TILE * (headDim + 4) + TILE * (TILE + 4) + 2 * TILE);
+
+interface AttentionInputs {
+  q: tf.TensorInfo; // [B, T, H, Dh]
+  k: tf.TensorInfo; // [B, T, Hkv, Dh]
+  v: tf.TensorInfo;
+  cos: tf.TensorInfo; // [maxSeq, Dh]
+  sin: tf.TensorInfo;
+}
+
+function shapes({ q, k, cos }: AttentionInputs): { B: number; T: number; H: number; KVH: number; Dh: number } {
+  const [B, T, H, Dh] = q.shape as [number, number, number, number];
+  const KVH = k.shape[2]!;
+  if (!ATTENTION_HEAD_DIMS.includes(Dh)) throw new Error(`cuda backend: fused attention supports head sizes ${ATTENTION_HEAD_DIMS.join(', ')}, got ${Dh}`);
+  if (H % KVH !== 0) throw new Error(`cuda backend: fused attention: ${H} query heads do not share ${KVH} K/V heads evenly`);
+  if (T > cos.shape[0]!) throw new Error(`cuda backend: fused attention: ${T} positions exceed the RoPE tables' ${cos.shape[0]}`);
+  return { B, T, H, KVH, Dh };
+}
+
+const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+  const x = inputs as unknown as AttentionInputs;
+  const cuda = backend as CudaBackend;
+  const { B, T, H, KVH, Dh } = shapes(x);
+  const out = cuda.allocate(x.q.shape, 'float32', B * H * T * 4); // tail: lse [B, H, T]
+  if (B * T * H === 0) return out;
+  const src = flashSource(Dh, MMA_PRECISION[cuda.matmulPrecision]);
+  cuda.launch(src, 'flash_forward', [Math.ceil(T / TILE), B * H, 1], THREADS, [
+    cuda.pointer(out), cuda.tail(out).ptr, cuda.pointer(x.q), cuda.pointer(x.k), cuda.pointer(x.v), cuda.pointer(x.cos), cuda.pointer(x.sin),
+    { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
+  ], forwardSharedBytes(Dh));
+  return out;
+};
+
+const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+  const x = inputs as unknown as AttentionInputs & { dy: tf.TensorInfo; out: tf.TensorInfo };
+  const cuda = backend as CudaBackend;
+  const { B, T, H, KVH, Dh } = shapes(x);
+  const dq = filled(cuda, x.q.shape, 'float32', 0); // summed over key blocks with atomics
+  const [dk, dv] = [x.k, x.v].map((t) => cuda.allocate(t.shape, 'float32'));
+  if (B * T * H === 0) return [dq, dk!, dv!];
+  const src = flashSource(Dh, MMA_PRECISION[cuda.matmulPrecision]);
+  const rows = B * T * H;
+  const delta = cuda.allocate([B, H, T], 'float32');
+  cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), cuda.pointer(x.dy), cuda.pointer(x.out), { i32: T }, { i32: H }, BigInt(rows)]);
+  cuda.launch(src, 'flash_backward', [Math.ceil(T / TILE), B * KVH, 1], THREADS, [
+    cuda.pointer(dq), cuda.pointer(dk!), cuda.pointer(dv!), cuda.pointer(x.q), cuda.pointer(x.k), cuda.pointer(x.v), cuda.pointer(x.dy),
+    cuda.tail(x.out).ptr, cuda.pointer(delta), cuda.pointer(x.cos), cuda.pointer(x.sin),
+    { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
+  ], backwardSharedBytes(Dh));
+  cuda.disposeData(delta.dataId);
+  return [dq, dk!, dv!];
+};
+
+/** This family's tfjs kernels by name. */
+export const FLASH_ATTENTION_KERNELS: [string, tf.KernelFunc][] = [['TinyAttention', attention], ['TinyAttentionGrad', attentionGrad]];

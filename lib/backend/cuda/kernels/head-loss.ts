@@ -1,0 +1,104 @@
+// The LM head and the cross-entropy over the vocabulary as one op (see headCrossEntropy in
+// lib/model/loss.ts): the [N, V] logits are the largest tensor of a step, and here they exist only
+// inside the forward kernel.
+//
+// Forward: logits = h·Wᵀ (cuBLAS), then one block per row computes loss = logsumexp(x) − x[target] with
+// an online max/sum in one read, and writes softmax(x) − onehot(target), the loss's gradient for the
+// row (llm.c's trick). That gradient is kept in the loss tensor's tail — float32 in the logits' own
+// place, or bfloat16 when matmuls run in bf16 (half the memory, and the backward GEMMs read it as is).
+//
+// Backward: each row's gradient is scaled by that row's incoming dy. Scaling the small operands
+// instead of the [N, V] matrix saves a pass over it: dW = dlogitsᵀ·(dy∘h), dh = dy∘(dlogits·W).
+import * as tf from '@tensorflow/tfjs';
+import type { CudaBackend } from '../backend.js';
+import { BLOCK_REDUCE } from './block-reduce.js';
+import { BF16_BITS, bf16Copy } from './matmul.js';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Threads per row of logits. */
+const ROW_THREADS = 1024;
+
+/**
+ * Of V logits per row the first `classes` are real (the rest padding, gradient 0). A target outside
+ * [0, classes) gives loss 0 and a zero gradient. `grad` may be the logits themselves (float32).
+ */
+export const HEAD_LOSS_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
+__device__ __forceinline__ void put(float* p, float v) { *p = v; }
+__device__ __forceinline__ void put(unsigned short* p, float v) { *p = bf16_bits(v); }
+
+template <typename G>
+__device__ void cross_entropy_row(float* loss, const float* x, G* grad, const int* targets, int V, int classes) {
+  const float* row = x + (long long)blockIdx.x * V;
+  G* out = grad + (long long)blockIdx.x * V;
+  int target = targets[blockIdx.x];
+  float m = __int_as_float(0xff800000), sum = 0.0f;
+  for (int j = threadIdx.x; j < classes; j += blockDim.x) {
+    float v = row[j];
+    if (v > m) { sum *= expf(m - v); m = v; }
+    sum += expf(v - m);
+  }
+  float mAll = block_max(m);
+  sum = block_sum(sum * expf(m - mAll));
+  bool valid = target >= 0 && target < classes;
+  if (threadIdx.x == 0) loss[blockIdx.x] = valid ? logf(sum) + mAll - row[target] : 0.0f;
+  __syncthreads();  // every thread has read row[target] before it may be overwritten
+  float inv = 1.0f / sum;
+  for (int j = threadIdx.x; j < V; j += blockDim.x) put(out + j, valid && j < classes ? expf(row[j] - mAll) * inv - (j == target ? 1.0f : 0.0f) : 0.0f);
+}
+extern "C" __global__ void cross_entropy(float* loss, const float* x, float* grad, const int* targets, int V, int classes) { cross_entropy_row(loss, x, grad, targets, V, classes); }
+extern "C" __global__ void cross_entropy_bf16(float* loss, const float* x, unsigned short* grad, const int* targets, int V, int classes) { cross_entropy_row(loss, x, grad, targets, V, classes); }
+
+// out = dy∘x for x [N, D] and dy [N] (may be in place).
+template <typename T>
+__device__ void scale_rows_to(T* out, const float* x, const float* dy, int D, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) put(out + i, x[i] * dy[i / D]);
+}
+extern "C" __global__ void scale_rows(float* out, const float* x, const float* dy, int D, long long n) { scale_rows_to(out, x, dy, D, n); }
+extern "C" __global__ void scale_rows_bf16(unsigned short* out, const float* x, const float* dy, int D, long long n) { scale_rows_to(out, x, dy, D, n); }
+`;
+
+const headLoss: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { h, weight, targets } = inputs as { h: tf.TensorInfo; weight: tf.TensorInfo; targets: tf.TensorInfo }; // [N, D], [V, D], [N]
+  const cuda = backend as CudaBackend;
+  const [N, D] = h.shape as [number, number];
+  const V = weight.shape[0]!;
+  const bf16 = cuda.matmulPrecision === 'bf16';
+  const loss = cuda.allocate([N], 'float32', N * V * (bf16 ? 2 : 4));
+  if (N === 0) return loss;
+  const grad = cuda.tail(loss).ptr;
+  const logits = bf16 ? cuda.scratch(N * V * 4) : grad;
+  const [a, b] = bf16 ? [h, weight].map((t) => bf16Copy(cuda, cuda.pointer(t), tf.util.sizeFromShape(t.shape))) : [cuda.pointer(h), cuda.pointer(weight)];
+  cuda.cublas.gemm({ m: N, n: V, k: D, transposeA: false, transposeB: true, a: a!, b: b!, c: logits, strideA: 0, strideB: 0, batch: 1, precision: cuda.matmulPrecision });
+  cuda.launch(HEAD_LOSS_SOURCE, bf16 ? 'cross_entropy_bf16' : 'cross_entropy', N, ROW_THREADS, [
+    cuda.pointer(loss), logits, grad, cuda.pointer(targets), { i32: V }, { i32: (attrs!.classes as number | undefined) ?? V },
+  ]);
+  if (bf16) [a!, b!, logits].forEach((p) => cuda.release(p)); // stream-ordered: after the kernels that read them
+  return loss;
+};
+
+const headLossGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+  const { dy, h, weight, loss } = inputs as { dy: tf.TensorInfo; h: tf.TensorInfo; weight: tf.TensorInfo; loss: tf.TensorInfo };
+  const cuda = backend as CudaBackend;
+  const [N, D] = h.shape as [number, number];
+  const V = weight.shape[0]!;
+  const dh = cuda.allocate([N, D], 'float32');
+  const dweight = cuda.allocate([V, D], 'float32');
+  if (N === 0) return [dh, dweight];
+  const { ptr: dlogits, bytes } = cuda.tail(loss);
+  const bf16 = bytes === N * V * 2; // as the forward pass stored it
+  const precision = bf16 ? 'bf16' : cuda.matmulPrecision === 'fp32' ? 'fp32' : 'tf32';
+  const hs = cuda.scratch(N * D * (bf16 ? 2 : 4)); // dy∘h, in the GEMM's input type
+  cuda.launchElementwise(HEAD_LOSS_SOURCE, bf16 ? 'scale_rows_bf16' : 'scale_rows', N * D, [hs, cuda.pointer(h), cuda.pointer(dy), { i32: D }, BigInt(N * D)]);
+  const w = bf16 ? bf16Copy(cuda, cuda.pointer(weight), V * D) : cuda.pointer(weight);
+  const gemm = { strideA: 0, strideB: 0, batch: 1, precision } as const;
+  cuda.cublas.gemm({ ...gemm, m: V, n: D, k: N, transposeA: true, transposeB: false, a: dlogits, b: hs, c: cuda.pointer(dweight) });
+  cuda.cublas.gemm({ ...gemm, m: N, n: D, k: V, transposeA: false, transposeB: false, a: dlogits, b: w, c: cuda.pointer(dh) });
+  cuda.launchElementwise(HEAD_LOSS_SOURCE, 'scale_rows', N * D, [cuda.pointer(dh), cuda.pointer(dh), cuda.pointer(dy), { i32: D }, BigInt(N * D)]);
+  cuda.release(hs);
+  if (bf16) cuda.release(w);
+  return [dh, dweight];
+};
+
+/** This family's tfjs kernels by name. */
+export const HEAD_LOSS_KERNELS: [string, tf.KernelFunc][] = [['TinyHeadCrossEntropy', headLoss], ['TinyHeadCrossEntropyGrad', headLossGrad]];
