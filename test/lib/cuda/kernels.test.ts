@@ -63,8 +63,10 @@ describe('broadcastStruct', () => {
     });
   });
 
-  it('treats a scalar output as one element', () => {
-    expect(unpack(broadcastStruct([], [], []))).toMatchObject({ rank: 1, dims: [1, 1, 1, 1, 1, 1], a: [0, 0, 0, 0, 0, 0] });
+  it('is rank 0 (element i of each input) when nothing broadcasts, whatever the rank', () => {
+    expect(unpack(broadcastStruct([2, 3, 4, 5, 6, 7, 8], [2, 3, 4, 5, 6, 7, 8], [2, 3, 4, 5, 6, 7, 8])).rank).toBe(0);
+    expect(unpack(broadcastStruct([], [], [])).rank).toBe(0); // two scalars: one element
+    expect(unpack(broadcastStruct([1], [], [1]))).toMatchObject({ rank: 1, dims: [1, 1, 1, 1, 1, 1], a: [0, 0, 0, 0, 0, 0] });
   });
 });
 

@@ -65,7 +65,8 @@ export function binarySource(name: string, t: 'float' | 'int', out: 'float' | 'i
 struct Broadcast { int rank; int dims[${MAX_RANK}]; int stridesA[${MAX_RANK}]; int stridesB[${MAX_RANK}]; };
 extern "C" __global__ void ${name}(${out}* out, const T* A, const T* B, Broadcast s, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    int ia = 0, ib = 0, rest = i;
+    int ia = i, ib = i, rest = i;  // rank 0: nothing broadcasts
+    if (s.rank > 0) ia = ib = 0;
     for (int d = s.rank - 1; d >= 0; --d) {
       int c = rest % s.dims[d];
       rest /= s.dims[d];
@@ -95,10 +96,12 @@ export function unarySource(name: string): string {
 /**
  * The Broadcast struct for an output shape and two input shapes, as the kernel reads it: rank, the
  * output's dims, and per input the element stride along each output dimension (0 where broadcast).
+ * When both inputs have the output's shape it is rank 0: element i of each, no index arithmetic.
  */
 export function broadcastStruct(out: number[], a: number[], b: number[]): Int32Array {
-  if (out.length > MAX_RANK) throw new Error(`cuda backend: rank ${out.length} > ${MAX_RANK} is not supported for broadcasting`);
   const s = new Int32Array(1 + 3 * MAX_RANK);
+  if (tf.util.arraysEqual(a, out) && tf.util.arraysEqual(b, out)) return s;
+  if (out.length > MAX_RANK) throw new Error(`cuda backend: rank ${out.length} > ${MAX_RANK} is not supported for broadcasting`);
   s[0] = Math.max(out.length, 1);
   const strides = (shape: number[]) => {
     const padded = [...Array(out.length - shape.length).fill(1), ...shape];

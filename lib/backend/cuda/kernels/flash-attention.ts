@@ -4,9 +4,10 @@
 // far, rescaled whenever m grows ("online softmax"). The tile products run on tensor cores (mma.ts).
 //
 // Layout: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] as the projections produce them (no transposes);
-// query head h reads K/V head h / (H / Hkv). RoPE is applied while loading q and k (and undone on
-// their gradients), so the rotated copies are never stored either. Saved for the backward pass, in
-// the output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
+// query head h reads K/V head h / (H / Hkv). RoPE is one pass over q and k before (temporary rotated
+// copies) and one over their gradients after. Tiles travel from memory to shared memory with cp.async,
+// the forward's next K/V tile while the current one is used. Saved for the backward pass, in the
+// output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
 //
 // Backward, one block per 64 keys (and K/V head): for every later query tile it recomputes the
 // probabilities P from q, k and lse, then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Δ) with
@@ -35,58 +36,59 @@ ${MMA_SOURCE}
 #define NEG_INF __int_as_float(0xff800000)
 #define POS_INF __int_as_float(0x7f800000)
 
-// Rotate a pair (x1 = channel d, x2 = channel d + HD/2) of position pos; sign −1 rotates back.
-__device__ __forceinline__ void rope_pair(float& x1, float& x2, const float* cos_t, const float* sin_t, int pos, int d, float sign) {
-  float c = cos_t[pos * HD + d], s = sign * sin_t[pos * HD + d];
-  float y1 = x1 * c - x2 * s, y2 = x2 * c + x1 * s;
-  x1 = y1; x2 = y2;
+// RoPE on rows [B, T, heads, HD] (out may be x): the pair (d, d + HD/2) of position t turns by t·θ_d;
+// sign −1 turns back, which is also the gradient of the rotation.
+extern "C" __global__ void rope_rows(float* out, const float* x, const float* cos_t, const float* sin_t, int T, int heads, float sign, long long pairs) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < pairs; i += (long long)gridDim.x * blockDim.x) {
+    long long row = i / (HD / 2);
+    int d = i % (HD / 2), pos = (row / heads) % T;
+    float c = cos_t[pos * HD + d], s = sign * sin_t[pos * HD + d];
+    float x1 = x[row * HD + d], x2 = x[row * HD + d + HD / 2];
+    out[row * HD + d] = x1 * c - x2 * s;
+    out[row * HD + d + HD / 2] = x2 * c + x1 * s;
+  }
 }
 
-// A 64-row tile of rows [B, T, heads, HD] into shared memory, rows past T as zeros, rotated if asked.
-__device__ void load_tile(float* dst, const float* src, int b, int T, int heads, int head, int row0, const float* cos_t, const float* sin_t, bool rotate) {
-  for (int i = threadIdx.x; i < TILE * HD / 2; i += blockDim.x) {
-    int r = i / (HD / 2), d = i % (HD / 2), pos = row0 + r;
-    float x1 = 0.0f, x2 = 0.0f;
-    if (pos < T) {
-      const float* p = src + (((long long)b * T + pos) * heads + head) * HD;
-      x1 = p[d]; x2 = p[d + HD / 2];
-      if (rotate) rope_pair(x1, x2, cos_t, sin_t, pos, d, 1.0f);
-    }
-    dst[r * STRIDE + d] = x1;
-    dst[r * STRIDE + d + HD / 2] = x2;
+// Asynchronous 16-byte copies from memory to shared memory (sm_80+); bytes = 0 writes zeros.
+__device__ __forceinline__ void copy16(float* dst, const float* src, int bytes) {
+  unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(s), "l"(src), "r"(bytes));
+}
+__device__ __forceinline__ void copies_commit() { asm volatile("cp.async.commit_group;"); }
+template <int N> __device__ __forceinline__ void copies_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N)); }
+
+// Start copying a 64-row tile of rows [B, T, heads, HD] into shared memory; rows past T become zeros.
+__device__ void load_tile(float* dst, const float* src, int b, int T, int heads, int head, int row0) {
+  for (int i = threadIdx.x; i < TILE * HD / 4; i += blockDim.x) {
+    int r = i / (HD / 4), c = 4 * (i % (HD / 4)), pos = row0 + r;
+    const float* p = pos < T ? src + (((long long)b * T + pos) * heads + head) * HD + c : src;
+    copy16(dst + r * STRIDE + c, p, pos < T ? 16 : 0);
   }
 }
 
 extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* out, float* lse, const float* q, const float* k, const float* v,
-    const float* cos_t, const float* sin_t, int T, int H, int KVH, float scale_log2) {
-  extern __shared__ float smem[];
-  float* ks = smem;                 // a tile of keys, rotated   [64][STRIDE]
-  float* vs = ks + TILE * STRIDE;   // and of values
+    int T, int H, int KVH, float scale_log2) {
+  extern __shared__ float smem[];   // two buffers of a key tile and a value tile, [64][STRIDE] each
   int warp = threadIdx.x >> 5;
   int qtile = gridDim.x - 1 - blockIdx.x;  // the longest rows first: they see the most keys
   int b = blockIdx.y / H, h = blockIdx.y % H, hk = h / (H / KVH);
   int q0 = qtile * TILE + warp * 16;       // this warp's first query
 
-  // This warp's 16 queries as A fragments, rotated.
+  load_tile(smem, k, b, T, KVH, hk, 0);
+  load_tile(smem + TILE * STRIDE, v, b, T, KVH, hk, 0);
+  copies_commit();
+
+  // This warp's 16 queries as A fragments.
   FragA qa[KC];
-  {
-    float x[KC][8];
 #pragma unroll
-    for (int c = 0; c < KC; c++)
+  for (int c = 0; c < KC; c++) {
+    float x[8];
 #pragma unroll
-      for (int i = 0; i < 8; i++) {
-        int pos = q0 + a_row(i);
-        x[c][i] = pos < T ? q[(((long long)b * T + pos) * H + h) * HD + 16 * c + a_k(i)] : 0.0f;
-      }
-#pragma unroll
-    for (int c = 0; c < KC / 2; c++)
-#pragma unroll
-      for (int i = 0; i < 8; i++) {
-        int pos = q0 + a_row(i);
-        if (pos < T) rope_pair(x[c][i], x[c + KC / 2][i], cos_t, sin_t, pos, 16 * c + a_k(i), 1.0f);
-      }
-#pragma unroll
-    for (int c = 0; c < KC; c++) qa[c] = frag_a(x[c]);
+    for (int i = 0; i < 8; i++) {
+      int pos = q0 + a_row(i);
+      x[i] = pos < T ? q[(((long long)b * T + pos) * H + h) * HD + 16 * c + a_k(i)] : 0.0f;
+    }
+    qa[c] = frag_a(x);
   }
 
   float o[NT][4], m[2] = {NEG_INF, NEG_INF}, l[2] = {0.0f, 0.0f};
@@ -97,9 +99,15 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
 
   for (int kt = 0; kt <= qtile; kt++) {
     int k0 = kt * TILE;
-    __syncthreads();  // the previous tile is no longer read
-    load_tile(ks, k, b, T, KVH, hk, k0, cos_t, sin_t, true);
-    load_tile(vs, v, b, T, KVH, hk, k0, cos_t, sin_t, false);
+    float* ks = smem + (kt & 1) * 2 * TILE * STRIDE;
+    float* vs = ks + TILE * STRIDE;
+    if (kt < qtile) {  // the next tile into the other buffer, while this one is used
+      float* next = smem + ((kt + 1) & 1) * 2 * TILE * STRIDE;
+      load_tile(next, k, b, T, KVH, hk, k0 + TILE);
+      load_tile(next + TILE * STRIDE, v, b, T, KVH, hk, k0 + TILE);
+    }
+    copies_commit();
+    copies_wait<1>();  // all but the newest group: this tile is here
     __syncthreads();
 
     // Scores of 16 queries × 64 keys, scaled by 1/√Dh·log2(e) so that exp2 gives e^score.
@@ -146,6 +154,7 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
 #pragma unroll
       for (int j = 0; j < NT; j++) mma(o[j], pa, load_b(vs + 16 * c * STRIDE + 8 * j, STRIDE));
     }
+    __syncthreads();  // this buffer is refilled two tiles from now
   }
 
 #pragma unroll
@@ -182,12 +191,11 @@ extern "C" __global__ void flash_delta(float* delta, const float* dout, const fl
 }
 
 extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* dq, float* dk, float* dv, const float* q, const float* k,
-    const float* v, const float* dout, const float* lse, const float* delta, const float* cos_t, const float* sin_t,
-    int T, int H, int KVH, float scale_log2, float scale) {
+    const float* v, const float* dout, const float* lse, const float* delta, int T, int H, int KVH, float scale_log2, float scale) {
   extern __shared__ float smem[];
-  float* ks = smem;                   // this block's keys, rotated   [64][STRIDE]
+  float* ks = smem;                   // this block's keys   [64][STRIDE]
   float* vs = ks + TILE * STRIDE;     // its values
-  float* qs = vs + TILE * STRIDE;     // a tile of queries, rotated
+  float* qs = vs + TILE * STRIDE;     // a tile of queries
   float* dos = qs + TILE * STRIDE;    // their output gradients
   float* dss = dos + TILE * STRIDE;   // dSᵀ of the tile pair       [64 keys][SSTRIDE]
   float* lse_s = dss + TILE * SSTRIDE;
@@ -195,8 +203,8 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
   int warp = threadIdx.x >> 5;
   int ktile = blockIdx.x, b = blockIdx.y / KVH, hk = blockIdx.y % KVH, group = H / KVH;
   int k0 = ktile * TILE, kw = warp * 16;  // this warp's keys: k0 + kw … +15
-  load_tile(ks, k, b, T, KVH, hk, k0, cos_t, sin_t, true);
-  load_tile(vs, v, b, T, KVH, hk, k0, cos_t, sin_t, false);
+  load_tile(ks, k, b, T, KVH, hk, k0);
+  load_tile(vs, v, b, T, KVH, hk, k0);
 
   float dka[NT][4], dva[NT][4];
 #pragma unroll
@@ -208,13 +216,15 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
     for (int qt = ktile; qt * TILE < T; qt++) {
       int q0 = qt * TILE;
       __syncthreads();  // the previous tile pair is no longer read
-      load_tile(qs, q, b, T, H, h, q0, cos_t, sin_t, true);
-      load_tile(dos, dout, b, T, H, h, q0, cos_t, sin_t, false);
+      load_tile(qs, q, b, T, H, h, q0);
+      load_tile(dos, dout, b, T, H, h, q0);
+      copies_commit();
       for (int i = threadIdx.x; i < TILE; i += blockDim.x) {
         int pos = q0 + i;  // rows past T: probability exp2(−∞) = 0, so they add nothing
         lse_s[i] = pos < T ? lse[((long long)b * H + h) * T + pos] : POS_INF;
         delta_s[i] = pos < T ? delta[((long long)b * H + h) * T + pos] : 0.0f;
       }
+      copies_wait<0>();
       __syncthreads();
 
       // Pᵀ for this warp's 16 keys × 64 queries: recomputed scores, then exp2(s − lse), 0 where the
@@ -271,7 +281,7 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
         for (int j = 0; j < NT; j++) mma(dka[j], da, load_b(qs + 16 * c * STRIDE + 8 * j, STRIDE));
       }
       __syncthreads();  // all of dSᵀ is in shared memory
-      // dQ rows q0 + 16·warp … += dS·K: A is dSᵀ read transposed. Then ·scale, RoPE undone, added.
+      // dQ rows q0 + 16·warp … += scale·dS·K, with atomics: A is dSᵀ read transposed.
       float dqa[NT][4];
 #pragma unroll
       for (int j = 0; j < NT; j++)
@@ -284,32 +294,21 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
         for (int j = 0; j < NT; j++) mma(dqa[j], da, load_b(ks + 16 * c * STRIDE + 8 * j, STRIDE));
       }
 #pragma unroll
-      for (int j = 0; j < NT / 2; j++)
+      for (int j = 0; j < NT; j++)
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-          int pos = q0 + kw + c_row(i), d = 8 * j + c_col(i);
-          if (pos >= T) continue;
-          float x1 = dqa[j][i] * scale, x2 = dqa[j + NT / 2][i] * scale;
-          rope_pair(x1, x2, cos_t, sin_t, pos, d, -1.0f);
-          float* row = dq + (((long long)b * T + pos) * H + h) * HD;
-          atomicAdd(row + d, x1);
-          atomicAdd(row + d + HD / 2, x2);
+          int pos = q0 + kw + c_row(i);
+          if (pos < T) atomicAdd(dq + (((long long)b * T + pos) * H + h) * HD + 8 * j + c_col(i), dqa[j][i] * scale);
         }
     }
   }
 #pragma unroll
-  for (int j = 0; j < NT / 2; j++)
+  for (int j = 0; j < NT; j++)
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-      int pos = k0 + kw + c_row(i), d = 8 * j + c_col(i);
-      if (pos >= T) continue;
-      float x1 = dka[j][i] * scale, x2 = dka[j + NT / 2][i] * scale;
-      rope_pair(x1, x2, cos_t, sin_t, pos, d, -1.0f);
-      long long row = (((long long)b * T + pos) * KVH + hk) * HD;
-      dk[row + d] = x1;
-      dk[row + d + HD / 2] = x2;
-      dv[row + d] = dva[j][i];
-      dv[row + d + HD / 2] = dva[j + NT / 2][i];
+      int pos = k0 + kw + c_row(i);
+      long long at = (((long long)b * T + pos) * KVH + hk) * HD + 8 * j + c_col(i);
+      if (pos < T) { dk[at] = dka[j][i] * scale; dv[at] = dva[j][i]; }
     }
 }
 `;
@@ -322,8 +321,8 @@ export function flashSource(headDim: number, precision: number): string {
   return sources.get(key)!;
 }
 
-/** Shared memory of the forward kernel (K and V tiles) and of the backward (K, V, Q, dO and dSᵀ, lse, Δ). */
-const forwardSharedBytes = (headDim: number) => 4 * 2 * TILE * (headDim + 4);
+/** Shared memory of the forward kernel (two buffers of K and V tiles) and of the backward (K, V, Q, dO and dSᵀ, lse, Δ). */
+const forwardSharedBytes = (headDim: number) => 4 * 4 * TILE * (headDim + 4);
 const backwardSharedBytes = (headDim: number) => 4 * (4 * TILE * (headDim + 4) + TILE * (TILE + 4) + 2 * TILE);
 
 interface AttentionInputs {
@@ -343,6 +342,20 @@ function shapes({ q, k, cos }: AttentionInputs): { B: number; T: number; H: numb
   return { B, T, H, KVH, Dh };
 }
 
+/** Rotated copies of q and k (scratch: release them) for the kernels, which take RoPE as done. */
+function rotated(cuda: CudaBackend, src: string, x: AttentionInputs, T: number): [bigint, bigint] {
+  return [x.q, x.k].map((t) => {
+    const n = tf.util.sizeFromShape(t.shape);
+    const copy = cuda.scratch(n * 4);
+    rope(cuda, src, copy, cuda.pointer(t), x, T, t.shape[2]!, 1, n);
+    return copy;
+  }) as [bigint, bigint];
+}
+
+function rope(cuda: CudaBackend, src: string, out: bigint, from: bigint, x: AttentionInputs, T: number, heads: number, sign: number, n: number): void {
+  cuda.launchElementwise(src, 'rope_rows', n / 2, [out, from, cuda.pointer(x.cos), cuda.pointer(x.sin), { i32: T }, { i32: heads }, { f32: sign }, BigInt(n / 2)]);
+}
+
 const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const x = inputs as unknown as AttentionInputs;
   const cuda = backend as CudaBackend;
@@ -350,10 +363,11 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const out = cuda.allocate(x.q.shape, 'float32', B * H * T * 4); // tail: lse [B, H, T]
   if (B * T * H === 0) return out;
   const src = flashSource(Dh, MMA_PRECISION[cuda.matmulPrecision]);
+  const [q, k] = rotated(cuda, src, x, T);
   cuda.launch(src, 'flash_forward', [Math.ceil(T / TILE), B * H, 1], THREADS, [
-    cuda.pointer(out), cuda.tail(out).ptr, cuda.pointer(x.q), cuda.pointer(x.k), cuda.pointer(x.v), cuda.pointer(x.cos), cuda.pointer(x.sin),
-    { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
+    cuda.pointer(out), cuda.tail(out).ptr, q, k, cuda.pointer(x.v), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
   ], forwardSharedBytes(Dh));
+  [q, k].forEach((p) => cuda.release(p));
   return out;
 };
 
@@ -362,19 +376,23 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const { B, T, H, KVH, Dh } = shapes(x);
   const dq = filled(cuda, x.q.shape, 'float32', 0); // summed over key blocks with atomics
-  const [dk, dv] = [x.k, x.v].map((t) => cuda.allocate(t.shape, 'float32'));
-  if (B * T * H === 0) return [dq, dk!, dv!];
+  const [dk, dv] = [x.k, x.v].map((t) => cuda.allocate(t.shape, 'float32')) as [tf.TensorInfo, tf.TensorInfo];
+  if (B * T * H === 0) return [dq, dk, dv];
   const src = flashSource(Dh, MMA_PRECISION[cuda.matmulPrecision]);
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32');
   cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), cuda.pointer(x.dy), cuda.pointer(x.out), { i32: T }, { i32: H }, BigInt(rows)]);
+  const [q, k] = rotated(cuda, src, x, T);
   cuda.launch(src, 'flash_backward', [Math.ceil(T / TILE), B * KVH, 1], THREADS, [
-    cuda.pointer(dq), cuda.pointer(dk!), cuda.pointer(dv!), cuda.pointer(x.q), cuda.pointer(x.k), cuda.pointer(x.v), cuda.pointer(x.dy),
-    cuda.tail(x.out).ptr, cuda.pointer(delta), cuda.pointer(x.cos), cuda.pointer(x.sin),
+    cuda.pointer(dq), cuda.pointer(dk), cuda.pointer(dv), q, k, cuda.pointer(x.v), cuda.pointer(x.dy), cuda.tail(x.out).ptr, cuda.pointer(delta),
     { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
   ], backwardSharedBytes(Dh));
+  // Gradients with respect to the rotated q and k → to q and k: the inverse rotation, in place.
+  rope(cuda, src, cuda.pointer(dq), cuda.pointer(dq), x, T, H, -1, rows * Dh);
+  rope(cuda, src, cuda.pointer(dk), cuda.pointer(dk), x, T, KVH, -1, B * T * KVH * Dh);
+  [q, k].forEach((p) => cuda.release(p));
   cuda.disposeData(delta.dataId);
-  return [dq, dk!, dv!];
+  return [dq, dk, dv];
 };
 
 /** This family's tfjs kernels by name. */

@@ -20,31 +20,46 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 const ROW_THREADS = 1024;
 
 /**
- * Of V logits per row the first `classes` are real (the rest padding, gradient 0). A target outside
- * [0, classes) gives loss 0 and a zero gradient. `grad` may be the logits themselves (float32).
+ * Of V logits per row (V a multiple of 4: rows are read as float4) the first `classes` are real, the
+ * rest padding (gradient 0). A target outside [0, classes) gives loss 0 and a zero gradient. `grad`
+ * may be the logits themselves (float32): each thread writes only what it has just read.
  */
 export const HEAD_LOSS_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
 __device__ __forceinline__ void put(float* p, float v) { *p = v; }
 __device__ __forceinline__ void put(unsigned short* p, float v) { *p = bf16_bits(v); }
+__device__ __forceinline__ void put4(float* p, const float* v) { *(float4*)p = make_float4(v[0], v[1], v[2], v[3]); }
+__device__ __forceinline__ void put4(unsigned short* p, const float* v) {
+  *(uint2*)p = make_uint2(bf16_bits(v[0]) | ((unsigned)bf16_bits(v[1]) << 16), bf16_bits(v[2]) | ((unsigned)bf16_bits(v[3]) << 16));
+}
 
 template <typename G>
 __device__ void cross_entropy_row(float* loss, const float* x, G* grad, const int* targets, int V, int classes) {
   const float* row = x + (long long)blockIdx.x * V;
   G* out = grad + (long long)blockIdx.x * V;
   int target = targets[blockIdx.x];
+  // Online max and sum of exponentials, 4 logits at a time: rescale the sum when the max grows.
   float m = __int_as_float(0xff800000), sum = 0.0f;
-  for (int j = threadIdx.x; j < classes; j += blockDim.x) {
-    float v = row[j];
-    if (v > m) { sum *= expf(m - v); m = v; }
-    sum += expf(v - m);
+  for (int j = 4 * threadIdx.x; j < classes; j += 4 * blockDim.x) {
+    float4 q = *(const float4*)(row + j);
+    float v[4] = {q.x, q.y, q.z, q.w};
+    float mx = m;
+    for (int i = 0; i < 4; i++) if (j + i < classes) mx = fmaxf(mx, v[i]);
+    sum *= expf(m - mx);
+    m = mx;
+    for (int i = 0; i < 4; i++) if (j + i < classes) sum += expf(v[i] - m);
   }
   float mAll = block_max(m);
-  sum = block_sum(sum * expf(m - mAll));
+  sum = block_sum(m == mAll ? sum : sum * expf(m - mAll));  // a thread that saw nothing has m = −∞, sum 0
   bool valid = target >= 0 && target < classes;
   if (threadIdx.x == 0) loss[blockIdx.x] = valid ? logf(sum) + mAll - row[target] : 0.0f;
   __syncthreads();  // every thread has read row[target] before it may be overwritten
   float inv = 1.0f / sum;
-  for (int j = threadIdx.x; j < V; j += blockDim.x) put(out + j, valid && j < classes ? expf(row[j] - mAll) * inv - (j == target ? 1.0f : 0.0f) : 0.0f);
+  for (int j = 4 * threadIdx.x; j < V; j += 4 * blockDim.x) {
+    float4 q = *(const float4*)(row + j);
+    float v[4] = {q.x, q.y, q.z, q.w};
+    for (int i = 0; i < 4; i++) v[i] = valid && j + i < classes ? expf(v[i] - mAll) * inv - (j + i == target ? 1.0f : 0.0f) : 0.0f;
+    put4(out + j, v);
+  }
 }
 extern "C" __global__ void cross_entropy(float* loss, const float* x, float* grad, const int* targets, int V, int classes) { cross_entropy_row(loss, x, grad, targets, V, classes); }
 extern "C" __global__ void cross_entropy_bf16(float* loss, const float* x, unsigned short* grad, const int* targets, int V, int classes) { cross_entropy_row(loss, x, grad, targets, V, classes); }
@@ -63,6 +78,7 @@ const headLoss: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const [N, D] = h.shape as [number, number];
   const V = weight.shape[0]!;
+  if (V % 4 !== 0) throw new Error(`cuda backend: TinyHeadCrossEntropy reads rows of 4 logits at a time: pad the vocabulary (${V}) to a multiple of 4`);
   const bf16 = cuda.matmulPrecision === 'bf16';
   const loss = cuda.allocate([N], 'float32', N * V * (bf16 ? 2 : 4));
   if (N === 0) return loss;
