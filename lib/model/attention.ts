@@ -2,7 +2,7 @@
 // Each of H query heads attends over all earlier positions; the K/V heads are fewer (kvHeads) and each
 // serves H / kvHeads consecutive query heads, as in Hugging Face's repeat_kv.
 import * as tf from '@tensorflow/tfjs';
-import { ATTENTION_HEAD_DIMS, FUSED, hasFused, runFused } from './fused.js';
+import { FUSED, fusedAttentionHeadDim, hasFused, runFused } from './fused.js';
 import { linear } from './linear.js';
 import { applyRope, type RopeTables } from './rope.js';
 
@@ -94,7 +94,7 @@ export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOp
     const { heads: H, kvHeads: K } = opts;
     const { offset } = opts;
     const Dh = w.q.shape[0] / H;
-    if (hasFused(FUSED.attention) && !opts.mask && !opts.cache && offset === 0 && ATTENTION_HEAD_DIMS.includes(Dh)) {
+    if (hasFused(FUSED.attention) && !opts.mask && !opts.cache && offset === 0 && fusedAttentionHeadDim(Dh)) {
       // One kernel from the projections to the heads' outputs: RoPE, scores, softmax and the weighted
       // sum, tile by tile, in the [B, T, heads, Dh] layout the projections already have.
       const [q, k, v] = ([[w.q, H], [w.k, K], [w.v, K]] as const).map(([wt, n]) => tf.reshape(linear(x, wt), [B, T, n, Dh]));

@@ -16,8 +16,10 @@ export const FUSED = {
   adamw: 'TinyAdamW',
 } as const;
 
-/** Head sizes the fused attention takes (its tiles pair channels d and d + Dh/2 in one thread); others use the plain ops. */
-export const ATTENTION_HEAD_DIMS = [32, 64, 128];
+/** Head sizes the fused attention takes: whole 16-deep tensor-core steps, up to 128; others use the plain ops. */
+export function fusedAttentionHeadDim(headDim: number): boolean {
+  return headDim % 16 === 0 && headDim > 0 && headDim <= 128;
+}
 
 /** Whether the active backend has the fused kernel `name`. */
 export function hasFused(name: string): boolean {

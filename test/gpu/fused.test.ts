@@ -76,13 +76,14 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     tf.dispose([tables.cos, tables.sin]);
   });
 
-  // The flash kernel: tiles of 64 queries and keys, so T = 1, 64 (one full tile), 70 and 130 (ragged
-  // last tiles) and GQA; Dh 32, 64 and 128 are the head sizes it is built for.
+  // The flash kernel: tiles of 64 queries and keys, so T = 1, 64 (one full tile), 70, 100 and 130
+  // (ragged last tiles) and GQA; head sizes 32 (minimind-26m), 48 (minimind-108m), 64 and 128.
   const flashCases: [string, { B: number; T: number; H: number; K: number; Dh: number }][] = [
     ['T=130, GQA 4/2, Dh=32', { B: 2, T: 130, H: 4, K: 2, Dh: 32 }],
     ['T=70, Dh=64', { B: 1, T: 70, H: 2, K: 2, Dh: 64 }],
     ['T=64, GQA 2/1, Dh=128', { B: 1, T: 64, H: 2, K: 1, Dh: 128 }],
     ['T=1, Dh=64', { B: 3, T: 1, H: 2, K: 2, Dh: 64 }],
+    ['T=100, GQA 3/1, Dh=48', { B: 1, T: 100, H: 3, K: 1, Dh: 48 }],
   ];
   const flashShapes = ({ B, T, H, K, Dh }: { B: number; T: number; H: number; K: number; Dh: number }) => [[B, T, 40], [H * Dh, 40], [K * Dh, 40], [K * Dh, 40], [40, H * Dh]];
   const flash = (tables: { cos: tf.Tensor2D; sin: tf.Tensor2D }, H: number, K: number) => ([x, q, k, v, o]: tf.Tensor[]) =>

@@ -14,7 +14,7 @@
 // Δ = rowsum(dO∘O), dK += dSᵀ·Q in registers, and dQ += dS·K added to memory with atomics (other
 // key blocks add to the same rows).
 import * as tf from '@tensorflow/tfjs';
-import { ATTENTION_HEAD_DIMS } from '../../../model/fused.js';
+import { fusedAttentionHeadDim } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { filled } from './layout.js';
 import { MMA_PRECISION, MMA_SOURCE } from './mma.js';
@@ -336,7 +336,7 @@ interface AttentionInputs {
 function shapes({ q, k, cos }: AttentionInputs): { B: number; T: number; H: number; KVH: number; Dh: number } {
   const [B, T, H, Dh] = q.shape as [number, number, number, number];
   const KVH = k.shape[2]!;
-  if (!ATTENTION_HEAD_DIMS.includes(Dh)) throw new Error(`cuda backend: fused attention supports head sizes ${ATTENTION_HEAD_DIMS.join(', ')}, got ${Dh}`);
+  if (!fusedAttentionHeadDim(Dh)) throw new Error(`cuda backend: fused attention takes head sizes that are multiples of 16 up to 128, got ${Dh}`);
   if (H % KVH !== 0) throw new Error(`cuda backend: fused attention: ${H} query heads do not share ${KVH} K/V heads evenly`);
   if (T > cos.shape[0]!) throw new Error(`cuda backend: fused attention: ${T} positions exceed the RoPE tables' ${cos.shape[0]}`);
   return { B, T, H, KVH, Dh };
