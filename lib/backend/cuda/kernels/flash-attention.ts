@@ -4,8 +4,8 @@
 // far, rescaled whenever m grows ("online softmax"). The tile products run on tensor cores (mma.ts).
 //
 // Layout: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] as the projections produce them (no transposes);
-// query head h reads K/V head h / (H / Hkv). RoPE is one pass over q and k before (temporary rotated
-// copies) and one over their gradients after. Tiles travel from memory to shared memory with cp.async,
+// query head h reads K/V head h / (H / Hkv). RoPE is the TinyRope kernel's pass over q and k before
+// (temporary rotated copies) and over their gradients after. Tiles travel from memory to shared memory with cp.async,
 // the forward's next K/V tile while the current one is used. Saved for the backward pass, in the
 // output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
 //
@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedAttentionHeadDim } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
+import { launchRope } from './fused-layers.js';
 import { filled } from './layout.js';
 import { MMA_PRECISION, MMA_SOURCE } from './mma.js';
 
@@ -35,19 +36,6 @@ ${MMA_SOURCE}
 #define SSTRIDE (TILE + 4)
 #define NEG_INF __int_as_float(0xff800000)
 #define POS_INF __int_as_float(0x7f800000)
-
-// RoPE on rows [B, T, heads, HD] (out may be x): the pair (d, d + HD/2) of position t turns by t·θ_d;
-// sign −1 turns back, which is also the gradient of the rotation.
-extern "C" __global__ void rope_rows(float* out, const float* x, const float* cos_t, const float* sin_t, int T, int heads, float sign, long long pairs) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < pairs; i += (long long)gridDim.x * blockDim.x) {
-    long long row = i / (HD / 2);
-    int d = i % (HD / 2), pos = (row / heads) % T;
-    float c = cos_t[pos * HD + d], s = sign * sin_t[pos * HD + d];
-    float x1 = x[row * HD + d], x2 = x[row * HD + d + HD / 2];
-    out[row * HD + d] = x1 * c - x2 * s;
-    out[row * HD + d + HD / 2] = x2 * c + x1 * s;
-  }
-}
 
 // Asynchronous 16-byte copies from memory to shared memory (sm_80+); bytes = 0 writes zeros.
 __device__ __forceinline__ void copy16(float* dst, const float* src, int bytes) {
@@ -342,18 +330,20 @@ function shapes({ q, k, cos }: AttentionInputs): { B: number; T: number; H: numb
   return { B, T, H, KVH, Dh };
 }
 
-/** Rotated copies of q and k (scratch: release them) for the kernels, which take RoPE as done. */
-function rotated(cuda: CudaBackend, src: string, x: AttentionInputs, T: number): [bigint, bigint] {
-  return [x.q, x.k].map((t) => {
-    const n = tf.util.sizeFromShape(t.shape);
-    const copy = cuda.scratch(n * 4);
-    rope(cuda, src, copy, cuda.pointer(t), x, T, t.shape[2]!, 1, n);
-    return copy;
-  }) as [bigint, bigint];
+/** RoPE over [B, T, heads, Dh] at x into out; sign −1 turns back (the gradient). */
+function rope(cuda: CudaBackend, out: bigint, x: bigint, inputs: AttentionInputs, heads: number, sign: number): void {
+  const [, T, , Dh] = inputs.q.shape as [number, number, number, number];
+  const n = inputs.q.shape[0]! * T * heads * Dh;
+  launchRope(cuda, out, x, { cos: cuda.pointer(inputs.cos), sin: cuda.pointer(inputs.sin) }, { T, Dh, group: heads, offset: 0, sign, n });
 }
 
-function rope(cuda: CudaBackend, src: string, out: bigint, from: bigint, x: AttentionInputs, T: number, heads: number, sign: number, n: number): void {
-  cuda.launchElementwise(src, 'rope_rows', n / 2, [out, from, cuda.pointer(x.cos), cuda.pointer(x.sin), { i32: T }, { i32: heads }, { f32: sign }, BigInt(n / 2)]);
+/** Rotated copies of q and k for the kernels, which take RoPE as done (scratch: release them). */
+function rotated(cuda: CudaBackend, x: AttentionInputs): [bigint, bigint] {
+  return [x.q, x.k].map((t) => {
+    const copy = cuda.scratch(tf.util.sizeFromShape(t.shape) * 4);
+    rope(cuda, copy, cuda.pointer(t), x, t.shape[2]!, 1);
+    return copy;
+  }) as [bigint, bigint];
 }
 
 const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
@@ -363,7 +353,7 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const out = cuda.allocate(x.q.shape, 'float32', B * H * T * 4); // tail: lse [B, H, T]
   if (B * T * H === 0) return out;
   const src = flashSource(Dh, MMA_PRECISION[cuda.matmulPrecision]);
-  const [q, k] = rotated(cuda, src, x, T);
+  const [q, k] = rotated(cuda, x);
   cuda.launch(src, 'flash_forward', [Math.ceil(T / TILE), B * H, 1], THREADS, [
     cuda.pointer(out), cuda.tail(out).ptr, q, k, cuda.pointer(x.v), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
   ], forwardSharedBytes(Dh));
@@ -375,23 +365,25 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const x = inputs as unknown as AttentionInputs & { dy: tf.TensorInfo; out: tf.TensorInfo };
   const cuda = backend as CudaBackend;
   const { B, T, H, KVH, Dh } = shapes(x);
-  const dq = filled(cuda, x.q.shape, 'float32', 0); // summed over key blocks with atomics
-  const [dk, dv] = [x.k, x.v].map((t) => cuda.allocate(t.shape, 'float32')) as [tf.TensorInfo, tf.TensorInfo];
+  const [dq, dk, dv] = [x.q, x.k, x.v].map((t) => cuda.allocate(t.shape, 'float32')) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
   if (B * T * H === 0) return [dq, dk, dv];
+  // Gradients with respect to the rotated q (summed over key blocks with atomics) and k.
+  const dqRotated = filled(cuda, x.q.shape, 'float32', 0);
+  const dkRotated = cuda.allocate(x.k.shape, 'float32');
   const src = flashSource(Dh, MMA_PRECISION[cuda.matmulPrecision]);
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32');
   cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), cuda.pointer(x.dy), cuda.pointer(x.out), { i32: T }, { i32: H }, BigInt(rows)]);
-  const [q, k] = rotated(cuda, src, x, T);
+  const [q, k] = rotated(cuda, x);
   cuda.launch(src, 'flash_backward', [Math.ceil(T / TILE), B * KVH, 1], THREADS, [
-    cuda.pointer(dq), cuda.pointer(dk), cuda.pointer(dv), q, k, cuda.pointer(x.v), cuda.pointer(x.dy), cuda.tail(x.out).ptr, cuda.pointer(delta),
+    cuda.pointer(dqRotated), cuda.pointer(dkRotated), cuda.pointer(dv), q, k, cuda.pointer(x.v), cuda.pointer(x.dy), cuda.tail(x.out).ptr, cuda.pointer(delta),
     { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
   ], backwardSharedBytes(Dh));
-  // Gradients with respect to the rotated q and k → to q and k: the inverse rotation, in place.
-  rope(cuda, src, cuda.pointer(dq), cuda.pointer(dq), x, T, H, -1, rows * Dh);
-  rope(cuda, src, cuda.pointer(dk), cuda.pointer(dk), x, T, KVH, -1, B * T * KVH * Dh);
+  // … and with respect to q and k: the inverse rotation.
+  rope(cuda, cuda.pointer(dq), cuda.pointer(dqRotated), x, H, -1);
+  rope(cuda, cuda.pointer(dk), cuda.pointer(dkRotated), x, KVH, -1);
   [q, k].forEach((p) => cuda.release(p));
-  cuda.disposeData(delta.dataId);
+  [delta, dqRotated, dkRotated].forEach((t) => cuda.disposeData(t.dataId));
   return [dq, dk, dv];
 };
 

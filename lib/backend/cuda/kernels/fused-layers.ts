@@ -73,19 +73,25 @@ extern "C" __global__ void swiglu_grad(float* dg, float* du, const float* dy, co
 `;
 
 /**
- * RoPE on x [B, H, T, Dh] (rotate-half layout) at positions offset…offset+T−1: out = x·cos + rot(x)·sin,
- * rot([x1, x2]) = [−x2, x1]. sign = −1 rotates back (the gradient).
+ * RoPE (rotate-half layout) at positions offset…offset+T−1: out = x·cos + rot(x)·sin, rot([x1, x2]) =
+ * [−x2, x1]; sign = −1 rotates back (the gradient). Rows of Dh come `group` to a position: 1 for
+ * [B, H, T, Dh], H for [B, T, H, Dh]. out must not be x (each element reads its partner).
  */
-export const ROPE_SOURCE = `extern "C" __global__ void rope(float* out, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int offset, float sign, int n) {
+export const ROPE_SOURCE = `extern "C" __global__ void rope(float* out, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int group, int offset, float sign, int n) {
   int half = Dh / 2;
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    int d = i % Dh, t = (i / Dh) % T;
+    int d = i % Dh, t = (i / Dh / group) % T;
     long long table = (long long)(t + offset) * Dh + d;
     float rotated = d < half ? -x[i + half] : x[i - half];
     out[i] = x[i] * cos_t[table] + sign * rotated * sin_t[table];
   }
 }
 `;
+
+/** Rotate n values at x into out (see ROPE_SOURCE). */
+export function launchRope(cuda: CudaBackend, out: bigint, x: bigint, tables: { cos: bigint; sin: bigint }, r: { T: number; Dh: number; group: number; offset: number; sign: number; n: number }): void {
+  cuda.launchElementwise(ROPE_SOURCE, 'rope', r.n, [out, x, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
+}
 
 const rmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { x, weight } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
@@ -137,9 +143,8 @@ const rope: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const [, , T, Dh] = x.shape as [number, number, number, number];
   const n = tf.util.sizeFromShape(x.shape);
   const out = cuda.allocate(x.shape, 'float32');
-  cuda.launchElementwise(ROPE_SOURCE, 'rope', n, [
-    cuda.pointer(out), cuda.pointer(x), cuda.pointer(cos), cuda.pointer(sin), { i32: T }, { i32: Dh }, { i32: attrs!.offset as number }, { f32: attrs!.inverse ? -1 : 1 }, { i32: n },
-  ]);
+  const tables = { cos: cuda.pointer(cos), sin: cuda.pointer(sin) };
+  launchRope(cuda, cuda.pointer(out), cuda.pointer(x), tables, { T, Dh, group: 1, offset: attrs!.offset as number, sign: attrs!.inverse ? -1 : 1, n });
   return out;
 };
 
