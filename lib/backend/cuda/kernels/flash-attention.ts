@@ -54,6 +54,33 @@ __device__ void load_tile(float* dst, const float* src, int b, int T, int heads,
   }
 }
 
+// One warp's tile products (fragments and loads from mma.ts; shared-memory tiles have rows of STRIDE).
+template <int N> __device__ __forceinline__ void zero_tiles(float (&c)[N][4]) {
+#pragma unroll
+  for (int j = 0; j < N; j++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) c[j][i] = 0.0f;
+}
+// c[16 × 64] = A·Bᵀ over a head: A's 16 rows at a, B's 64 rows at b (K·Qᵀ, V·dOᵀ).
+__device__ __forceinline__ void rows_times_rows(float (&c)[TILE / 8][4], const float* a, const float* b) {
+  zero_tiles(c);
+#pragma unroll
+  for (int k = 0; k < KC; k++) {
+    FragA fa = load_a(a + 16 * k, STRIDE);
+#pragma unroll
+    for (int j = 0; j < TILE / 8; j++) mma(c[j], fa, load_b_t(b + 8 * j * STRIDE + 16 * k, STRIDE));
+  }
+}
+// c[16 × HD] += P·B: P [16 × 64] in registers as C tiles, B's 64 rows at b (P·V, Pᵀ·dO, dSᵀ·Q).
+__device__ __forceinline__ void add_tiles_times(float (&c)[NT][4], float (&p)[TILE / 8][4], const float* b) {
+#pragma unroll
+  for (int k = 0; k < TILE / 16; k++) {
+    FragA pa = frag_a(&p[2 * k][0]);
+#pragma unroll
+    for (int j = 0; j < NT; j++) mma(c[j], pa, load_b(b + 16 * k * STRIDE + 8 * j, STRIDE));
+  }
+}
+
 extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* out, float* lse, const float* q, const float* k, const float* v,
     int T, int H, int KVH, float scale_log2) {
   extern __shared__ float smem[];   // two buffers of a key tile and a value tile, [64][STRIDE] each
@@ -80,10 +107,7 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
   }
 
   float o[NT][4], m[2] = {NEG_INF, NEG_INF}, l[2] = {0.0f, 0.0f};
-#pragma unroll
-  for (int j = 0; j < NT; j++)
-#pragma unroll
-    for (int i = 0; i < 4; i++) o[j][i] = 0.0f;
+  zero_tiles(o);
 
   for (int kt = 0; kt <= qtile; kt++) {
     int k0 = kt * TILE;
@@ -100,10 +124,9 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
 
     // Scores of 16 queries × 64 keys, scaled by 1/√Dh·log2(e) so that exp2 gives e^score.
     float s[TILE / 8][4];
+    zero_tiles(s);
 #pragma unroll
     for (int j = 0; j < TILE / 8; j++) {
-#pragma unroll
-      for (int i = 0; i < 4; i++) s[j][i] = 0.0f;
 #pragma unroll
       for (int c = 0; c < KC; c++) mma(s[j], qa[c], load_b_t(ks + 8 * j * STRIDE + 16 * c, STRIDE));
 #pragma unroll
@@ -136,12 +159,7 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
         for (int e = 2 * r; e < 2 * r + 2; e++) { s[j][e] = exp2f(s[j][e] - mnew); l[r] += s[j][e]; }
     }
     // o += P·V: the probabilities are already laid out as A fragments (two C tiles per 16 keys).
-#pragma unroll
-    for (int c = 0; c < TILE / 16; c++) {
-      FragA pa = frag_a(&s[2 * c][0]);
-#pragma unroll
-      for (int j = 0; j < NT; j++) mma(o[j], pa, load_b(vs + 16 * c * STRIDE + 8 * j, STRIDE));
-    }
+    add_tiles_times(o, s, vs);
     __syncthreads();  // this buffer is refilled two tiles from now
   }
 
@@ -195,10 +213,8 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
   load_tile(vs, v, b, T, KVH, hk, k0);
 
   float dka[NT][4], dva[NT][4];
-#pragma unroll
-  for (int j = 0; j < NT; j++)
-#pragma unroll
-    for (int i = 0; i < 4; i++) { dka[j][i] = 0.0f; dva[j][i] = 0.0f; }
+  zero_tiles(dka);
+  zero_tiles(dva);
 
   for (int h = hk * group; h < (hk + 1) * group; h++) {  // the query heads that share these keys
     for (int qt = ktile; qt * TILE < T; qt++) {
@@ -218,16 +234,7 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
       // Pᵀ for this warp's 16 keys × 64 queries: recomputed scores, then exp2(s − lse), 0 where the
       // query comes before the key.
       float p[TILE / 8][4];
-#pragma unroll
-      for (int j = 0; j < TILE / 8; j++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) p[j][i] = 0.0f;
-#pragma unroll
-      for (int c = 0; c < KC; c++) {
-        FragA ka = load_a(ks + kw * STRIDE + 16 * c, STRIDE);
-#pragma unroll
-        for (int j = 0; j < TILE / 8; j++) mma(p[j], ka, load_b_t(qs + 8 * j * STRIDE + 16 * c, STRIDE));
-      }
+      rows_times_rows(p, ks + kw * STRIDE, qs);
 #pragma unroll
       for (int j = 0; j < TILE / 8; j++)
 #pragma unroll
@@ -235,25 +242,10 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
           int key = k0 + kw + c_row(i), query = q0 + 8 * j + c_col(i);
           p[j][i] = query >= key ? exp2f(p[j][i] * scale_log2 - lse_s[8 * j + c_col(i)]) : 0.0f;
         }
-      // dV += Pᵀ·dO
-#pragma unroll
-      for (int c = 0; c < TILE / 16; c++) {
-        FragA pa = frag_a(&p[2 * c][0]);
-#pragma unroll
-        for (int j = 0; j < NT; j++) mma(dva[j], pa, load_b(dos + 16 * c * STRIDE + 8 * j, STRIDE));
-      }
+      add_tiles_times(dva, p, dos);  // dV += Pᵀ·dO
       // dPᵀ = V·dOᵀ, then dSᵀ = Pᵀ∘(dPᵀ − Δ), kept in p and shared for dQ
       float dp[TILE / 8][4];
-#pragma unroll
-      for (int j = 0; j < TILE / 8; j++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) dp[j][i] = 0.0f;
-#pragma unroll
-      for (int c = 0; c < KC; c++) {
-        FragA va = load_a(vs + kw * STRIDE + 16 * c, STRIDE);
-#pragma unroll
-        for (int j = 0; j < TILE / 8; j++) mma(dp[j], va, load_b_t(dos + 8 * j * STRIDE + 16 * c, STRIDE));
-      }
+      rows_times_rows(dp, vs + kw * STRIDE, dos);
 #pragma unroll
       for (int j = 0; j < TILE / 8; j++)
 #pragma unroll
@@ -261,20 +253,11 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
           p[j][i] *= dp[j][i] - delta_s[8 * j + c_col(i)];
           dss[(kw + c_row(i)) * SSTRIDE + 8 * j + c_col(i)] = p[j][i];
         }
-      // dK += dSᵀ·Q
-#pragma unroll
-      for (int c = 0; c < TILE / 16; c++) {
-        FragA da = frag_a(&p[2 * c][0]);
-#pragma unroll
-        for (int j = 0; j < NT; j++) mma(dka[j], da, load_b(qs + 16 * c * STRIDE + 8 * j, STRIDE));
-      }
+      add_tiles_times(dka, p, qs);  // dK += dSᵀ·Q
       __syncthreads();  // all of dSᵀ is in shared memory
       // dQ rows q0 + 16·warp … += scale·dS·K, with atomics: A is dSᵀ read transposed.
       float dqa[NT][4];
-#pragma unroll
-      for (int j = 0; j < NT; j++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) dqa[j][i] = 0.0f;
+      zero_tiles(dqa);
 #pragma unroll
       for (int c = 0; c < TILE / 16; c++) {
         FragA da = load_a_t(dss + 16 * c * SSTRIDE + kw, SSTRIDE);
