@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Create .venv/ (JupyterLab 4 + plotly renderer + nbclient) when missing or outdated, and register the
 # tslab kernel inside it, never in the user's global Jupyter. Safe to run repeatedly.
+#   --nvrtc  also install NVIDIA's NVRTC (~220 MB), with which `npm test` compiles every cuda kernel on
+#            a machine without a GPU; learners who only want the notebooks never need it.
 set -euo pipefail
+nvrtc=0
+for arg in "$@"; do
+  case "$arg" in
+    --nvrtc) nvrtc=1 ;;
+    *) echo "venv.sh: unknown argument '$arg', expected --nvrtc" >&2; exit 2 ;;
+  esac
+done
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 venv=.venv
 requirements=notebooks/tools/requirements.txt
+requirements_nvrtc=notebooks/tools/requirements-nvrtc.txt
 
 python=${PYTHON:-python3}
 if ! command -v "$python" >/dev/null 2>&1; then
@@ -19,14 +29,23 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)
   exit 1
 fi
 
-# The stamp records what the venv was built from; a changed requirements file or kernel launcher rebuilds.
+# The stamps record what the venv was built from; a changed requirements file or kernel launcher rebuilds.
 stamp="$venv/.tinyllm-stamp"
+stamp_nvrtc="$venv/.tinyllm-stamp-nvrtc"
 want="$(cat "$requirements" notebooks/tools/kernel.sh notebooks/tools/venv.sh | sha256sum | cut -c1-16) $root"
+want_nvrtc="$(sha256sum < "$requirements_nvrtc" | cut -c1-16)"
+install_nvrtc() {
+  [ "$nvrtc" = 1 ] && [ "$(cat "$stamp_nvrtc" 2>/dev/null)" != "$want_nvrtc" ] || return 0
+  echo "tinyllm: installing NVRTC into $venv (for compiling the cuda kernels without a GPU) ..."
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements_nvrtc"
+  echo "$want_nvrtc" > "$stamp_nvrtc"
+}
 if [ -x "$venv/bin/jupyter" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  install_nvrtc
   exit 0
 fi
 
-echo "tinyllm: setting up $venv (JupyterLab, plotly, nbclient, NVRTC) ..."
+echo "tinyllm: setting up $venv (JupyterLab, plotly, nbclient) ..."
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv" || {
     echo "tinyllm: '$python -m venv' failed; on Debian/Ubuntu install python3-venv." >&2
@@ -47,4 +66,5 @@ node node_modules/tslab/bin/tslab install --python="$venv/bin/python" --sys-pref
   exit 1
 }
 echo "$want" > "$stamp"
+install_nvrtc
 echo "tinyllm: $venv ready (kernels: $("$venv/bin/jupyter" kernelspec list --json | "$venv/bin/python" -c 'import json,sys; print(", ".join(json.load(sys.stdin)["kernelspecs"]))'))"
