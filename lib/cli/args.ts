@@ -1,5 +1,6 @@
 // Command-line flags: `--name value…`, `--name=value` and bare `--flag`, plus the leading command words.
 // A flag takes every word up to the next flag, so `--input a.txt b.txt` lists two files.
+import type { OptionSpec } from './command.js';
 
 /** Parsed command line: the words before the first flag, and each flag's values (none for a bare flag). */
 export interface Args {
@@ -55,7 +56,7 @@ export function intFlag(args: Args, name: string, fallback?: number, min = -Infi
 }
 
 /** A number flag (e.g. a learning rate) within [min, max]. */
-export function numberFlag(args: Args, name: string, fallback: number, min = -Infinity, max = Infinity): number {
+export function numberFlag<F extends number | undefined>(args: Args, name: string, fallback: F, min = -Infinity, max = Infinity): number | F {
   const value = stringFlag(args, name);
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -72,9 +73,14 @@ export function listFlag(args: Args, name: string, required = false): string[] {
   return values;
 }
 
-/** Reject flags a command does not know, so that typos fail instead of being ignored. */
-export function checkFlags(args: Args, known: readonly string[]): void {
-  for (const name of args.flags.keys()) {
-    if (!known.includes(name)) throw new Error(`--${name}: unknown option, expected one of ${known.map((k) => `--${k}`).join(', ')}`);
+/** Reject flags a command does not know (typos fail instead of being ignored), values given to a switch, and missing required options. */
+export function checkFlags(args: Args, options: readonly OptionSpec[]): void {
+  for (const [name, values] of args.flags) {
+    const option = options.find((o) => o.name === name);
+    if (!option) throw new Error(`--${name}: unknown option, expected one of ${options.map((o) => `--${o.name}`).join(', ')}`);
+    if (!option.value && values.length > 0) throw new Error(`--${name}: takes no value, got '${values.join(' ')}'`);
+  }
+  for (const o of options) {
+    if (o.required && !args.flags.has(o.name)) throw new Error(`--${o.name}: missing, expected --${o.name} ${o.value}`);
   }
 }

@@ -1,7 +1,7 @@
 // `tinyllm data prepare`: text / JSONL files → token shards for `tinyllm train`.
 import { availableParallelism } from 'node:os';
 import { EncodePool } from '../data/encode-pool.js';
-import { prepareShards } from '../data/prepare.js';
+import { prepareShards, SHARD_TOKENS, VAL_FRACTION } from '../data/prepare.js';
 import { splitTokens } from '../data/shards.js';
 import { loadTokenizer } from '../tokenizer/files.js';
 import { intFlag, listFlag, numberFlag, requiredFlag } from './args.js';
@@ -10,8 +10,14 @@ import { formatCount, formatSeconds, Progress } from './progress.js';
 
 const prepare: Command = {
   summary: 'tokenize text or {"text": …} JSONL files (optionally .gz) into token shards with a train/val split',
-  usage: 'tinyllm data prepare --tokenizer <dir|tokenizer.json> --input <files…> --out <dir> [--val-fraction 0.01] [--workers N] [--shard-tokens N]',
-  flags: ['tokenizer', 'input', 'out', 'val-fraction', 'workers', 'shard-tokens'],
+  options: [
+    { name: 'tokenizer', value: '<dir|tokenizer.json>', required: true, help: 'the tokenizer to encode with (copied into --out)' },
+    { name: 'input', value: '<files…>', required: true, help: 'text files (one document each) or JSONL files of {"text": …} (one document a line), .gz ok' },
+    { name: 'out', value: '<dir>', required: true, help: 'new directory for the shards and index.json' },
+    { name: 'val-fraction', value: '<x>', default: VAL_FRACTION, help: 'share of documents sent to the validation split' },
+    { name: 'workers', value: '<n>', default: 'cores − 1, at most 8', help: 'encoder threads (0: encode on the main thread)' },
+    { name: 'shard-tokens', value: '<n>', default: SHARD_TOKENS, help: 'tokens per shard file' },
+  ],
   async run(args) {
     const tokenizerPath = requiredFlag(args, 'tokenizer');
     const tokenizer = loadTokenizer(tokenizerPath);
@@ -25,8 +31,8 @@ const prepare: Command = {
     try {
       const index = await prepareShards({
         files, tokenizer, out,
-        valFraction: numberFlag(args, 'val-fraction', 0.01, 0, 0.99),
-        shardTokens: intFlag(args, 'shard-tokens', 1 << 24, 1024),
+        valFraction: numberFlag(args, 'val-fraction', VAL_FRACTION, 0, 0.99),
+        shardTokens: intFlag(args, 'shard-tokens', SHARD_TOKENS, 1024),
         encode: pool?.encode, inFlight: 2 * Math.max(1, workers),
         onProgress: (p) => progress.update(p.files, `${formatCount(p.documents)} docs · ${formatCount(p.tokens)} tokens`),
       });

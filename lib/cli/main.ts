@@ -1,50 +1,60 @@
 // `tinyllm <command>`: dispatch to a command; errors print one line (a stack trace with --debug).
-import * as tf from '@tensorflow/tfjs';
-import { describeBackend, initBackend, parseBackendName } from '../backend/init.js';
 import { checkFlags, parseArgs, stringFlag } from './args.js';
-import type { Command } from './command.js';
+import { BACKEND_OPTION, type Command, helpText } from './command.js';
 import { DATA_COMMANDS } from './data.js';
 import { demo } from './demo.js';
+import { generateCommand } from './generate.js';
 import { score } from './score.js';
 import { TOKENIZER_COMMANDS } from './tokenizer.js';
 import { trainCommand } from './train.js';
 
 const info: Command = {
   summary: 'versions and the backend that would run the work',
-  usage: 'tinyllm info [--backend auto|cpu|wasm|cuda]',
-  flags: ['backend'],
+  options: [BACKEND_OPTION],
   async run(args) {
+    const { describeBackend, initBackend, parseBackendName } = await import('../backend/init.js');
+    const tf = await import('@tensorflow/tfjs');
     await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
     console.log(`tiny-llm-ts · node ${process.version} · tfjs ${tf.version.tfjs} · backend ${describeBackend()}`);
   },
 };
 
-const COMMANDS: Record<string, Command> = { info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, score, demo };
+const COMMANDS: Record<string, Command> = {
+  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, generate: generateCommand, score, demo,
+};
 
-function help(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  return [
-    'usage: tinyllm <command> [options]   (tinyllm <command> --help for its options)',
-    '',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
-  ].join('\n');
+/** Summaries of the commands whose name starts with `prefix` ('' for all). */
+function commandList(prefix: string): string {
+  const names = Object.keys(COMMANDS).filter((n) => n.startsWith(prefix));
+  const width = Math.max(...names.map((n) => n.length));
+  return names.map((name) => `  ${name.padEnd(width)}  ${COMMANDS[name]!.summary}`).join('\n');
 }
+
+/** A group such as `tokenizer`: the commands that start with its word. */
+const isGroup = (name: string) => Object.keys(COMMANDS).some((n) => n.startsWith(`${name} `));
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
-  if (args.words.length === 0 || args.words[0] === 'help') {
-    console.log(help());
+  const help = args.flags.has('help') || args.words[0] === 'help';
+  const words = args.words[0] === 'help' ? args.words.slice(1) : args.words;
+  const name = words.join(' ');
+  if (name === '') {
+    console.log(`usage: tinyllm <command> [options]   (tinyllm <command> --help for its options)\n\n${commandList('')}`);
     return;
   }
-  const name = args.words.join(' ');
   const command = COMMANDS[name];
+  if (!command && isGroup(name)) {
+    if (!help) throw new Error(`${name}: expected a subcommand, one of: ${Object.keys(COMMANDS).filter((n) => n.startsWith(`${name} `)).map((n) => n.slice(name.length + 1)).join(', ')}`);
+    console.log(`usage: tinyllm ${name} <command> [options]   (tinyllm ${name} <command> --help for its options)\n\n${commandList(`${name} `)}`);
+    return;
+  }
   if (!command) throw new Error(`unknown command '${name}', expected one of: ${Object.keys(COMMANDS).join(', ')}`);
-  if (args.flags.has('help')) {
-    console.log(`usage: ${command.usage}\n\n${command.summary}`);
+  if (help) {
+    console.log(helpText(name, command));
     return;
   }
   args.flags.delete('debug');
-  checkFlags(args, command.flags);
+  checkFlags(args, command.options);
   await command.run(args);
 }
 

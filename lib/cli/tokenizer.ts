@@ -9,8 +9,11 @@ import { formatCount, formatSeconds, Progress } from './progress.js';
 
 const train: Command = {
   summary: 'train a byte-level BPE tokenizer on text files',
-  usage: 'tinyllm tokenizer train --input <files…> --vocab-size <n> --out <dir>   (text or {"text": …} JSONL, optionally .gz)',
-  flags: ['input', 'vocab-size', 'out'],
+  options: [
+    { name: 'input', value: '<files…>', required: true, help: 'text or {"text": …} JSONL files, .gz ok' },
+    { name: 'vocab-size', value: '<n>', required: true, help: `vocabulary size, at least ${minVocabSize()} (256 bytes + the special tokens)` },
+    { name: 'out', value: '<dir>', required: true, help: 'directory for tokenizer.json and tokenizer_config.json' },
+  ],
   async run(args) {
     const inputs = listFlag(args, 'input', true);
     const vocabSize = intFlag(args, 'vocab-size', undefined, minVocabSize());
@@ -41,8 +44,10 @@ const train: Command = {
 
 const encode: Command = {
   summary: 'encode text (--text, or standard input) to ids, printed as JSON',
-  usage: 'tinyllm tokenizer encode --tokenizer <dir|tokenizer.json> [--text <s>]',
-  flags: ['tokenizer', 'text'],
+  options: [
+    { name: 'tokenizer', value: '<dir|tokenizer.json>', required: true, help: 'the tokenizer' },
+    { name: 'text', value: '<s>', default: 'standard input', help: 'the text to encode' },
+  ],
   async run(args) {
     const tokenizer = loadTokenizer(requiredFlag(args, 'tokenizer'));
     const text = stringFlag(args, 'text') ?? readFileSync(0, 'utf8');
@@ -52,8 +57,10 @@ const encode: Command = {
 
 const decode: Command = {
   summary: 'decode comma-separated ids to text',
-  usage: 'tinyllm tokenizer decode --tokenizer <dir|tokenizer.json> --ids <1,2,3>',
-  flags: ['tokenizer', 'ids'],
+  options: [
+    { name: 'tokenizer', value: '<dir|tokenizer.json>', required: true, help: 'the tokenizer' },
+    { name: 'ids', value: '<1,2,3>', required: true, help: 'comma-separated token ids' },
+  ],
   async run(args) {
     const tokenizer = loadTokenizer(requiredFlag(args, 'tokenizer'));
     const ids = parseIds(requiredFlag(args, 'ids'), tokenizer.vocabSize);

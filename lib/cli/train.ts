@@ -1,48 +1,76 @@
 // `tinyllm train`: pretrain a preset on token shards, with checkpoints, --resume and Ctrl-C that saves.
-import { initBackend, parseBackendName, parseMatmulPrecision } from '../backend/init.js';
 import { readShardIndex } from '../data/shards.js';
-import { presetConfig } from '../model/config.js';
-import { train } from '../train/loop.js';
+import { countParameters, PRESETS, presetConfig } from '../model/config.js';
+import { DERIVED_DEFAULTS, resolveTrainOptions, TRAIN_DEFAULTS, type TrainSettings } from '../train/options.js';
 import { intFlag, numberFlag, requiredFlag, stringFlag, type Args } from './args.js';
-import type { Command } from './command.js';
-import { formatCount } from './progress.js';
+import { BACKEND_OPTION, type Command, type OptionSpec } from './command.js';
+import { formatCount, Progress } from './progress.js';
 
-const FLAGS = ['preset', 'data', 'out', 'steps', 'batch', 'seq', 'accum', 'lr', 'min-lr', 'warmup', 'weight-decay', 'clip', 'seed',
-  'eval-every', 'eval-batches', 'save-every', 'backend', 'matmul', 'resume'] as const;
+const D = TRAIN_DEFAULTS;
 
-/** The run's options from flags (defaults suit `nano` on a CPU). */
-function trainOptions(args: Args) {
+const OPTIONS: OptionSpec[] = [
+  { name: 'data', value: '<dir>', required: true, help: 'token shards made by `tinyllm data prepare`' },
+  { name: 'out', value: '<dir>', required: true, help: 'run directory: checkpoints step-NNNNNN/, metrics.jsonl, final/' },
+  { name: 'preset', value: '<name>', default: 'nano', help: 'model shape (see the list below); the vocabulary comes from the data' },
+  { name: 'steps', value: '<n>', default: D.steps, help: 'optimizer steps' },
+  { name: 'batch', value: '<n>', default: D.batch, help: 'sequences per micro-batch' },
+  { name: 'seq', value: '<n>', default: DERIVED_DEFAULTS.seq, help: 'tokens per sequence' },
+  { name: 'accum', value: '<n>', default: D.accum, help: 'micro-batches per step (gradient accumulation)' },
+  { name: 'lr', value: '<x>', default: D.lr, help: 'peak learning rate' },
+  { name: 'min-lr', value: '<x>', default: DERIVED_DEFAULTS.minLr, help: 'learning rate at the end of the cosine decay' },
+  { name: 'warmup', value: '<n>', default: DERIVED_DEFAULTS.warmup, help: 'steps of linear warmup' },
+  { name: 'weight-decay', value: '<x>', default: D.weightDecay, help: 'AdamW decoupled weight decay (not on norms or the embedding)' },
+  { name: 'clip', value: '<x>', default: D.clip, help: 'clip the global gradient norm to this (0: no clipping)' },
+  { name: 'seed', value: '<n>', default: D.seed, help: 'seed of the initial weights and the data order' },
+  { name: 'eval-every', value: '<n>', default: D.evalEvery, help: 'validate every n steps (0: never)' },
+  { name: 'eval-batches', value: '<n>', default: D.evalBatches, help: 'batches of the val split per validation' },
+  { name: 'save-every', value: '<n>', default: D.saveEvery, help: 'checkpoint every n steps (0: only at the end and on Ctrl-C)' },
+  BACKEND_OPTION,
+  { name: 'matmul', value: 'bf16|tf32|fp32', default: 'bf16', help: 'matmul precision on cuda (the CPU backends compute in fp32)' },
+  { name: 'resume', help: 'continue the run in --out from its newest checkpoint, exactly' },
+];
+
+/** The preset table for --help: shape and parameter count at the default vocabulary. */
+export function presetLines(): string[] {
+  const rows = Object.keys(PRESETS).map((name) => {
+    const c = presetConfig(name);
+    return `  ${name.padEnd(14)} hidden ${String(c.hidden).padStart(4)}  ffn ${String(c.ffn).padStart(4)}  layers ${String(c.layers).padStart(2)}  ` +
+      `heads ${String(c.heads).padStart(2)}/${String(c.kvHeads).padEnd(2)}  maxSeq ${String(c.maxSeq).padStart(4)}  ${(countParameters(c).total / 1e6).toFixed(2).padStart(7)}M parameters${c.moe ? ' (MoE)' : ''}`;
+  });
+  return ['presets (parameters at vocabulary 6,400; heads are query/key-value):', ...rows];
+}
+
+/** The run's settings from flags; what is not given takes the library's default (resolveTrainOptions). */
+function trainSettings(args: Args): TrainSettings {
   const data = requiredFlag(args, 'data');
-  const preset = stringFlag(args, 'preset', 'nano')!;
-  const steps = intFlag(args, 'steps', 1000, 1)!;
-  const lr = numberFlag(args, 'lr', 1e-3, 0);
-  const index = readShardIndex(data);
-  const config = presetConfig(preset, { vocabSize: index.vocabSize });
+  const config = presetConfig(stringFlag(args, 'preset', 'nano')!, { vocabSize: readShardIndex(data).vocabSize });
   return {
-    data, out: requiredFlag(args, 'out'), config, steps,
-    batch: intFlag(args, 'batch', 8, 1)!,
-    seq: intFlag(args, 'seq', Math.min(256, config.maxSeq), 2, config.maxSeq)!,
-    accum: intFlag(args, 'accum', 1, 1)!,
-    lr, minLr: numberFlag(args, 'min-lr', lr / 10, 0),
-    warmup: intFlag(args, 'warmup', Math.min(100, Math.ceil(steps / 10)), 0)!,
-    weightDecay: numberFlag(args, 'weight-decay', 0.1, 0),
-    clip: numberFlag(args, 'clip', 1, 0),
-    seed: intFlag(args, 'seed', 0, 0)!,
-    evalEvery: intFlag(args, 'eval-every', 100, 0)!,
-    evalBatches: intFlag(args, 'eval-batches', 10, 1)!,
-    saveEvery: intFlag(args, 'save-every', 500, 0)!,
+    data, out: requiredFlag(args, 'out'), config,
+    steps: intFlag(args, 'steps', undefined, 1),
+    batch: intFlag(args, 'batch', undefined, 1),
+    seq: intFlag(args, 'seq', undefined, 2, config.maxSeq),
+    accum: intFlag(args, 'accum', undefined, 1),
+    lr: numberFlag(args, 'lr', undefined, 0),
+    minLr: numberFlag(args, 'min-lr', undefined, 0),
+    warmup: intFlag(args, 'warmup', undefined, 0),
+    weightDecay: numberFlag(args, 'weight-decay', undefined, 0),
+    clip: numberFlag(args, 'clip', undefined, 0),
+    seed: intFlag(args, 'seed', undefined, 0),
+    evalEvery: intFlag(args, 'eval-every', undefined, 0),
+    evalBatches: intFlag(args, 'eval-batches', undefined, 1),
+    saveEvery: intFlag(args, 'save-every', undefined, 0),
     resume: args.flags.has('resume'),
   };
 }
 
 export const trainCommand: Command = {
   summary: 'pretrain a model on token shards (checkpoints, --resume, Ctrl-C saves a checkpoint)',
-  usage: 'tinyllm train --data <shards> --out <run> [--preset nano|16m|…|92m] [--steps N --batch B --seq T --accum N --lr X --min-lr X ' +
-    '--warmup N --weight-decay X --clip X --seed S --eval-every N --eval-batches N --save-every N --backend auto|cpu|wasm|cuda --matmul bf16|tf32|fp32 (cuda) --resume]',
-  flags: FLAGS,
+  options: OPTIONS,
+  notes: presetLines,
   async run(args) {
-    const options = trainOptions(args);
-    // TF32 is the default: on an H100 it measured faster than bf16 here, whose fp32 → bf16 copies cost more than they save.
+    const o = resolveTrainOptions(trainSettings(args));
+    const { initBackend, parseBackendName, parseMatmulPrecision } = await import('../backend/init.js');
+    const { train } = await import('../train/loop.js');
     await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'bf16')!) });
     let stop = false;
     const onSigint = () => {
@@ -51,17 +79,26 @@ export const trainCommand: Command = {
       console.error('\ntinyllm: stopping after this step and writing a checkpoint (Ctrl-C again quits at once)');
     };
     process.on('SIGINT', onSigint);
-    console.log(`train: ${options.resume ? 'resuming' : 'new run'} in ${options.out}; ${formatCount(options.batch * options.seq * options.accum)} tokens/step, ${options.steps} steps`);
-    const result = await train(options, { shouldStop: () => stop });
+    console.log(`train: ${o.resume ? 'resuming' : 'new run'} in ${o.out}; ${formatCount(o.batch * o.seq * o.accum)} tokens/step, ${o.steps} steps`);
+    let progress: Progress | null = null;
+    const result = await train(o, {
+      onStart: (_model, _tokenizer, startStep) => { progress = new Progress('train', o.steps, ' steps', startStep); },
+      onStep: (m) => {
+        // Validation results stay on screen as lines of their own; the bar below keeps moving.
+        if (m.val_loss !== undefined) progress!.log(`step ${String(m.step).padStart(6)}  loss ${m.loss.toFixed(3)}  val ${m.val_loss.toFixed(3)}  lr ${m.lr.toExponential(2)}`);
+        progress!.update(m.step, `loss ${m.loss.toFixed(3)} · ${m.tok_s} tok/s`);
+      },
+      shouldStop: () => stop,
+    });
     process.off('SIGINT', onSigint);
     const last = result.history[result.history.length - 1];
     if (last) console.log(`step ${last.step}: loss ${last.loss.toFixed(4)}${last.val_loss !== undefined ? `, val ${last.val_loss.toFixed(4)}` : ''}`);
     result.model.dispose();
     if (result.stopped) {
-      console.log(`stopped: checkpoint saved in ${options.out}; continue with the same command and --resume`);
+      console.log(`stopped: checkpoint saved in ${o.out}; continue with the same command and --resume`);
       process.exitCode = 130;
     } else {
-      console.log(`wrote ${options.out}/final`);
+      console.log(`wrote ${o.out}/final`);
     }
   },
 };

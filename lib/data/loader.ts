@@ -18,7 +18,7 @@ export class TokenStream {
   private readonly shards: { fd: number; start: number; tokens: number }[] = [];
   private readonly bytesPerToken: number;
 
-  constructor(dir: string, split: 'train' | 'val') {
+  constructor(readonly dir: string, readonly split: 'train' | 'val') {
     this.index = readShardIndex(dir);
     this.bytesPerToken = this.index.dtype === 'uint16' ? 2 : 4;
     let start = 0;
@@ -73,7 +73,9 @@ export class BatchLoader {
   constructor(readonly stream: TokenStream, readonly batch: number, readonly seq: number, readonly seed = 0, readonly shuffle = true) {
     // Window w holds tokens [w·T, w·T + T]: T inputs and, shifted by one, T targets.
     this.windows = Math.floor((stream.length - 1) / seq);
-    if (this.windows < batch) throw new Error(`data: ${stream.length} tokens make ${this.windows} windows of ${seq + 1}, fewer than the batch of ${batch}; use a smaller --batch or --seq, or more data`);
+    if (this.windows < batch) {
+      throw new Error(`${stream.dir}: the ${stream.split} split has ${stream.length} tokens, ${Math.max(0, this.windows)} window(s) of ${seq + 1}, fewer than the batch of ${batch}; use a smaller --batch or --seq, or more data`);
+    }
     this.order = this.orderOf(0);
   }
 

@@ -5,7 +5,8 @@ import { saveTokenizer } from '../tokenizer/files.js';
 import { ENDOFTEXT } from '../tokenizer/special.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { isJsonl, readDocuments } from './documents.js';
-import { createShardDir, ShardWriter, shardDtype, writeShardIndex, type ShardIndex, type SourceStats } from './shards.js';
+import { rmSync } from 'node:fs';
+import { createShardDir, finishShardDir, ShardWriter, shardDtype, writeShardIndex, type ShardIndex, type SourceStats } from './shards.js';
 
 /** Turns a batch of texts into token ids (in-process, or on worker threads). */
 export type BatchEncoder = (texts: string[]) => Promise<number[][]>;
@@ -36,15 +37,34 @@ interface Piece {
 
 const BATCH_CHARS = 1 << 18;
 
-/** Tokenize `files` into shards under `out`; returns the index it wrote. */
+/** Default share of documents in the validation split. */
+export const VAL_FRACTION = 0.01;
+/** Default tokens per shard file (32 MiB of uint16). */
+export const SHARD_TOKENS = 1 << 24;
+
+/**
+ * Tokenize `files` into shards under `out`; returns the index it wrote. The shards are written to
+ * `out.tmp/` and renamed when complete, so a failed or interrupted run leaves no half-made `out`.
+ */
 export async function prepareShards(o: PrepareOptions): Promise<ShardIndex> {
-  const valFraction = o.valFraction ?? 0.01;
+  const valFraction = o.valFraction ?? VAL_FRACTION;
   if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`--val-fraction: ${valFraction}, expected a number in [0, 1)`);
-  createShardDir(o.out);
+  const tmp = createShardDir(o.out);
+  try {
+    const index = await writeShards(o, tmp, valFraction);
+    finishShardDir(tmp, o.out);
+    return index;
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function writeShards(o: PrepareOptions, dir: string, valFraction: number): Promise<ShardIndex> {
   const eot = o.tokenizer.specialId(ENDOFTEXT);
   const dtype = shardDtype(o.tokenizer.vocabSize);
-  const shardTokens = o.shardTokens ?? 1 << 24;
-  const writers = { train: new ShardWriter(o.out, 'train', dtype, shardTokens), val: new ShardWriter(o.out, 'val', dtype, shardTokens) };
+  const shardTokens = o.shardTokens ?? SHARD_TOKENS;
+  const writers = { train: new ShardWriter(dir, 'train', dtype, shardTokens), val: new ShardWriter(dir, 'val', dtype, shardTokens) };
   const encode: BatchEncoder = o.encode ?? (async (texts) => texts.map((t) => o.tokenizer.encode(t)));
   const inFlight = o.inFlight ?? 1;
   const documents = { train: 0, val: 0 };
@@ -99,12 +119,14 @@ export async function prepareShards(o: PrepareOptions): Promise<ShardIndex> {
   }
   await submit();
   while (pending.length > 0) await writeOldest();
+  // Every document adds one <|endoftext|>: fewer tokens than that means there was no text at all.
+  if (tokens <= documents.train + documents.val) throw new Error(`${o.files.join(', ')}: no text to tokenize (${documents.train + documents.val} empty document(s)), expected documents with text`);
 
   const index: ShardIndex = {
     format: 'tinyllm-shards-1', dtype, vocabSize: o.tokenizer.vocabSize, eot,
     train: writers.train.finish(), val: writers.val.finish(), documents, sources,
   };
-  saveTokenizer(o.tokenizer, o.out);
-  writeShardIndex(o.out, index);
+  saveTokenizer(o.tokenizer, dir);
+  writeShardIndex(dir, index);
   return index;
 }

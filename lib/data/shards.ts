@@ -1,7 +1,7 @@
 // Token shards: a corpus tokenized once into flat binary files of token ids (uint16 when the vocabulary
 // fits, else uint32), documents separated by <|endoftext|>, plus index.json saying what is where. Training
 // then reads windows of ids straight from disk instead of re-tokenizing text every epoch.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -100,9 +100,18 @@ export function writeShardIndex(dir: string, index: ShardIndex): void {
   writeFileAtomic(join(dir, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
 }
 
-/** Make an empty output directory, refusing to mix with an existing shard set. */
-export function createShardDir(dir: string): void {
+/** Make the temporary directory shards are written into (`dir.tmp`), refusing to overwrite an existing shard set. */
+export function createShardDir(dir: string): string {
   if (existsSync(join(dir, 'index.json'))) throw new Error(`${dir}: already holds shards (index.json); choose another --out or delete it`);
-  mkdirSync(dir, { recursive: true });
+  if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir}: exists and is not empty; choose another --out or delete it`);
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  return tmp;
 }
 
+/** Move the finished shards into place (an empty `dir` the user made is replaced). */
+export function finishShardDir(tmp: string, dir: string): void {
+  if (existsSync(dir)) rmdirSync(dir);
+  renameSync(tmp, dir);
+}

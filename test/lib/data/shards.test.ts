@@ -132,7 +132,7 @@ describe('BatchLoader', () => {
 
   it('says when the data is too small for one batch', async () => {
     const stream = new TokenStream(join(dir, 'loader'), 'train');
-    expect(() => new BatchLoader(stream, 1000, 64)).toThrow(/windows of 65, fewer than the batch of 1000; use a smaller --batch or --seq, or more data/);
+    expect(() => new BatchLoader(stream, 1000, 64)).toThrow(/loader: the train split has \d+ tokens, \d+ window\(s\) of 65, fewer than the batch of 1000; use a smaller --batch or --seq, or more data$/);
     stream.close();
   });
 });

@@ -23,6 +23,41 @@ describe('tinyllm data prepare and train', () => {
     expect(run.stdout).toMatch(/^wrote .*: train [\d.k]+ tokens \(180 docs, 1 shard\(s\)\), val [\d.k]+ tokens \(20 docs\), uint16, 1 malformed line\(s\) skipped/m);
   });
 
+  it('refuses input with no text at prepare, leaving no output behind', () => {
+    const empty = join(dir, 'empty.jsonl');
+    writeFileSync(empty, '');
+    const blank = join(dir, 'blank.txt');
+    writeFileSync(blank, '');
+    const out = join(dir, 'empty-data');
+    for (const input of [empty, blank]) {
+      const run = tinyllm('data', 'prepare', '--tokenizer', 'datasets/tokenizer', '--input', input, '--out', out, '--workers', '0');
+      expect(run.status).toBe(1);
+      expect(run.stderr.trim().split('\n').pop()).toMatch(new RegExp(`^tinyllm: ${input}: no text to tokenize \\(\\d empty document\\(s\\)\\), expected documents with text$`));
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(`${out}.tmp`)).toBe(false);
+    }
+  });
+
+  it('refuses data too small for one batch before making the run directory', () => {
+    const tiny = join(dir, 'tiny.jsonl');
+    writeFileSync(tiny, `${JSON.stringify({ text: '床前明月光' })}\n`);
+    const tinyData = join(dir, 'tiny-data');
+    expect(tinyllm('data', 'prepare', '--tokenizer', 'datasets/tokenizer', '--input', tiny, '--out', tinyData, '--workers', '0', '--val-fraction', '0').status).toBe(0);
+    const out = join(dir, 'never-made');
+    const run = tinyllm('train', '--data', tinyData, '--out', out, '--backend', 'wasm');
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toMatch(new RegExp(`^tinyllm: ${tinyData}: the train split has \\d+ tokens, 0 window\\(s\\) of 257, fewer than the batch of 8; use a smaller --batch or --seq, or more data$`));
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('--resume on a folder that does not exist fails without making it', () => {
+    const out = join(dir, 'no-such-run');
+    const run = tinyllm('train', '--data', data, '--out', out, '--resume', '--backend', 'wasm');
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe(`tinyllm: --resume: ${out} does not exist, expected a run directory to resume from`);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('names a bad flag value', () => {
     const run = tinyllm('train', '--data', data, '--out', join(dir, 'x'), '--lr', 'fast');
     expect(run.status).toBe(1);

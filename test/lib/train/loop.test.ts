@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { readDocuments } from '../../../lib/data/documents.js';
 import { prepareShards } from '../../../lib/data/prepare.js';
 import { presetConfig } from '../../../lib/model/config.js';
 import { loadTokenizer } from '../../../lib/tokenizer/files.js';
-import { type TrainOptions, train } from '../../../lib/train/loop.js';
+import { train } from '../../../lib/train/loop.js';
+import type { TrainOptions } from '../../../lib/train/options.js';
 
 await initBackend('wasm', { quiet: true });
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
 const options = (out: string, overrides: Partial<TrainOptions> = {}): TrainOptions => ({
   data, out, config: presetConfig('nano', { vocabSize: tokenizer.vocabSize, hidden: 32, ffn: 64, layers: 2, heads: 2, kvHeads: 1, maxSeq: 32 }),
   steps: 40, batch: 2, seq: 16, accum: 1, lr: 1e-2, minLr: 1e-3, warmup: 5, weightDecay: 0.1, clip: 1, seed: 3,
-  evalEvery: 10, evalBatches: 2, saveEvery: 0, resume: false, progress: false, ...overrides,
+  evalEvery: 10, evalBatches: 2, saveEvery: 0, resume: false, ...overrides,
 });
 
 const withoutTiming = (line: string) => ({ ...JSON.parse(line), tok_s: 0 });
@@ -75,7 +76,12 @@ describe('train', () => {
 
   it('refuses to start over an existing run, to resume nothing, or a model whose vocabulary differs from the data', async () => {
     await expect(train(options(join(dir, 'straight')))).rejects.toThrow(`${join(dir, 'straight')}: already holds a run (metrics.jsonl); pass --resume`);
-    await expect(train(options(join(dir, 'empty'), { resume: true }))).rejects.toThrow(`--resume: ${join(dir, 'empty')} has no step-NNNNNN checkpoint to resume from`);
+    await expect(train(options(join(dir, 'missing'), { resume: true }))).rejects.toThrow(`--resume: ${join(dir, 'missing')} does not exist, expected a run directory to resume from`);
+    mkdirSync(join(dir, 'empty'));
+    await expect(train(options(join(dir, 'empty'), { resume: true }))).rejects.toThrow(`--resume: ${join(dir, 'empty')} has no step-NNNNNN checkpoint, expected a run directory to resume from`);
     await expect(train(options(join(dir, 'vocab'), { config: presetConfig('nano', { vocabSize: 100 }) }))).rejects.toThrow(`${data}: vocabulary of 6400 tokens, but the model's vocabSize is 100`);
+    // A run that cannot start leaves no run directory behind.
+    expect(existsSync(join(dir, 'missing'))).toBe(false);
+    expect(existsSync(join(dir, 'vocab'))).toBe(false);
   });
 });
