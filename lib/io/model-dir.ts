@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkConfig, type ModelConfig } from '../model/config.js';
 import { LlamaModel } from '../model/model.js';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/files.js';
-import { ENDOFTEXT, IM_END, IM_START } from '../tokenizer/special.js';
+import { ENDOFTEXT, IM_END } from '../tokenizer/special.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic } from './atomic.js';
 import { readSafetensors, writeSafetensors, type StoredTensor } from './safetensors.js';
@@ -24,7 +24,9 @@ export function saveModelDir(model: LlamaModel, dir: string, options: SaveOption
   mkdirSync(dir, { recursive: true });
   const tokenizer = options.tokenizer;
   const special = (s: string) => (tokenizer?.specials.some((t) => t.content === s) ? tokenizer.specialId(s) : null);
-  const ids = { bos: special(IM_START), eos: special(IM_END), pad: special(ENDOFTEXT) };
+  // No BOS: our tokenizers never prepend one (tokenizer_config.json says bos_token null, add_bos_token
+  // false); <|im_start|> opens a chat message, not a sequence.
+  const ids = { bos: null, eos: special(IM_END), pad: special(ENDOFTEXT) };
   const dtype = options.dtype ?? 'float32';
   writeJson(join(dir, 'config.json'), { ...toHfConfig(model.config), torch_dtype: dtype, bos_token_id: ids.bos, eos_token_id: ids.eos });
   writeJson(join(dir, 'generation_config.json'), {
@@ -63,6 +65,26 @@ export function loadModelDir(dir: string): { model: LlamaModel; tokenizer: Token
   } finally {
     params.forEach((t) => t.dispose());
   }
+}
+
+/** The eos ids of a model directory's generation_config.json (one id or a list); null when it names none. */
+export function readEosIds(dir: string): number[] | null {
+  const file = join(dir, 'generation_config.json');
+  if (!existsSync(file)) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null) throw new Error(`${file}: expected a JSON object`);
+  const eos = (raw as Record<string, unknown>).eos_token_id;
+  if (eos === undefined || eos === null) return null;
+  const ids: unknown[] = Array.isArray(eos) ? eos : [eos];
+  if (!ids.every((id) => Number.isInteger(id) && (id as number) >= 0)) {
+    throw new Error(`${file}: eos_token_id: ${JSON.stringify(eos)}, expected a token id or a list of token ids`);
+  }
+  return ids.length > 0 ? (ids as number[]) : null;
 }
 
 /** Our config as LlamaConfig keys (plus our MoE keys, which only we read). */

@@ -35,7 +35,7 @@ export interface ModelConfig {
   moe: MoeConfig | null;
 }
 
-/** Ids of the default tokenizer's special tokens, written into config.json / generation_config.json. */
+/** Vocabulary size of the default tokenizer (datasets/tokenizer), the presets' default. */
 export const DEFAULT_VOCAB_SIZE = 6400;
 
 type Shape = Pick<ModelConfig, 'hidden' | 'ffn' | 'layers' | 'heads' | 'kvHeads' | 'maxSeq'> & Partial<ModelConfig>;

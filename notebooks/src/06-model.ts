@@ -14,7 +14,7 @@
 
 // %%
 import * as tf from '@tensorflow/tfjs';
-import { describeBackend, initBackend } from './lib/backend/init.js';
+import { describeBackend, initBackend, parseBackendName } from './lib/backend/init.js';
 import { countParameters, PRESETS, presetConfig } from './lib/model/config.js';
 import { LlamaModel } from './lib/model/model.js';
 import { loadTokenizer } from './lib/tokenizer/files.js';
@@ -91,7 +91,8 @@ for (const name of ['cpu', 'wasm'] as const) {
   const norm = step();
   console.log(`${describeBackend().padEnd(24)} forward + backward of 256 tokens: ${((performance.now() - start) / 1000).toFixed(2)} s (gradient norm ${norm.toFixed(3)})`);
 }
-await initBackend(backend as 'wasm', { quiet: true });
+await initBackend(parseBackendName(backend), { quiet: true });
+console.log('back on', describeBackend());
 
 // %% [markdown]
 // ## Sampling from the untrained model
@@ -113,20 +114,24 @@ for (const temperature of [0, 1]) {
 //
 // A model directory is `config.json` + `model.safetensors` + the tokenizer files. `tinyllm score` shows
 // how surprised a model is by each token of a text (from a terminal:
-// `npx tinyllm score --model <dir> --text '床前明月光'`); the same function is available here.
+// `npx tinyllm score --model <dir> --text '床前明月光'`); the same function is available here. The cell
+// below saves `nano` into a temporary directory, loads it back, and removes the directory again.
 
 // %%
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModelDir, saveModelDir } from './lib/io/model-dir.js';
-import { scoreIds } from './lib/cli/score.js';
+import { scoreIds } from './lib/infer/score.js';
 
-const dir = join(mkdtempSync(join(tmpdir(), 'nano-')), 'model');
-saveModelDir(model, dir, { tokenizer: tokenizer }); // (tslab: no shorthand for earlier cells' variables)
-const reloaded = loadModelDir(dir);
+const saved = mkdtempSync(join(tmpdir(), 'nano-'));
+saveModelDir(model, saved, { tokenizer: tokenizer }); // (tslab: no shorthand for earlier cells' variables)
+const formatSize = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${Math.round(bytes / 1024).toLocaleString('en')} KiB`);
+const files = readdirSync(saved).map((f) => `\`${f}\` ${formatSize(statSync(join(saved, f)).size)}`);
+const reloaded = loadModelDir(saved);
+rmSync(saved, { recursive: true, force: true }); // loaded into memory: the directory is no longer needed
 const scored = scoreIds(reloaded.model, tokenizer.encode('床前明月光'));
-showMarkdown(`saved to \`${dir}\`\n\n| token | log p |\n|---|---:|\n${tokenizer.encode('床前明月光').map((id, i) => `| ${tokenizer.idToString(id)} | ${i === 0 ? '—' : scored[i]!.toFixed(2)} |`).join('\n')}\n\nAll near ln(1/${config.vocabSize}) = ${Math.log(1 / config.vocabSize).toFixed(2)}: nothing learned yet.`);
+showMarkdown(`saved and reloaded: ${files.join(', ')}\n\n| token | log p |\n|---|---:|\n${tokenizer.encode('床前明月光').map((id, i) => `| ${tokenizer.idToString(id)} | ${i === 0 ? '—' : scored[i]!.toFixed(2)} |`).join('\n')}\n\nAll near ln(1/${config.vocabSize}) = ${Math.log(1 / config.vocabSize).toFixed(2)}: nothing learned yet.`);
 
 // %% [markdown]
 // ## Exercises

@@ -12,7 +12,7 @@
 
 // %%
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from './lib/backend/init.js';
@@ -130,19 +130,19 @@ showPlotly(linePlot([{ name: 'lr', y: Array.from({ length: 220 }, (_, s) => cosi
 // updates while it runs. `nano` with batch 6 × 64 tokens on this CPU: about a minute and a half.
 
 // %%
-import { generate } from './lib/infer/sampling.js';
+import { generateText } from './lib/infer/sampling.js';
 import { train } from './lib/train/loop.js';
 
 const prompts = ['床前明月光，', '操作系统是', 'The computer'];
-// The continuation only (sampled, seeded), on one line.
-const continueText = (m: LlamaModel) => prompts.map((p, i) => tokenizer.decode(generate(m, tokenizer.encode(p), { maxNewTokens: 20, temperature: 0.8, topK: 40, seed: i })).replace(/\s+/g, ' ').replace(/\|/g, '\\|'));
+// The continuation only (sampled, seeded, up to the first <|endoftext|>), on one line.
+const continueText = (m: LlamaModel) => prompts.map((p, i) => generateText(m, tokenizer, p, { maxNewTokens: 20, temperature: 0.7, topK: 20, repetitionPenalty: 1.2, seed: i }).replace(/\s+/g, ' ').replace(/\|/g, '\\|'));
 const plot = liveDisplay();
 const steps: number[] = [], losses: number[] = [], valSteps: number[] = [], valLosses: number[] = [];
 let before: string[] = [];
 const run = await train({
   data: shards, out: join(work, 'run'), config: config, steps: 200, batch: 6, seq: 64, accum: 1,
   lr: schedule.lr, minLr: schedule.minLr, warmup: schedule.warmup, weightDecay: 0.1, clip: 1, seed: 0,
-  evalEvery: 50, evalBatches: 2, saveEvery: 0, resume: false, progress: false,
+  evalEvery: 50, evalBatches: 2, saveEvery: 0, resume: false,
 }, {
   onStart: (m) => { before = continueText(m); },
   onStep: (m) => {
@@ -182,3 +182,4 @@ try {
 }
 run.model.dispose();
 stream.close();
+rmSync(work, { recursive: true, force: true }); // the shards and the run: this notebook leaves nothing behind

@@ -60,8 +60,8 @@ describe('model directories', () => {
     const out = dir();
     saveModelDir(model, out, { tokenizer, dtype: 'bfloat16' });
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
-    expect(config).toMatchObject({ architectures: ['LlamaForCausalLM'], num_key_value_heads: 2, torch_dtype: 'bfloat16', bos_token_id: 1, eos_token_id: 2 });
-    expect(JSON.parse(readFileSync(join(out, 'generation_config.json'), 'utf8'))).toEqual({ bos_token_id: 1, eos_token_id: [2, 0], pad_token_id: 0 });
+    expect(config).toMatchObject({ architectures: ['LlamaForCausalLM'], num_key_value_heads: 2, torch_dtype: 'bfloat16', bos_token_id: null, eos_token_id: 2 });
+    expect(JSON.parse(readFileSync(join(out, 'generation_config.json'), 'utf8'))).toEqual({ bos_token_id: null, eos_token_id: [2, 0], pad_token_id: 0 });
     const loaded = loadModelDir(out);
     expect(loaded.tokenizer!.encode('你好')).toEqual(tokenizer.encode('你好'));
     for (const [name, v] of model.params) {

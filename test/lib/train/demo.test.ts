@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../lib/backend/init.js';
-import { runDemo } from '../../../lib/cli/demo.js';
+import { runDemo } from '../../../lib/train/demo.js';
 
 await initBackend('wasm', { quiet: true });
 
 describe('demo', () => {
   it('drops the validation loss well below the untrained model’s in 60 steps', async () => {
-    const { initialValLoss, finalValLoss } = await runDemo({ out: mkdtempSync(join(tmpdir(), 'demo-')), steps: 60, verbose: false });
+    const { initialValLoss, finalValLoss } = await runDemo({ out: mkdtempSync(join(tmpdir(), 'demo-')), steps: 60 });
     expect(initialValLoss).toBeCloseTo(Math.log(6400), 0); // untrained: close to a uniform guess over 6,400 tokens
     expect(finalValLoss).toBeLessThan(initialValLoss - 1);
   }, 300_000);
