@@ -38,7 +38,7 @@ describe('tinyllm tokenizer', () => {
     [['train', '--input', join(dir, 'empty.txt'), '--vocab-size', '300', '--out', out], `${join(dir, 'empty.txt')}: empty, expected text to train on`],
     [['train', '--input', corpus, '--vocab-size', '100', '--out', out], "--vocab-size: '100' is not valid, expected an integer >= 259"],
     [['train', '--input', corpus, '--out', out], '--vocab-size: missing, expected --vocab-size <n>'],
-    [['train', '--vocab-size', '300', '--out', out], '--input: missing, expected --input <value…>'],
+    [['train', '--vocab-size', '300', '--out', out], '--input: missing, expected --input <files…>'],
     [['encode', '--tokenizer', join(dir, 'broken')], `${join(dir, 'broken', 'tokenizer.json')}: model.type: 'Unigram' is not supported, expected 'BPE'`],
     [['decode', '--tokenizer', out, '--ids', '1,x,3'], "--ids: entry 2 'x' is not an id, expected comma-separated integers"],
     [['decode', '--tokenizer', out, '--ids', '1,99999'], '--ids: entry 2 (99999) is outside the vocabulary, expected < 300'],
