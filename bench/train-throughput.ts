@@ -6,7 +6,6 @@
 //   source .device/env.sh && node .device/train-throughput.mjs
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, parseBackendName, parseMatmulPrecision } from '../lib/backend/init.js';
-import type { CudaBackend } from '../lib/backend/cuda/backend.js';
 import { intFlag, listFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import type { Batch } from '../lib/data/loader.js';
 import { countParameters, presetConfig } from '../lib/model/config.js';
@@ -58,12 +57,11 @@ for (const matmul of precisions) {
 }
 
 /**
- * One step again with tfjs's profiler: each kernel's GPU time from CUDA events around it, grouped by
- * kernel name. If their sum is well below the step's wall time, the GPU waits for the CPU (tfjs
- * dispatch, JS, koffi calls); if close, the kernels themselves are the limit.
+ * One step again with tfjs's profiler: each kernel's time (on cuda, GPU time from CUDA events around it;
+ * on the CPU backends, the kernel's own wall time), grouped by kernel name. If their sum is well below
+ * the step's wall time, the rest is dispatch (tfjs, JS, koffi calls); if close, the kernels are the limit.
  */
 async function profileStep(model: LlamaModel, adamw: AdamW, micro: Batch[]): Promise<void> {
-  const cuda = tf.backend() as CudaBackend;
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false); // else the profiler reads back every kernel's output
   const started = performance.now();
   trainStep(model, adamw, micro, B, T, 1e-4, 1);
@@ -77,7 +75,7 @@ async function profileStep(model: LlamaModel, adamw: AdamW, micro: Batch[]): Pro
     byName.set(k.name, entry);
   }
   const total = [...byName.values()].reduce((a, b) => a + b.ms, 0);
-  console.log(`profile (${cuda.deviceName}): ${info.kernels.length} kernel calls per step; GPU time of all kernels ${total.toFixed(1)} ms; wall time of a step ${wall.toFixed(1)} ms`);
+  console.log(`profile (${describeBackend()}): ${info.kernels.length} kernel calls per step; time of all kernels ${total.toFixed(1)} ms; wall time of a step ${wall.toFixed(1)} ms`);
   for (const [name, { ms, count }] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
     console.log(`  ${name.padEnd(26)} ${ms.toFixed(2).padStart(9)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${String(count).padStart(5)} calls`);
   }
