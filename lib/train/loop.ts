@@ -56,8 +56,7 @@ export async function train(settings: TrainSettings, hooks: TrainHooks = {}): Pr
   const o = resolveTrainOptions(settings);
   const checkpoint = o.resume ? latestCheckpoint(o.out) : null;
   if (o.resume && !checkpoint) throw new Error(`--resume: ${existsSync(o.out) ? `${o.out} has no step-NNNNNN checkpoint` : `${o.out} does not exist`}, expected a run directory to resume from`);
-  const metricsFile = join(o.out, 'metrics.jsonl');
-  if (!o.resume && existsSync(metricsFile)) throw new Error(`${o.out}: already holds a run (metrics.jsonl); pass --resume to continue it or choose another --out`);
+  if (!o.resume && existsSync(join(o.out, 'metrics.jsonl'))) throw new Error(`${o.out}: already holds a run (metrics.jsonl); pass --resume to continue it or choose another --out`);
   const stream = new TokenStream(o.data, 'train');
   const valStream = stream.index.val.length > 0 ? new TokenStream(o.data, 'val') : null;
   try {
@@ -68,6 +67,7 @@ export async function train(settings: TrainSettings, hooks: TrainHooks = {}): Pr
   }
 }
 
+/** The run itself, once the shards are open: check what depends on them, then set up and step. */
 async function run(o: TrainOptions, checkpoint: string | null, stream: TokenStream, valStream: TokenStream | null, hooks: TrainHooks): Promise<TrainResult> {
   const metricsFile = join(o.out, 'metrics.jsonl');
   if (!checkpoint && o.config.vocabSize !== stream.index.vocabSize) throw new Error(`${o.data}: vocabulary of ${stream.index.vocabSize} tokens, but the model's vocabSize is ${o.config.vocabSize}`);
