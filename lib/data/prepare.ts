@@ -1,11 +1,11 @@
 // Corpus → token shards: stream each input file's documents, tokenize them in batches (on worker
 // threads when an encoder pool is given), route each document to train or val, append <|endoftext|>
 // after it, and write shards and index.json. Memory stays constant: at most a few batches are in flight.
+import { rmSync } from 'node:fs';
 import { saveTokenizer } from '../tokenizer/files.js';
 import { ENDOFTEXT } from '../tokenizer/special.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { isJsonl, readDocuments } from './documents.js';
-import { rmSync } from 'node:fs';
 import { createShardDir, finishShardDir, ShardWriter, shardDtype, writeShardIndex, type ShardIndex, type SourceStats } from './shards.js';
 
 /** Turns a batch of texts into token ids (in-process, or on worker threads). */
