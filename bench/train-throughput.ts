@@ -23,6 +23,7 @@ const B = intFlag(args, 'batch', 32, 1)!, T = intFlag(args, 'seq', config.maxSeq
 const steps = intFlag(args, 'steps', 10, 1)!;
 const precisions = (listFlag(args, 'matmul').length > 0 ? listFlag(args, 'matmul').join(',') : 'bf16,tf32').split(',').map((p) => parseMatmulPrecision(p));
 const backendName = parseBackendName(stringFlag(args, 'backend', 'auto')!);
+const threads = intFlag(args, 'threads', undefined, 1);
 
 const { nonEmbedding } = countParameters(config);
 // FLOPs per token: 6 per non-embedding parameter (forward 2, backward 4) + attention's 12·L·T·D.
@@ -32,7 +33,7 @@ const batch = (): Batch => ({ inputs: Int32Array.from({ length: B * T }, () => r
 
 console.log(`preset ${preset}: ${(countParameters(config).total / 1e6).toFixed(2)}M parameters (${(nonEmbedding / 1e6).toFixed(2)}M non-embedding), vocab ${config.vocabSize}, batch ${B}×${T}${accum > 1 ? ` × accum ${accum}` : ''}, ${(flopsPerToken / 1e6).toFixed(1)} MFLOP/token`);
 for (const matmul of precisions) {
-  await initBackend(backendName, { quiet: true, matmul });
+  await initBackend(backendName, { quiet: true, matmul, threads });
   const model = LlamaModel.create(config, 0);
   const adamw = new AdamW(model.params);
   const micro = Array.from({ length: accum }, batch);

@@ -7,6 +7,7 @@ import type { CudaBackend } from './cuda/backend.js';
 import type { MatmulPrecision } from './cuda/ffi/cublas.js';
 import { probeCuda, registerCudaBackend } from './cuda/register.js';
 import { registerExtraKernels } from './extra-kernels.js';
+import { activeBlas, useBlas } from './wasm/register.js';
 
 registerExtraKernels();
 
@@ -21,6 +22,10 @@ export interface InitBackendOptions {
   quiet?: boolean;
   /** Matmul precision on cuda (ignored elsewhere): bf16 or tf32 for training, fp32 (default) for exactness. */
   matmul?: MatmulPrecision;
+  /** On wasm, run matrix products on a native BLAS when one is found (default true). */
+  blas?: boolean;
+  /** Threads for the BLAS products (default: TINYLLM_THREADS, else every core). */
+  threads?: number;
 }
 
 const PRECISIONS: readonly MatmulPrecision[] = ['bf16', 'tf32', 'fp32'];
@@ -37,7 +42,7 @@ export function parseBackendName(name: string, field = '--backend'): BackendName
   throw new Error(`${field}: unknown backend '${name}', expected one of ${BACKEND_NAMES.join(', ')}`);
 }
 
-/** One line describing the active backend, e.g. "wasm (SIMD, 1 thread)". */
+/** One line describing the active backend, e.g. "wasm (SIMD, 1 thread; products on OpenBLAS 0.3.34, 2 threads)". */
 export function describeBackend(): string {
   const name = tf.getBackend();
   if (name === 'cuda') {
@@ -47,7 +52,9 @@ export function describeBackend(): string {
   if (name !== 'wasm') return name;
   const threads = getThreadsCount();
   // tfjs-backend-wasm turns threads off under Node (tfjs issue 3830): say so rather than hide it.
-  return `wasm (SIMD, ${threads} thread${threads === 1 ? '' : 's'})`;
+  const plural = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+  const blas = activeBlas ? `; products on ${activeBlas.name}, ${plural(activeBlas.threads)}` : '';
+  return `wasm (SIMD, ${plural(threads)}${blas})`;
 }
 
 /**
@@ -77,6 +84,10 @@ export async function initBackend(name: BackendName = 'auto', options: InitBacke
       await tf.ready();
       silenceNodeBanner();
       if (candidate === 'cuda') (tf.backend() as CudaBackend).matmulPrecision = options.matmul ?? 'fp32';
+      if (candidate === 'wasm') {
+        const { reason } = useBlas(options.blas ?? true, options.threads);
+        if (reason && options.blas !== false && !options.quiet) console.log(`tinyllm: ${reason}; matrix products stay on WebAssembly`);
+      }
       if (!options.quiet) console.log(`tinyllm: backend ${describeBackend()}`);
       return candidate;
     }

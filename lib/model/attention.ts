@@ -80,11 +80,10 @@ function toHeads(x: tf.Tensor, n: number): tf.Tensor4D {
   return tf.transpose(tf.reshape(x, [B, T, n, width / n]), [0, 2, 1, 3]);
 }
 
-/** Scaled scores q·kᵀ/√Dh with the causal mask and any extra mask added: [B, H, T, S]. */
-function maskedScores(q: tf.Tensor, k: tf.Tensor, T: number, offset: number, mask?: tf.Tensor): tf.Tensor {
-  let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(q.shape[3]!)); // [B, H, T, S]
-  scores = tf.add(scores, causalMask(T, offset));
-  return mask ? tf.add(scores, mask) : scores;
+/** Scores q·kᵀ [B, H, T, S] scaled by 1/√Dh, with the causal mask and any extra mask added. */
+function maskedScores(scores: tf.Tensor, Dh: number, T: number, offset: number, mask?: tf.Tensor): tf.Tensor {
+  const masked = tf.add(tf.mul(scores, 1 / Math.sqrt(Dh)), causalMask(T, offset)); // [B, H, T, S]
+  return mask ? tf.add(masked, mask) : masked;
 }
 
 /** Causal self-attention of x [B, T, D]: returns [B, T, D]. */
@@ -105,16 +104,16 @@ export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOp
     let k = applyRope(toHeads(linear(x, w.k), K), opts.rope, offset) as tf.Tensor4D; // [B, K, T, Dh]
     let v = toHeads(linear(x, w.v), K); // [B, K, T, Dh]
     if (opts.cache) [k, v] = opts.cache.store.append(opts.cache.layer, k, v); // [B, K, S, Dh]
-    if (H !== K) {
-      // Query head h reads K/V head floor(h / (H/K)): [B, K, S, Dh] -> [B, H, S, Dh].
-      const source = tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / (H / K))), 'int32');
-      k = tf.gather(k, source, 1) as tf.Tensor4D;
-      v = tf.gather(v, source, 1) as tf.Tensor4D;
-    }
+    const S = k.shape[2];
+    // Query head h reads K/V head floor(h / (H/K)): the H/K query heads of a group are consecutive, so
+    // [B, H, T, ·] viewed as [B, K, (H/K)·T, ·] lines each group up with its K/V head, and one batched
+    // product per K/V head serves them all, without copying K and V H/K times.
+    const grouped = (x: tf.Tensor, rows: number) => tf.reshape(x, [B, K, (H / K) * rows, x.shape[3]!]);
+    const scores = tf.reshape(tf.matMul(grouped(q, T), k, false, true), [B, H, T, S]); // [B, H, T, S]
     const weights = hasFused(FUSED.causalSoftmax) && !opts.mask
-      ? runFused(FUSED.causalSoftmax, { scores: tf.matMul(q, k, false, true) }, { scale: 1 / Math.sqrt(Dh), offset }) // [B, H, T, S]
-      : tf.softmax(maskedScores(q, k, T, offset, opts.mask), -1);
-    const out = tf.matMul(weights, v); // [B, H, T, Dh]
+      ? runFused(FUSED.causalSoftmax, { scores }, { scale: 1 / Math.sqrt(Dh), offset }) // [B, H, T, S]
+      : tf.softmax(maskedScores(scores, Dh, T, offset, opts.mask), -1);
+    const out = tf.reshape(tf.matMul(grouped(weights, T), v), [B, H, T, Dh]); // [B, H, T, Dh]
     const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, T, H * Dh]); // [B, T, H·Dh]
     return linear(merged, w.o) as tf.Tensor3D;
   });

@@ -5,11 +5,11 @@ import { describeBackend, initBackend, parseBackendName } from '../../lib/backen
 afterEach(() => vi.restoreAllMocks());
 
 describe('initBackend', () => {
-  it('auto picks wasm when cuda is absent and says so', async () => {
+  it('auto picks wasm with BLAS products when cuda is absent and says so', async () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     expect(await initBackend('auto')).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
-    expect(log).toHaveBeenCalledWith('tinyllm: backend wasm (SIMD, 1 thread)');
+    expect(log).toHaveBeenCalledWith(expect.stringMatching(/^tinyllm: backend wasm \(SIMD, 1 thread; products on OpenBLAS [\d.]+ \(\w+ kernels\), \d+ threads?\)$/));
   });
 
   it.each(['cpu', 'wasm'] as const)('%s computes the same matmul as a hand calculation', async (name) => {

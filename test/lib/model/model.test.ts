@@ -57,6 +57,17 @@ describe('LlamaModel', () => {
     model.dispose();
   });
 
+  it('is seeded: the same seed gives the same weights, seed 0 included; another seed gives others', () => {
+    const weights = (seed: number) => {
+      const model = LlamaModel.create(small, seed);
+      const values = [...model.params.values()].map((p) => Array.from(p.dataSync()));
+      model.dispose();
+      return values;
+    };
+    expect(weights(0)).toEqual(weights(0));
+    expect(weights(0)[0]).not.toEqual(weights(1)[0]);
+  });
+
   it('is causal: changing a later token leaves earlier logits unchanged', () => {
     const model = LlamaModel.create(small, 1);
     const [a, b] = tf.tidy(() => [model.forward(ids([[5, 6, 7, 8]])).logits.dataSync(), model.forward(ids([[5, 6, 7, 9]])).logits.dataSync()]);

@@ -1,0 +1,52 @@
+// The LM head and the cross-entropy over the vocabulary as one op on the CPU (see headCrossEntropy in
+// lib/model/loss.ts), as the cuda backend has it: logits = h·Wᵀ by BLAS into the loss tensor's tail,
+// then one SIMD pass per row writes the loss and turns the row into softmax − onehot, the logits'
+// gradient (llm.c's trick). The backward is two more products: dW = dlogitsᵀ·(dy∘h), dh = dy∘(dlogits·W)
+// — dy scales the small operands, not the [N, V] matrix. The logits are never a tfjs tensor, and the
+// log-softmax, one-hot, product and sum of the plain composition are never made.
+import * as tf from '@tensorflow/tfjs';
+import { FUSED } from '../../../model/fused.js';
+import type { Blas } from '../blas.js';
+import { at, f32, makeOutputWithTail, tail, type WasmBackend } from '../heap.js';
+import { simd } from '../simd.js';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/**
+ * inputs {h [N, D], weight [V, D], targets [N] int32}; attrs {classes: the real rows of weight, the
+ * rest padding}: per-token losses [N], 0 where the target is outside [0, classes).
+ */
+const headLoss = (blas: Blas) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo => {
+  const { h, weight, targets } = inputs as { h: tf.TensorInfo; weight: tf.TensorInfo; targets: tf.TensorInfo };
+  const wasm = backend as unknown as WasmBackend;
+  const [N, D] = h.shape as [number, number];
+  const V = weight.shape[0]!;
+  const loss = makeOutputWithTail(wasm, [N], N * V); // the tail: logits [N, V], then their gradient
+  blas.sgemm({ m: N, n: V, k: D, transposeA: false, transposeB: true, a: f32(wasm, h), b: f32(wasm, weight), c: f32(wasm, loss, tail(wasm, loss), N * V) });
+  simd(wasm).cross_entropy_rows(tail(wasm, loss), at(wasm, targets), at(wasm, loss), N, V, (attrs!.classes as number | undefined) ?? V);
+  return loss;
+};
+
+/** inputs {dy [N], h [N, D], weight [V, D], loss [N] with its tail}: [dh [N, D], dweight [V, D]]. */
+const headLossGrad = (blas: Blas) => ({ inputs, backend }: KernelArgs): tf.TensorInfo[] => {
+  const { dy, h, weight, loss } = inputs as Record<string, tf.TensorInfo>;
+  const wasm = backend as unknown as WasmBackend;
+  const [N, D] = h!.shape as [number, number];
+  const V = weight!.shape[0]!;
+  const dh = wasm.makeOutput([N, D], 'float32');
+  const dw = wasm.makeOutput([V, D], 'float32');
+  const scaled = wasm.makeOutput([N, D], 'float32'); // dy∘h
+  simd(wasm).scale_rows(at(wasm, scaled), at(wasm, h!), at(wasm, dy!), N, D);
+  const grad = f32(wasm, loss!, tail(wasm, loss!), N * V); // [N, V]
+  blas.sgemm({ m: V, n: D, k: N, transposeA: true, transposeB: false, a: grad, b: f32(wasm, scaled), c: f32(wasm, dw) });
+  blas.sgemm({ m: N, n: D, k: V, transposeA: false, transposeB: false, a: grad, b: f32(wasm, weight!), c: f32(wasm, dh) });
+  simd(wasm).scale_rows(at(wasm, dh), at(wasm, dh), at(wasm, dy!), N, D);
+  (backend as unknown as { disposeData(dataId: object): void }).disposeData(scaled.dataId);
+  return [dh, dw];
+};
+
+/** This family's kernels by name. */
+export const headLossKernels = (blas: Blas): [string, tf.KernelFunc][] => [
+  [FUSED.headCrossEntropy, headLoss(blas) as tf.KernelFunc],
+  [`${FUSED.headCrossEntropy}Grad`, headLossGrad(blas) as tf.KernelFunc],
+];
