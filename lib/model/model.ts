@@ -89,8 +89,9 @@ export class LlamaModel {
     parameterShapes(config).forEach(([name, shape], i) => {
       const residual = /(o_proj|down_proj)\.weight$/.test(name);
       const std = residual ? 0.02 / Math.sqrt(2 * config.layers) : 0.02;
-      // + 1: tfjs takes a seed of 0 as "no seed" and would draw the first tensor from Math.random().
-      tensors.set(name, name.includes('norm') ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', seed * 100_003 + i + 1));
+      // tfjs takes a seed of 0 as "no seed" (Math.random()): the first tensor of seed 0 gets −1 instead.
+      const tensorSeed = seed * 100_003 + i || -1;
+      tensors.set(name, name.includes('norm') ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', tensorSeed));
     });
     const model = new LlamaModel(config, tensors);
     tensors.forEach((t) => t.dispose()); // tf.variable() copied them

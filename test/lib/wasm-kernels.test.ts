@@ -11,7 +11,7 @@ import { activeBlas, useBlas } from '../../lib/backend/wasm/register.js';
 import { attention } from '../../lib/model/attention.js';
 import { presetConfig } from '../../lib/model/config.js';
 import { FUSED, hasFused } from '../../lib/model/fused.js';
-import { headCrossEntropy } from '../../lib/model/loss.js';
+import { headCrossEntropy, tokenCrossEntropy } from '../../lib/model/loss.js';
 import { swiglu } from '../../lib/model/mlp.js';
 import { LlamaModel } from '../../lib/model/model.js';
 import { rmsNorm } from '../../lib/model/rmsnorm.js';
@@ -50,6 +50,17 @@ function expectClose([cpu, wasm]: [Result, Result], tol: number): void {
 const randn = (shape: number[], seed: number, scale = 1) => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale);
 
 describe('the CPU fast path', () => {
+  it('takes inputs that still live on another backend (first: moving them grows the fresh heap mid-kernel)', async () => {
+    await initBackend('cpu', { quiet: true });
+    const h = randn([64, 96], 1), w = randn([4096, 96], 2, 0.1), a = randn([300, 400], 3), b = randn([400, 6000], 4);
+    const targets = tf.tensor1d(Array.from({ length: 64 }, (_, i) => (i * 37) % 4096), 'int32');
+    const reference = [tf.matMul(a, b), tokenCrossEntropy(tf.reshape(tf.matMul(h, w, false, true), [1, 64, 4096]) as tf.Tensor3D, tf.reshape(targets, [1, 64]) as tf.Tensor2D)].map((t) => t.dataSync());
+    await initBackend('wasm', { quiet: true });
+    const fused = tf.engine().runKernel(FUSED.headCrossEntropy, { h, weight: w, targets }, { classes: 4096 }) as tf.Tensor;
+    const results = [tf.matMul(a, b), fused].map((t) => t.dataSync());
+    results.forEach((r, i) => r.forEach((v, j) => expect(Math.abs(v - reference[i]![j]!)).toBeLessThan(2e-3)));
+  });
+
   it('finds a BLAS (npm test installs OpenBLAS into .venv) and says so', async () => {
     await initBackend('wasm', { quiet: true });
     expect(activeBlas, loadBlas().reason).not.toBeNull();

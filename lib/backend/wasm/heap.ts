@@ -16,12 +16,17 @@ export function at(backend: WasmBackend, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId).memoryOffset;
 }
 
+/** A tensor, or a region of the heap: [byte offset, float count]. */
+export type Region = tf.TensorInfo | [number, number];
+
 /**
- * A float32 view of `size` values at byte offset `offset` (default: a tensor's values). Take views
- * after every allocation of a kernel: growing the heap detaches views taken before.
+ * Float32 views of tensors' values (or of regions) in the heap, for BLAS. Every offset is looked up
+ * before any view is made: looking up an input that still lives on another backend moves it into the
+ * heap, which may grow it, and growing detaches the views made before.
  */
-export function f32(backend: WasmBackend, t: tf.TensorInfo, offset = at(backend, t), size = tf.util.sizeFromShape(t.shape)): Float32Array {
-  return new Float32Array(backend.wasm.HEAPU8.buffer, offset, size);
+export function f32(backend: WasmBackend, regions: Region[]): Float32Array[] {
+  const places = regions.map((r) => (Array.isArray(r) ? r : [at(backend, r), tf.util.sizeFromShape(r.shape)]));
+  return places.map(([offset, size]) => new Float32Array(backend.wasm.HEAPU8.buffer, offset, size));
 }
 
 /**

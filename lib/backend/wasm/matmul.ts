@@ -31,7 +31,7 @@ export function blasBatchMatMul(blas: Blas, fallback: tf.KernelFunc): tf.KernelF
     const batch = Math.max(batchA, batchB);
     const backend = args.backend as unknown as WasmBackend;
     const out = backend.makeOutput([...outer, m, n], 'float32');
-    const [av, bv, cv] = [f32(backend, a), f32(backend, b), f32(backend, out)]; // after makeOutput: it may grow the heap
+    const [av, bv, cv] = f32(backend, [a, b, out]);
     if (k === 0) {
       cv.fill(0);
       return out;

@@ -22,7 +22,8 @@ const headLoss = (blas: Blas) => ({ inputs, backend, attrs }: KernelArgs): tf.Te
   const [N, D] = h.shape as [number, number];
   const V = weight.shape[0]!;
   const loss = makeOutputWithTail(wasm, [N], N * V); // the tail: logits [N, V], then their gradient
-  blas.sgemm({ m: N, n: V, k: D, transposeA: false, transposeB: true, a: f32(wasm, h), b: f32(wasm, weight), c: f32(wasm, loss, tail(wasm, loss), N * V) });
+  const [hv, wv, logits] = f32(wasm, [h, weight, [tail(wasm, loss), N * V]]);
+  blas.sgemm({ m: N, n: V, k: D, transposeA: false, transposeB: true, a: hv!, b: wv!, c: logits! });
   simd(wasm).cross_entropy_rows(tail(wasm, loss), at(wasm, targets), at(wasm, loss), N, V, (attrs!.classes as number | undefined) ?? V);
   return loss;
 };
@@ -37,9 +38,9 @@ const headLossGrad = (blas: Blas) => ({ inputs, backend }: KernelArgs): tf.Tenso
   const dw = wasm.makeOutput([V, D], 'float32');
   const scaled = wasm.makeOutput([N, D], 'float32'); // dy∘h
   simd(wasm).scale_rows(at(wasm, scaled), at(wasm, h!), at(wasm, dy!), N, D);
-  const grad = f32(wasm, loss!, tail(wasm, loss!), N * V); // [N, V]
-  blas.sgemm({ m: V, n: D, k: N, transposeA: true, transposeB: false, a: grad, b: f32(wasm, scaled), c: f32(wasm, dw) });
-  blas.sgemm({ m: N, n: D, k: V, transposeA: false, transposeB: false, a: grad, b: f32(wasm, weight!), c: f32(wasm, dh) });
+  const [grad, sv, wv, dwv, dhv] = f32(wasm, [[tail(wasm, loss!), N * V], scaled, weight!, dw, dh]); // grad [N, V]
+  blas.sgemm({ m: V, n: D, k: N, transposeA: true, transposeB: false, a: grad!, b: sv!, c: dwv! });
+  blas.sgemm({ m: N, n: D, k: V, transposeA: false, transposeB: false, a: grad!, b: wv!, c: dhv! });
   simd(wasm).scale_rows(at(wasm, dh), at(wasm, dh), at(wasm, dy!), N, D);
   (backend as unknown as { disposeData(dataId: object): void }).disposeData(scaled.dataId);
   return [dh, dw];
