@@ -93,7 +93,7 @@ describe('the CPU fast path', () => {
     expect(KERNELS_SOURCE_SHA256, 'kernels.c changed: run lib/backend/wasm/simd/build.sh').toBe(createHash('sha256').update(source).digest('hex'));
   });
 
-  it('BatchMatMul: transposes, batch broadcast, odd sizes, an empty inner size, and other broadcasts', async () => {
+  it('BatchMatMul: transposes, batch broadcast, odd sizes, one row, an empty inner size, and other broadcasts', async () => {
     const results = await onBoth(() => {
       const a = randn([2, 3, 5, 7], 1), b = randn([2, 3, 7, 9], 2);
       const aT = tf.transpose(a, [0, 1, 3, 2]), bT = tf.transpose(b, [0, 1, 3, 2]);
@@ -102,6 +102,7 @@ describe('the CPU fast path', () => {
         tf.matMul(tf.reshape(a, [30, 7]), randn([11, 7], 3), false, true), // a 2-D weight, as linear() uses it
         tf.matMul(randn([1, 5, 7], 4), randn([4, 7, 3], 5)), // one entry reused for every entry of the other
         tf.matMul(randn([2, 1, 3, 4], 6), randn([1, 3, 4, 2], 7)), // a broadcast BLAS does not take: the wasm kernel
+        tf.matMul(randn([1, 7], 8), randn([11, 7], 9), false, true), tf.matMul(randn([1, 1, 7], 10), randn([7, 9], 11)), // one row: sgemv
         tf.matMul(tf.zeros([3, 0]), tf.zeros([0, 4])),
       ];
     });

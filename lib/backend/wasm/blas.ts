@@ -55,6 +55,7 @@ export class Blas {
   readonly source: string;
   private readonly sgemmFn: Fn;
   private readonly batchedFn: Fn | null;
+  private readonly sgemvFn: Fn;
   private readonly setThreadsFn: Fn | null;
   private readonly configFn: Fn | null;
   private threadCount = 1;
@@ -65,6 +66,7 @@ export class Blas {
     this.path = candidate.path;
     this.source = candidate.source;
     this.sgemmFn = lib.func(`void ${p}cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)`) as Fn;
+    this.sgemvFn = lib.func(`void ${p}cblas_sgemv(int order, int trans, int m, int n, float alpha, const float *A, int lda, const float *x, int incx, float beta, float *y, int incy)`) as Fn;
     // Spreads the entries of a batch over the threads (a loop of small products cannot); OpenBLAS ≥ 0.3.27.
     this.batchedFn = optionalFunc(lib, `void ${p}cblas_sgemm_batch_strided(int order, int transA, int transB, int m, int n, int k, float alpha, const float *A, int lda, int strideA, const float *B, int ldb, int strideB, float beta, float *C, int ldc, int strideC, int batch)`);
     // OpenBLAS's own calls; Accelerate has neither and picks its threads itself.
@@ -95,6 +97,12 @@ export class Blas {
   /** C = alpha·op(A)·op(B) + beta·C for each entry of the batch, all row-major. */
   sgemm({ m, n, k, transposeA, transposeB, a, b, c, alpha = 1, beta = 0, batch = 1, strideA = 0, strideB = 0 }: SgemmArgs): void {
     const [ta, tb, lda, ldb] = [transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS, transposeA ? m : k, transposeB ? k : n];
+    if (m === 1 && batch === 1 && !transposeA) {
+      // One row times a matrix (decoding one token): a matrix-vector product, several times faster than
+      // sgemm's general path at this shape. y = op(B)ᵀ·x, with B [n, k] (transposed) or [k, n].
+      this.sgemvFn(ROW_MAJOR, transposeB ? NO_TRANS : TRANS, transposeB ? n : k, transposeB ? k : n, alpha, b, ldb, a, 1, beta, c, 1);
+      return;
+    }
     if (batch > 1 && this.batchedFn) {
       this.batchedFn(ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, n, m * n, batch);
       return;
