@@ -5,7 +5,7 @@ import { BACKEND_OPTION, type Command } from './command.js';
 import { formatSeconds, Progress } from './progress.js';
 
 /** Steps of the demo run: what fits in a few minutes of two CPU cores. */
-const DEMO_STEPS = 250;
+const DEMO_STEPS = 2400;
 
 export const demo: Command = {
   summary: 'prepare the shipped corpus and train the nano model on it for a few minutes, with samples',
