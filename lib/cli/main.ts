@@ -15,7 +15,9 @@ const info: Command = {
     const { describeBackend, initBackend, parseBackendName } = await import('../backend/init.js');
     const tf = await import('@tensorflow/tfjs');
     await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
+    const { describeBlas } = await import('../backend/wasm/register.js');
     console.log(`tiny-llm-ts · node ${process.version} · tfjs ${tf.version.tfjs} · backend ${describeBackend()}`);
+    console.log(`CPU products: ${describeBlas()}`);
   },
 };
 

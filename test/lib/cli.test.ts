@@ -49,6 +49,11 @@ describe('tinyllm', () => {
     const run = tinyllm('info', '--backend', 'cpu');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^tiny-llm-ts · node v\d+\.\d+\.\d+ · tfjs 4\.22\.0 · backend cpu$/m);
+    expect(run.stdout).toMatch(/^CPU products: OpenBLAS [\d.]+ \(\w+ kernels\), \/\S+\/libscipy_openblas\.(so|dylib) \(found in \S+\.venv \(scipy-openblas32\)\)$/m);
+  });
+  it('info says why the CPU products have no BLAS', () => {
+    const run = spawnSync(process.execPath, ['lib/cli/tinyllm.js', 'info', '--backend', 'cpu'], { encoding: 'utf8', env: { ...process.env, TINYLLM_BLAS: 'off' } });
+    expect(run.stdout).toMatch(/^CPU products: TINYLLM_BLAS=off$/m);
   });
   it.each([
     [['frob'], "tinyllm: unknown command 'frob', expected one of: info, tokenizer train, tokenizer encode, tokenizer decode, data prepare, train, generate, score, demo"],

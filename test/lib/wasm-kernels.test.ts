@@ -86,6 +86,8 @@ describe('the CPU fast path', () => {
     expect(missing.reason).toMatch(/^no BLAS could be loaded: \/nonexistent\/libopenblas\.so \(TINYLLM_BLAS\): /);
     expect(blasCandidates({}).some((c) => c.prefix === 'scipy_' && /\.venv/.test(c.source))).toBe(true);
     expect(() => useBlas(true, 0)).toThrow('blas: threads must be a whole number ≥ 1, got 0');
+    expect(() => loadBlas({ TINYLLM_THREADS: 'two' })).toThrow("TINYLLM_THREADS: 'two' is not valid, expected a whole number ≥ 1");
+    expect(loadBlas({ TINYLLM_THREADS: '1' }).blas!.threads).toBe(1);
   });
 
   it('runs the SIMD module built from the kernels.c beside it', () => {

@@ -167,11 +167,13 @@ function ldconfig(): string {
 /** The BLAS to use (its threads set to TINYLLM_THREADS or every core), or null with the reason. */
 export function loadBlas(env: NodeJS.ProcessEnv = process.env): { blas: Blas | null; reason: string } {
   if (env.TINYLLM_BLAS === 'off') return { blas: null, reason: 'TINYLLM_BLAS=off' };
+  const threads = env.TINYLLM_THREADS === undefined ? availableParallelism() : Number(env.TINYLLM_THREADS);
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`TINYLLM_THREADS: '${env.TINYLLM_THREADS}' is not valid, expected a whole number ≥ 1`);
   const failures: string[] = [];
   for (const candidate of blasCandidates(env)) {
     try {
       const blas = new Blas(candidate);
-      blas.threads = env.TINYLLM_THREADS ? Number(env.TINYLLM_THREADS) : availableParallelism();
+      blas.threads = threads;
       return { blas, reason: '' };
     } catch (e) {
       failures.push(`${candidate.path} (${candidate.source}): ${(e as Error).message.split('\n')[0]}`);

@@ -45,3 +45,10 @@ export function useBlas(on: boolean, threads?: number): { blas: Blas | null; rea
   }
   return { blas, reason: on ? loaded.reason : 'switched off' };
 }
+
+/** Which BLAS the CPU path uses and where it was found, or why there is none (for `tinyllm info`). */
+export function describeBlas(): string {
+  loaded ??= loadBlas();
+  const { blas, reason } = loaded;
+  return blas ? `${blas.name}, ${blas.path} (found in ${blas.source})` : reason;
+}
