@@ -99,9 +99,9 @@ try {
     errors: [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')].map((e) => e.textContent),
   }));
   if (figures.errors.length > 0) fail(`cells wrote errors:\n${figures.errors.join('\n')}`);
-  if (figures.plotlyTraces !== 2) fail(`expected 2 plotly traces (cpu, wasm), saw ${figures.plotlyTraces}`);
+  if (figures.plotlyTraces !== 3) fail(`expected 3 plotly traces (cpu, wasm, wasm + BLAS), saw ${figures.plotlyTraces}`);
   if (figures.vegaCanvas.length === 0 && figures.vegaSvgMarks === 0) fail('the Vega-Lite chart drew nothing');
-  if (figures.markdownRows.length !== 2) fail(`expected the markdown table's 2 rows, saw ${figures.markdownRows.length}`);
+  if (figures.markdownRows.length !== 3) fail(`expected the markdown table's 3 rows, saw ${figures.markdownRows.length}`);
 
   await plotly.scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(ARTIFACTS, 'notebook-00-plotly.png') });
