@@ -11,7 +11,11 @@ export interface WasmBackend {
   incRef(dataId: object): void;
 }
 
-/** The byte offset of a tensor's values in the heap (a pointer, for the SIMD kernels). */
+/**
+ * The byte offset of a tensor's values in the heap (a pointer, for the SIMD kernels). Looking it up
+ * moves a tensor that still lives on another backend into the heap, which may grow it: offsets stay
+ * valid, typed-array views taken before do not (see f32).
+ */
 export function at(backend: WasmBackend, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId).memoryOffset;
 }
