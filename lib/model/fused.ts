@@ -5,7 +5,7 @@
 // here, once, for every backend.
 import * as tf from '@tensorflow/tfjs';
 
-/** Names of the fused kernels (each `<name>Grad` is its backward kernel). */
+/** Names of the fused kernels, which lib/model and every backend that implements them import (see gradOf). */
 export const FUSED = {
   rmsNorm: 'TinyRmsNorm',
   swiglu: 'TinySwiGlu',
@@ -15,6 +15,12 @@ export const FUSED = {
   headCrossEntropy: 'TinyHeadCrossEntropy',
   adamw: 'TinyAdamW',
 } as const;
+
+/** The backward kernel of fused op `name` (RoPE's backward is RoPE itself; AdamW has none). */
+export const gradOf = (name: string): string => `${name}Grad`;
+
+/** Every kernel name a backend with all the fused ops registers: each op, and the backward of those that have one. */
+export const FUSED_KERNEL_NAMES: readonly string[] = Object.values(FUSED).flatMap((name) => (name === FUSED.rope || name === FUSED.adamw ? [name] : [name, gradOf(name)]));
 
 /** Head sizes the fused attention takes: whole 16-deep tensor-core steps, up to 128; others use the plain ops. */
 export function fusedAttentionHeadDim(headDim: number): boolean {
@@ -37,7 +43,7 @@ export function fusedKernel(name: string): tf.KernelFunc | null {
 }
 
 const grad = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
-  tf.engine().runKernel(`${name}Grad`, inputs, attrs as Record<string, number>) as tf.Tensor | tf.Tensor[];
+  tf.engine().runKernel(gradOf(name), inputs, attrs as Record<string, number>) as tf.Tensor | tf.Tensor[];
 
 tf.registerGradient({
   kernelName: FUSED.rmsNorm,

@@ -10,7 +10,8 @@ import { KERNELS_SOURCE_SHA256 } from '../../lib/backend/wasm/simd/kernels-wasm.
 import { activeBlas, useBlas } from '../../lib/backend/wasm/register.js';
 import { attention } from '../../lib/model/attention.js';
 import { presetConfig } from '../../lib/model/config.js';
-import { FUSED, hasFused } from '../../lib/model/fused.js';
+import { FUSED, FUSED_KERNEL_NAMES, hasFused } from '../../lib/model/fused.js';
+import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
 import { headCrossEntropy, tokenCrossEntropy } from '../../lib/model/loss.js';
 import { swiglu } from '../../lib/model/mlp.js';
 import { LlamaModel } from '../../lib/model/model.js';
@@ -66,6 +67,15 @@ describe('the CPU fast path', () => {
     expect(activeBlas, loadBlas().reason).not.toBeNull();
     expect(describeBackend()).toMatch(/^wasm \(SIMD, 1 thread; products on OpenBLAS \d+\.\d+\.\d+ \(\w+ kernels\), \d+ threads?\)$/);
     for (const name of Object.values(FUSED).filter((n) => n !== FUSED.attention)) expect(hasFused(name), name).toBe(true);
+  });
+
+  it('registers the fused ops under the names lib/model calls, as the cuda backend does (no GPU needed)', async () => {
+    await initBackend('wasm', { quiet: true });
+    registerCudaBackend();
+    const fusedNames = (backend: string) => tf.getKernelsForBackend(backend).map((k) => k.kernelName).filter((n) => n.startsWith('Tiny')).sort();
+    expect(fusedNames('cuda')).toEqual([...FUSED_KERNEL_NAMES].sort());
+    // wasm has all but attention, which runs as its products and the fused causal softmax.
+    expect(fusedNames('wasm')).toEqual(FUSED_KERNEL_NAMES.filter((n) => !n.startsWith(FUSED.attention)).sort());
   });
 
   it('switches off and back: plain tfjs-backend-wasm has neither BLAS nor fused kernels', async () => {

@@ -2,6 +2,7 @@
 // (the plain tfjs version runs ~12 ops, each a full pass with a new tensor). Called by lib/train/adamw.ts
 // outside the tfjs engine (see fusedKernel): the update is not differentiated and replaces data in place.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -33,4 +34,4 @@ const adamw: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
 };
 
 /** This family's tfjs kernels by name. */
-export const ADAMW_KERNELS: [string, tf.KernelFunc][] = [['TinyAdamW', adamw]];
+export const ADAMW_KERNELS: [string, tf.KernelFunc][] = [[FUSED.adamw, adamw]];

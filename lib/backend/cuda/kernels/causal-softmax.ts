@@ -2,6 +2,7 @@
 // its backward in one more. Attention over a KV cache uses it; training uses flash-attention.ts, which
 // never materialises these T×S probabilities.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
 
@@ -59,5 +60,5 @@ const causalSoftmaxGrad: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs
 
 /** This family's tfjs kernels by name. */
 export const CAUSAL_SOFTMAX_KERNELS: [string, tf.KernelFunc][] = [
-  ['TinyCausalSoftmax', causalSoftmax], ['TinyCausalSoftmaxGrad', causalSoftmaxGrad],
+  [FUSED.causalSoftmax, causalSoftmax], [gradOf(FUSED.causalSoftmax), causalSoftmaxGrad],
 ];

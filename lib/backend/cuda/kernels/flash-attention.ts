@@ -14,6 +14,7 @@
 // Δ = rowsum(dO∘O), dK += dSᵀ·Q in registers, and dQ += dS·K added to memory with atomics (other
 // key blocks add to the same rows).
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, gradOf } from '../../../model/fused.js';
 import { fusedAttentionHeadDim } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { launchRope } from './fused-layers.js';
@@ -371,4 +372,4 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
 };
 
 /** This family's tfjs kernels by name. */
-export const FLASH_ATTENTION_KERNELS: [string, tf.KernelFunc][] = [['TinyAttention', attention], ['TinyAttentionGrad', attentionGrad]];
+export const FLASH_ATTENTION_KERNELS: [string, tf.KernelFunc][] = [[FUSED.attention, attention], [gradOf(FUSED.attention), attentionGrad]];

@@ -1,6 +1,7 @@
 // Fused kernels of the layer building blocks (see lib/model/fused.ts): RMSNorm, SwiGLU's gating and
 // RoPE, each with its backward. One pass over memory instead of the 4–8 of the plain composition.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
 import { filled } from './layout.js';
@@ -150,5 +151,5 @@ const rope: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
 
 /** This family's tfjs kernels by name. */
 export const FUSED_LAYER_KERNELS: [string, tf.KernelFunc][] = [
-  ['TinyRmsNorm', rmsNorm], ['TinyRmsNormGrad', rmsNormGrad], ['TinySwiGlu', swiglu], ['TinySwiGluGrad', swigluGrad], ['TinyRope', rope],
+  [FUSED.rmsNorm, rmsNorm], [gradOf(FUSED.rmsNorm), rmsNormGrad], [FUSED.swiglu, swiglu], [gradOf(FUSED.swiglu), swigluGrad], [FUSED.rope, rope],
 ];

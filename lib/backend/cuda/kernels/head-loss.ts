@@ -10,6 +10,7 @@
 // Backward: each row's gradient is scaled by that row's incoming dy. Scaling the small operands
 // instead of the [N, V] matrix saves a pass over it: dW = dlogitsᵀ·(dy∘h), dh = dy∘(dlogits·W).
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE } from './block-reduce.js';
 import { BF16_BITS, bf16Copy } from './matmul.js';
@@ -117,4 +118,4 @@ const headLossGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
 };
 
 /** This family's tfjs kernels by name. */
-export const HEAD_LOSS_KERNELS: [string, tf.KernelFunc][] = [['TinyHeadCrossEntropy', headLoss], ['TinyHeadCrossEntropyGrad', headLossGrad]];
+export const HEAD_LOSS_KERNELS: [string, tf.KernelFunc][] = [[FUSED.headCrossEntropy, headLoss], [gradOf(FUSED.headCrossEntropy), headLossGrad]];

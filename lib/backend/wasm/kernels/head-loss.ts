@@ -5,7 +5,7 @@
 // — dy scales the small operands, not the [N, V] matrix. The logits are never a tfjs tensor, and the
 // log-softmax, one-hot, product and sum of the plain composition are never made.
 import * as tf from '@tensorflow/tfjs';
-import { FUSED } from '../../../model/fused.js';
+import { FUSED, gradOf } from '../../../model/fused.js';
 import type { Blas } from '../blas.js';
 import { at, f32, makeOutputWithTail, tail, type WasmBackend } from '../heap.js';
 import { simd } from '../simd.js';
@@ -49,5 +49,5 @@ const headLossGrad = (blas: Blas) => ({ inputs, backend }: KernelArgs): tf.Tenso
 /** This family's kernels by name. */
 export const headLossKernels = (blas: Blas): [string, tf.KernelFunc][] => [
   [FUSED.headCrossEntropy, headLoss(blas) as tf.KernelFunc],
-  [`${FUSED.headCrossEntropy}Grad`, headLossGrad(blas) as tf.KernelFunc],
+  [gradOf(FUSED.headCrossEntropy), headLossGrad(blas) as tf.KernelFunc],
 ];

@@ -3,7 +3,7 @@
 // SIMD pass (simd/kernels.c) in place of the 4–12 tfjs ops, each a pass and a new tensor, of the plain
 // composition, which stays the reference the tests compare with.
 import * as tf from '@tensorflow/tfjs';
-import { FUSED } from '../../../model/fused.js';
+import { FUSED, gradOf } from '../../../model/fused.js';
 import { at, type WasmBackend } from '../heap.js';
 import { simd } from '../simd.js';
 
@@ -67,9 +67,9 @@ const adamw: Kernel = ({ inputs: { param, grad, m, v }, backend, attrs }) => {
 
 /** This family's kernels by name. */
 export const LAYER_KERNELS: [string, Kernel][] = [
-  [FUSED.rmsNorm, rmsNorm], [`${FUSED.rmsNorm}Grad`, rmsNormGrad],
-  [FUSED.swiglu, swiglu], [`${FUSED.swiglu}Grad`, swigluGrad],
+  [FUSED.rmsNorm, rmsNorm], [gradOf(FUSED.rmsNorm), rmsNormGrad],
+  [FUSED.swiglu, swiglu], [gradOf(FUSED.swiglu), swigluGrad],
   [FUSED.rope, rope],
-  [FUSED.causalSoftmax, causalSoftmax], [`${FUSED.causalSoftmax}Grad`, causalSoftmaxGrad],
+  [FUSED.causalSoftmax, causalSoftmax], [gradOf(FUSED.causalSoftmax), causalSoftmaxGrad],
   [FUSED.adamw, adamw],
 ];
