@@ -6,13 +6,9 @@ import type { LlamaModel } from '../model/model.js';
 /** log p(ids[t] | ids[<t]) for t ≥ 1; the first token has no prediction (null). */
 export function scoreIds(model: LlamaModel, ids: number[]): (number | null)[] {
   if (ids.length > model.config.maxSeq) throw new Error(`score: ${ids.length} tokens exceed the model's maxSeq ${model.config.maxSeq}`);
-  const logProbs = tf.tidy(() => {
-    const { logits } = model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'));
-    const lp = tf.logSoftmax(logits.squeeze([0]) as tf.Tensor2D, -1); // [T, V]
-    const targets = tf.tensor1d(ids.slice(1), 'int32');
-    // Row t predicts token t + 1.
-    return tf.sum(tf.mul(lp.slice([0, 0], [ids.length - 1, -1]), tf.oneHot(targets, model.config.vocabSize)), -1).dataSync();
-  });
+  if (ids.length < 2) return ids.map(() => null);
+  // Position t predicts token t + 1.
+  const logProbs = tf.tidy(() => model.tokenLogProbs(tf.tensor2d([ids.slice(0, -1)], [1, ids.length - 1], 'int32'), tf.tensor2d([ids.slice(1)], [1, ids.length - 1], 'int32')).dataSync());
   return [null, ...Array.from(logProbs)];
 }
 

@@ -133,6 +133,14 @@ export class LlamaModel {
     });
   }
 
+  /**
+   * log p(targets[b, t] | inputs[b, ≤t]) for inputs and targets [B, T]: [B, T]. Through the fused head
+   * where the backend has one, so no [B, T, V] logits are made; differentiable (SFT, DPO, scoring).
+   */
+  tokenLogProbs(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.neg(headCrossEntropy(this.hidden(inputs).h, this.head() as tf.Tensor2D, targets)) as tf.Tensor2D);
+  }
+
   /** The LM head's weight [V, D] (the embedding when tied). */
   private head(): tf.Variable {
     return this.p(this.config.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');

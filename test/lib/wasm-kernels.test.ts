@@ -178,6 +178,21 @@ describe('the CPU fast path', () => {
     }), 2e-5);
   });
 
+  it('tokenLogProbs through the fused head: the same values and gradients as the plain ops', async () => {
+    const config = presetConfig('nano', { vocabSize: 96, layers: 2 });
+    const rng = new Rng(8);
+    const [inputs, targets] = [0, 1].map(() => Array.from({ length: 2 * 12 }, () => rng.int(96)));
+    let model: LlamaModel | null = null;
+    expectClose(await onBoth(() => {
+      model?.dispose();
+      model = LlamaModel.create(config, 2);
+      const [x, y] = [inputs!, targets!].map((v) => tf.tensor2d(v, [2, 12], 'int32')) as [tf.Tensor2D, tf.Tensor2D];
+      const grads = tf.variableGrads(() => tf.sum(model!.tokenLogProbs(x, y)) as tf.Scalar, model.variables()).grads;
+      return [model.tokenLogProbs(x, y), ...Object.values(grads)];
+    }), 2e-5);
+    (model as LlamaModel | null)?.dispose();
+  });
+
   it('trains nano like the cpu backend: the same losses over 5 AdamW steps, and no tensor left behind', async () => {
     const config = presetConfig('nano', { vocabSize: 96 });
     const rng = new Rng(3);

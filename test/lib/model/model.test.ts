@@ -68,6 +68,20 @@ describe('LlamaModel', () => {
     expect(weights(0)[0]).not.toEqual(weights(1)[0]);
   });
 
+  it('tokenLogProbs is the log-softmax of the logits at each target, and its mean is −loss', () => {
+    const model = LlamaModel.create(small, 4);
+    const rng = new Rng(5);
+    const x = ids([Array.from({ length: 9 }, () => rng.int(50)), Array.from({ length: 9 }, () => rng.int(50))]);
+    const [inputs, targets] = [x.slice([0, 0], [2, 8]) as tf.Tensor2D, x.slice([0, 1], [2, 8]) as tf.Tensor2D];
+    const got = tf.tidy(() => model.tokenLogProbs(inputs, targets).arraySync() as number[][]);
+    const logProbs = tf.tidy(() => tf.logSoftmax(model.forward(inputs).logits, -1).arraySync() as number[][][]);
+    const t = targets.arraySync() as number[][];
+    got.forEach((row, b) => row.forEach((v, i) => expect(v).toBeCloseTo(logProbs[b]![i]![t[b]![i]!]!, 5)));
+    const loss = tf.tidy(() => model.loss(inputs, targets).dataSync()[0]!);
+    expect(-got.flat().reduce((a, v) => a + v, 0) / 16).toBeCloseTo(loss, 5);
+    model.dispose();
+  });
+
   it('is causal: changing a later token leaves earlier logits unchanged', () => {
     const model = LlamaModel.create(small, 1);
     const [a, b] = tf.tidy(() => [model.forward(ids([[5, 6, 7, 8]])).logits.dataSync(), model.forward(ids([[5, 6, 7, 9]])).logits.dataSync()]);
