@@ -62,6 +62,8 @@ export interface LoaderPosition {
 export interface Batch {
   inputs: Int32Array; // [B, T]
   targets: Int32Array; // [B, T]
+  /** How much each target counts in the loss (SFT: 0 on prompt tokens); all 1 when absent. */
+  weights?: Float32Array; // [B, T]
 }
 
 /** Batches of packed windows in a seeded, per-epoch random order (shuffle=false: in stream order). */

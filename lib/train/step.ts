@@ -1,10 +1,11 @@
-// One optimizer step: forward and backward over each micro-batch (gradient accumulation sums their
-// gradients), clip by the global norm, then AdamW. Also the validation loss.
+// One optimizer step: forward and backward of an objective's loss over each micro-batch (gradient
+// accumulation sums their gradients), clip by the global norm, then AdamW. Also the validation loss.
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, BatchLoader } from '../data/loader.js';
 import type { LlamaModel } from '../model/model.js';
 import type { AdamW } from './adamw.js';
 import { clipScale, globalNorm } from './clip.js';
+import { languageModelling, type BatchTensors, type Objective } from './objective.js';
 
 /** What a step measured. */
 export interface StepResult {
@@ -14,21 +15,24 @@ export interface StepResult {
   gradNorm: number;
 }
 
-/** A batch as tensors: inputs and targets [B, T] int32. */
-export function batchTensors(b: Batch, batch: number, seq: number): { inputs: tf.Tensor2D; targets: tf.Tensor2D } {
-  return { inputs: tf.tensor2d(b.inputs, [batch, seq], 'int32'), targets: tf.tensor2d(b.targets, [batch, seq], 'int32') };
+/** A batch as tensors: inputs and targets [B, T] int32, and its weights [B, T] when it has them. */
+export function batchTensors(b: Batch, batch: number, seq: number): BatchTensors {
+  const shape: [number, number] = [batch, seq];
+  const tensors: BatchTensors = { inputs: tf.tensor2d(b.inputs, shape, 'int32'), targets: tf.tensor2d(b.targets, shape, 'int32') };
+  if (b.weights) tensors.weights = tf.tensor2d(b.weights, shape);
+  return tensors;
 }
 
-/** Forward, backward and update over `micro` batches of shape [batch, seq] with learning rate `lr`. */
-export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], batch: number, seq: number, lr: number, maxNorm: number): StepResult {
+/** Forward, backward and update over `micro` batches of shape [batch, seq] with learning rate `lr`, minimising `objective`. */
+export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], batch: number, seq: number, lr: number, maxNorm: number, objective: Objective = languageModelling): StepResult {
   const names = new Map([...model.params].map(([name, v]) => [v.name, name]));
   const sum = new Map<string, tf.Tensor>();
   let lossSum = 0;
   for (const b of micro) {
-    const { inputs, targets } = batchTensors(b, batch, seq);
-    const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets), model.variables());
+    const tensors = batchTensors(b, batch, seq);
+    const { value, grads } = tf.variableGrads(() => objective.loss(model, tensors), model.variables());
     lossSum += value.dataSync()[0]!;
-    tf.dispose([value, inputs, targets]);
+    tf.dispose([value, ...Object.values(tensors)]);
     for (const [variableName, g] of Object.entries(grads)) {
       const name = names.get(variableName)!;
       const previous = sum.get(name);
@@ -45,13 +49,13 @@ export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], b
   return { loss: lossSum / micro.length, gradNorm };
 }
 
-/** Mean loss over the loader's next `batches` batches (no gradients). */
-export function evaluate(model: LlamaModel, loader: BatchLoader, batches: number): number {
+/** Mean of `objective`'s loss over the loader's next `batches` batches (no gradients). */
+export function evaluate(model: LlamaModel, loader: BatchLoader, batches: number, objective: Objective = languageModelling): number {
   let total = 0;
   for (let i = 0; i < batches; i++) {
-    const { inputs, targets } = batchTensors(loader.next(), loader.batch, loader.seq);
-    total += tf.tidy(() => model.loss(inputs, targets).dataSync()[0]!);
-    tf.dispose([inputs, targets]);
+    const tensors = batchTensors(loader.next(), loader.batch, loader.seq);
+    total += tf.tidy(() => objective.loss(model, tensors).dataSync()[0]!);
+    tf.dispose(Object.values(tensors));
   }
   return total / batches;
 }

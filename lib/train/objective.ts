@@ -1,0 +1,28 @@
+// What a training step minimises. trainStep runs forward and backward over an objective's loss, so
+// pretraining, supervised fine-tuning (the same loss with prompt tokens weighted 0) and preference
+// objectives go through one step, one loop and one validation.
+import type * as tf from '@tensorflow/tfjs';
+import type { LlamaModel } from '../model/model.js';
+
+/** One micro-batch as tensors: inputs and targets [B, T] int32, per-token weights [B, T] when it has them. */
+export interface BatchTensors {
+  inputs: tf.Tensor2D;
+  targets: tf.Tensor2D;
+  weights?: tf.Tensor2D;
+}
+
+/** A scalar loss of the model on one micro-batch, to minimise. */
+export interface Objective {
+  /** Short name, for logs. */
+  name: string;
+  loss(model: LlamaModel, batch: BatchTensors): tf.Scalar;
+}
+
+/**
+ * Next-token cross-entropy, averaged over the tokens — weighted per token when the batch carries
+ * weights (SFT: 0 on the prompt, 1 on the answer), plus the MoE balancing loss.
+ */
+export const languageModelling: Objective = {
+  name: 'lm',
+  loss: (model, b) => model.loss(b.inputs, b.targets, b.weights),
+};
