@@ -141,9 +141,9 @@ const plot = liveDisplay();
 const steps: number[] = [], losses: number[] = [], valSteps: number[] = [], valLosses: number[] = [];
 let before: string[] = [];
 const run = await train({
-  data: shards, out: join(work, 'run'), config: config, steps: schedule.steps, batch: 8, seq: 128, accum: 1,
-  lr: schedule.lr, minLr: schedule.minLr, warmup: schedule.warmup, weightDecay: 0.1, clip: 1, seed: 0,
-  evalEvery: 100, evalBatches: 2, saveEvery: 0, resume: false,
+  // Only what differs from the defaults in lib/train/options.ts (batch 8, AdamW decay 0.1, clip 1, …).
+  data: shards, out: join(work, 'run'), config: config, steps: schedule.steps, seq: 128, // (tslab needs config: config across cells)
+  lr: schedule.lr, minLr: schedule.minLr, warmup: schedule.warmup, evalBatches: 2, saveEvery: 0,
 }, {
   onStart: (m) => { before = continueText(m); },
   onStep: (m) => {
