@@ -141,8 +141,9 @@ const plot = liveDisplay();
 const steps: number[] = [], losses: number[] = [], valSteps: number[] = [], valLosses: number[] = [];
 let before: string[] = [];
 const run = await train({
-  // Only what differs from the defaults in lib/train/options.ts (batch 8, AdamW decay 0.1, clip 1, …).
-  data: shards, out: join(work, 'run'), config: config, steps: schedule.steps, seq: 128, // (tslab needs config: config across cells)
+  // Only what differs from the defaults in lib/train/options.ts (batch 8, AdamW decay 0.1, clip 1, …);
+  // `config: config` because tslab does not resolve a shorthand property from another cell.
+  data: shards, out: join(work, 'run'), config: config, steps: schedule.steps, seq: 128,
   lr: schedule.lr, minLr: schedule.minLr, warmup: schedule.warmup, evalBatches: 2, saveEvery: 0,
 }, {
   onStart: (m) => { before = continueText(m); },
