@@ -8,11 +8,11 @@
 // `npm run demo`; found from the working directory up, where the CLI and notebooks run), the
 // system's OpenBLAS (Debian/Ubuntu libopenblas0, via ldconfig), and Apple's Accelerate on macOS.
 // None found is not an error: the wasm backend then multiplies as before.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import koffi from 'koffi';
+import { ldconfigOutput } from '../cuda/ffi/libraries.js';
 
 /** A place a BLAS library may be, with its symbol prefix (scipy-openblas32 renames `cblas_*` to `scipy_cblas_*`). */
 export interface BlasCandidate {
@@ -26,7 +26,7 @@ const NO_TRANS = 111;
 const TRANS = 112;
 
 /**
- * Row-major products C = alpha·op(A)·op(B) + beta·C on float32 views (into the wasm heap or any array),
+ * Row-major products C = op(A)·op(B) on float32 views (into the wasm heap or any array),
  * `batch` of them: entry i reads A at i·strideA and B at i·strideB (a stride of 0 reuses one matrix)
  * and writes C at i·m·n.
  */
@@ -39,9 +39,6 @@ export interface SgemmArgs {
   a: Float32Array; // [m, k], or [k, m] when transposed (per entry)
   b: Float32Array; // [k, n], or [n, k] when transposed (per entry)
   c: Float32Array; // [m, n] (per entry)
-  alpha?: number;
-  /** 0 overwrites C; 1 adds to it. */
-  beta?: number;
   batch?: number;
   strideA?: number;
   strideB?: number;
@@ -94,22 +91,22 @@ export class Blas {
     this.threadCount = this.setThreadsFn ? n : availableParallelism();
   }
 
-  /** C = alpha·op(A)·op(B) + beta·C for each entry of the batch, all row-major. */
-  sgemm({ m, n, k, transposeA, transposeB, a, b, c, alpha = 1, beta = 0, batch = 1, strideA = 0, strideB = 0 }: SgemmArgs): void {
+  /** C = op(A)·op(B) for each entry of the batch, all row-major (C is overwritten). */
+  sgemm({ m, n, k, transposeA, transposeB, a, b, c, batch = 1, strideA = 0, strideB = 0 }: SgemmArgs): void {
     const [ta, tb, lda, ldb] = [transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS, transposeA ? m : k, transposeB ? k : n];
     if (m === 1 && batch === 1 && !transposeA) {
       // One row times a matrix (decoding one token): a matrix-vector product, several times faster than
       // sgemm's general path at this shape. y = op(B)ᵀ·x, with B [n, k] (transposed) or [k, n].
-      this.sgemvFn(ROW_MAJOR, transposeB ? NO_TRANS : TRANS, transposeB ? n : k, transposeB ? k : n, alpha, b, ldb, a, 1, beta, c, 1);
+      this.sgemvFn(ROW_MAJOR, transposeB ? NO_TRANS : TRANS, transposeB ? n : k, transposeB ? k : n, 1, b, ldb, a, 1, 0, c, 1);
       return;
     }
     if (batch > 1 && this.batchedFn) {
-      this.batchedFn(ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, n, m * n, batch);
+      this.batchedFn(ROW_MAJOR, ta, tb, m, n, k, 1, a, lda, strideA, b, ldb, strideB, 0, c, n, m * n, batch);
       return;
     }
     for (let i = 0; i < batch; i++) {
       const [ai, bi, ci] = [a.subarray(i * strideA), b.subarray(i * strideB), c.subarray(i * m * n)];
-      this.sgemmFn(ROW_MAJOR, ta, tb, m, n, k, alpha, ai, lda, bi, ldb, beta, ci, n);
+      this.sgemmFn(ROW_MAJOR, ta, tb, m, n, k, 1, ai, lda, bi, ldb, 0, ci, n);
     }
   }
 }
@@ -148,20 +145,11 @@ export function blasCandidates(env: NodeJS.ProcessEnv = process.env): BlasCandid
       if (file) found.push({ path: join(dir, file), prefix: 'scipy_', source: `${venv} (scipy-openblas32)` });
     }
   }
-  const openblas = /libopenblas\.so\.0 .*=>\s*(\S+)/.exec(ldconfig())?.[1];
+  const openblas = process.platform === 'linux' ? /libopenblas\.so\.0 .*=>\s*(\S+)/.exec(ldconfigOutput())?.[1] : undefined;
   if (openblas) found.push({ path: openblas, prefix: '', source: 'the system (ldconfig -p)' });
   const accelerate = '/System/Library/Frameworks/Accelerate.framework/Accelerate';
   if (process.platform === 'darwin') found.push({ path: accelerate, prefix: '', source: 'macOS Accelerate' });
   return found;
-}
-
-function ldconfig(): string {
-  if (process.platform !== 'linux') return '';
-  try {
-    return execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 });
-  } catch {
-    return '';
-  }
 }
 
 /** The BLAS to use (its threads set to TINYLLM_THREADS or every core), or null with the reason. */

@@ -9,6 +9,7 @@ export interface WasmBackend {
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
   incRef(dataId: object): void;
+  disposeData(dataId: object): void;
 }
 
 /**

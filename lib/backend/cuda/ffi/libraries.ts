@@ -84,7 +84,8 @@ function localCudaInstalls(): string[] {
   return readdirSync('/usr/local').filter((d) => /^cuda(-[\d.]+)?$/.test(d)).sort().reverse().map((d) => join('/usr/local', d));
 }
 
-function ldconfigOutput(): string {
+/** The system's linker cache (`ldconfig -p`), or '' where there is none. */
+export function ldconfigOutput(): string {
   for (const bin of ['/sbin/ldconfig', 'ldconfig']) {
     try {
       return execFileSync(bin, ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

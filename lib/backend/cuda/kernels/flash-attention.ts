@@ -14,8 +14,7 @@
 // Δ = rowsum(dO∘O), dK += dSᵀ·Q in registers, and dQ += dS·K added to memory with atomics (other
 // key blocks add to the same rows).
 import * as tf from '@tensorflow/tfjs';
-import { FUSED, gradOf } from '../../../model/fused.js';
-import { fusedAttentionHeadDim } from '../../../model/fused.js';
+import { FUSED, fusedAttentionHeadDim, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { launchRope } from './fused-layers.js';
 import { filled } from './layout.js';

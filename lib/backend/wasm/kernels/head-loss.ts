@@ -42,7 +42,7 @@ const headLossGrad = (blas: Blas) => ({ inputs, backend }: KernelArgs): tf.Tenso
   blas.sgemm({ m: V, n: D, k: N, transposeA: true, transposeB: false, a: grad!, b: sv!, c: dwv! });
   blas.sgemm({ m: N, n: D, k: V, transposeA: false, transposeB: false, a: grad!, b: wv!, c: dhv! });
   simd(wasm).scale_rows(at(wasm, dh), at(wasm, dh), at(wasm, dy!), N, D);
-  (backend as unknown as { disposeData(dataId: object): void }).disposeData(scaled.dataId);
+  wasm.disposeData(scaled.dataId);
   return [dh, dw];
 };
 

@@ -14,7 +14,7 @@ const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
 /** The last two sizes of a tensor: [rows per sequence, row length] for the row kernels. */
 const lastTwo = (t: tf.TensorInfo) => t.shape.slice(-2) as [number, number];
 
-/** Run `body` with the backend, its kernels, new float32 outputs shaped like `shapes` and their offsets. */
+/** New float32 outputs shaped like `shapes`; `body` gets the backend and their heap offsets to fill them. */
 function withOutputs(backend: object, shapes: number[][], body: (w: WasmBackend, out: number[]) => void): tf.TensorInfo[] {
   const wasm = backend as WasmBackend;
   const outs = shapes.map((shape) => wasm.makeOutput(shape, 'float32'));

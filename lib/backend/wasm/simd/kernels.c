@@ -2,8 +2,8 @@
 // four float lanes per instruction, exp included, where V8's JavaScript does one at a time and calls
 // out for Math.exp. They run inside tfjs-backend-wasm's own memory (imported, not copied): every
 // pointer is a tensor's place in that heap. No libc, no static data and no stack, so the module never
-// writes anywhere but the outputs it is given. Built by build.sh into kernels.wasm (committed: users
-// need no compiler); lib/backend/wasm/simd.ts loads it.
+// writes anywhere but the outputs it is given. build.sh compiles it into kernels-wasm.ts (committed:
+// users need no compiler); lib/backend/wasm/simd.ts loads it.
 #include <wasm_simd128.h>
 
 #define EXPORT(name) __attribute__((export_name(#name)))
