@@ -3,15 +3,15 @@
 // serves H / kvHeads consecutive query heads, as in Hugging Face's repeat_kv.
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, fusedAttentionHeadDim, hasFused, runFused } from './fused.js';
-import { linear } from './linear.js';
+import type { Linear } from './linear.js';
 import { applyRope, type RopeTables } from './rope.js';
 
-/** The projection weights of one attention layer, [out, in] each. */
+/** The projections of one attention layer (out ← in). */
 export interface AttentionWeights {
-  q: tf.Tensor; // [H·Dh, D]
-  k: tf.Tensor; // [Hkv·Dh, D]
-  v: tf.Tensor; // [Hkv·Dh, D]
-  o: tf.Tensor; // [D, H·Dh]
+  q: Linear; // H·Dh ← D
+  k: Linear; // Hkv·Dh ← D
+  v: Linear; // Hkv·Dh ← D
+  o: Linear; // D ← H·Dh
 }
 
 /** Keys and values of earlier positions for incremental decoding, per layer: [B, Hkv, S, Dh]. */
@@ -92,17 +92,17 @@ export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOp
     const [B, T] = x.shape;
     const { heads: H, kvHeads: K } = opts;
     const { offset } = opts;
-    const Dh = w.q.shape[0] / H;
+    const Dh = w.q.outFeatures / H;
     if (hasFused(FUSED.attention) && !opts.mask && !opts.cache && offset === 0 && fusedAttentionHeadDim(Dh)) {
       // One kernel from the projections to the heads' outputs: RoPE, scores, softmax and the weighted
       // sum, tile by tile, in the [B, T, heads, Dh] layout the projections already have.
-      const [q, k, v] = ([[w.q, H], [w.k, K], [w.v, K]] as const).map(([wt, n]) => tf.reshape(linear(x, wt), [B, T, n, Dh]));
+      const [q, k, v] = ([[w.q, H], [w.k, K], [w.v, K]] as const).map(([proj, n]) => tf.reshape(proj.apply(x), [B, T, n, Dh]));
       const out = runFused(FUSED.attention, { q: q!, k: k!, v: v!, cos: opts.rope.cos, sin: opts.rope.sin }); // [B, T, H, Dh]
-      return linear(tf.reshape(out, [B, T, H * Dh]), w.o) as tf.Tensor3D;
+      return w.o.apply(tf.reshape(out, [B, T, H * Dh])) as tf.Tensor3D;
     }
-    const q = applyRope(toHeads(linear(x, w.q), H), opts.rope, offset); // [B, H, T, Dh]
-    let k = applyRope(toHeads(linear(x, w.k), K), opts.rope, offset) as tf.Tensor4D; // [B, K, T, Dh]
-    let v = toHeads(linear(x, w.v), K); // [B, K, T, Dh]
+    const q = applyRope(toHeads(w.q.apply(x), H), opts.rope, offset); // [B, H, T, Dh]
+    let k = applyRope(toHeads(w.k.apply(x), K), opts.rope, offset) as tf.Tensor4D; // [B, K, T, Dh]
+    let v = toHeads(w.v.apply(x), K); // [B, K, T, Dh]
     if (opts.cache) [k, v] = opts.cache.store.append(opts.cache.layer, k, v); // [B, K, S, Dh]
     const S = k.shape[2];
     // Query head h reads K/V head floor(h / (H/K)): the H/K query heads of a group are consecutive, so
@@ -115,6 +115,6 @@ export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOp
       : tf.softmax(maskedScores(scores, Dh, T, offset, opts.mask), -1);
     const out = tf.reshape(tf.matMul(grouped(weights, T), v), [B, H, T, Dh]); // [B, H, T, Dh]
     const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, T, H * Dh]); // [B, T, H·Dh]
-    return linear(merged, w.o) as tf.Tensor3D;
+    return w.o.apply(merged) as tf.Tensor3D;
   });
 }

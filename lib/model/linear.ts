@@ -1,5 +1,6 @@
 // A linear layer without bias, with the weight stored as PyTorch / Hugging Face store it: [out, in].
-// Every projection of the model goes through here (LoRA adapters will hook in at this one place).
+// Every projection of the model is a `Linear`: attention and the MLP only call apply(), so other
+// kinds — a LoRA adapter around a frozen weight, a quantized weight — slot in without touching them.
 import * as tf from '@tensorflow/tfjs';
 
 /** y = x Wᵀ for x [..., in] and W [out, in]: y [..., out]. */
@@ -10,4 +11,26 @@ export function linear(x: tf.Tensor, weight: tf.Tensor): tf.Tensor {
   const flat = tf.reshape(x, [-1, inDim]); // [N, in]
   const y = tf.matMul(flat, weight, false, true); // [N, out]
   return tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
+}
+
+/** A projection x [..., in] → [..., out]: what attention and the MLP need from a weight. */
+export interface Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  apply(x: tf.Tensor): tf.Tensor;
+}
+
+/** The plain kind: one weight [out, in]. */
+export class Dense implements Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+
+  constructor(readonly weight: tf.Tensor) {
+    if (weight.rank !== 2) throw new Error(`Dense: weight of shape [${weight.shape}], expected [out, in]`);
+    [this.outFeatures, this.inFeatures] = weight.shape as [number, number];
+  }
+
+  apply(x: tf.Tensor): tf.Tensor {
+    return linear(x, this.weight);
+  }
 }

@@ -1,10 +1,11 @@
 // The decoder: token embedding → L blocks (pre-norm attention and MLP, each added to the residual
 // stream) → final RMSNorm → LM head. Parameters live in a map under Hugging Face LlamaForCausalLM's
-// names, weights [out, in], so a model directory converts to and from safetensors name for name.
+// names, weights [out, in], so a model directory converts to and from safetensors name for name; the
+// layers are built from that map once, each projection a `Linear`, so a forward pass looks up nothing.
 import * as tf from '@tensorflow/tfjs';
 import { attention, type AttentionWeights, KvCache } from './attention.js';
 import { checkConfig, headDim, type ModelConfig } from './config.js';
-import { linear } from './linear.js';
+import { Dense, linear } from './linear.js';
 import { headCrossEntropy, meanLoss } from './loss.js';
 import { swiglu, type MlpWeights } from './mlp.js';
 import { moe, type MoeWeights } from './moe.js';
@@ -57,11 +58,27 @@ export interface ForwardOptions {
   mask?: tf.Tensor;
 }
 
+/** One decoder block: its norms' gains [D] and its projections. */
+export interface DecoderLayer {
+  inputNorm: tf.Variable; // [D]
+  attention: AttentionWeights;
+  postNorm: tf.Variable; // [D]
+  /** The MLP, or the mixture of experts in its place (config.moe). */
+  mlp: MlpWeights | MoeWeights;
+}
+
 /** A Llama-style decoder with its parameters. */
 export class LlamaModel {
   readonly config: ModelConfig;
   /** Parameters by Hugging Face name. */
   readonly params: Map<string, tf.Variable>;
+  /** The decoder blocks, built from params once (the same variables). */
+  readonly layers: DecoderLayer[];
+  /** Names of the parameters training updates (all, unless frozen with setTrainable). */
+  readonly trainable = new Set<string>();
+  private readonly embedding: tf.Variable; // [V, D]
+  private readonly finalNorm: tf.Variable; // [D]
+  private readonly headWeight: tf.Variable; // [V, D]: the embedding itself when tied
   private readonly rope: RopeTables;
 
   /** Wrap existing tensors (checked against the config's names and shapes; `source` names them in errors). */
@@ -76,6 +93,29 @@ export class LlamaModel {
     const names = new Set(expected.map(([n]) => n));
     for (const name of tensors.keys()) if (!names.has(name)) throw new Error(`${source}: ${name}: not a parameter of this config`);
     this.params = new Map(expected.map(([name]) => [name, tf.variable(tensors.get(name)!, true)]));
+    for (const name of this.params.keys()) this.trainable.add(name);
+    const p = (name: string) => this.params.get(name)!;
+    const dense = (prefix: string) => new Dense(p(`${prefix}.weight`));
+    const mlp = (prefix: string): MlpWeights => ({ gate: dense(`${prefix}.gate_proj`), up: dense(`${prefix}.up_proj`), down: dense(`${prefix}.down_proj`) });
+    this.layers = Array.from({ length: config.layers }, (_, i) => {
+      const prefix = `model.layers.${i}`;
+      const moeConfig = config.moe;
+      return {
+        inputNorm: p(`${prefix}.input_layernorm.weight`),
+        attention: { q: dense(`${prefix}.self_attn.q_proj`), k: dense(`${prefix}.self_attn.k_proj`), v: dense(`${prefix}.self_attn.v_proj`), o: dense(`${prefix}.self_attn.o_proj`) },
+        postNorm: p(`${prefix}.post_attention_layernorm.weight`),
+        mlp: moeConfig
+          ? {
+            router: dense(`${prefix}.mlp.gate`),
+            experts: Array.from({ length: moeConfig.experts }, (_, e) => mlp(`${prefix}.mlp.experts.${e}`)),
+            shared: Array.from({ length: moeConfig.sharedExperts }, (_, s) => mlp(`${prefix}.mlp.shared_experts.${s}`)),
+          }
+          : mlp(`${prefix}.mlp`),
+      };
+    });
+    this.embedding = p('model.embed_tokens.weight');
+    this.finalNorm = p('model.norm.weight');
+    this.headWeight = p(config.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
     this.rope = ropeTables(headDim(config), config.maxSeq, config.ropeTheta);
   }
 
@@ -105,20 +145,30 @@ export class LlamaModel {
     return n;
   }
 
-  /** The parameters, for optimizers and tf.variableGrads. */
+  /** All parameters, trainable or not. */
   variables(): tf.Variable[] {
     return [...this.params.values()];
   }
 
-  private p(name: string): tf.Variable {
-    return this.params.get(name)!;
+  /** Train only the parameters whose name passes `keep`; the others are frozen (no gradient, no optimizer state). */
+  setTrainable(keep: (name: string) => boolean): void {
+    this.trainable.clear();
+    for (const [name, v] of this.params) {
+      v.trainable = keep(name);
+      if (v.trainable) this.trainable.add(name);
+    }
+  }
+
+  /** The trainable parameters by name: what gets gradients and what the optimizer updates. */
+  trainableParams(): Map<string, tf.Variable> {
+    return new Map([...this.params].filter(([name]) => this.trainable.has(name)));
   }
 
   /** Logits for ids [B, T] (int32). Call inside tf.tidy or dispose the result. */
   forward(ids: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
     return tf.tidy(() => {
       const { h, auxLoss } = this.hidden(ids, options);
-      return { logits: linear(h, this.head()) as tf.Tensor3D, auxLoss };
+      return { logits: linear(h, this.headWeight) as tf.Tensor3D, auxLoss };
     });
   }
 
@@ -129,7 +179,7 @@ export class LlamaModel {
   loss(inputs: tf.Tensor2D, targets: tf.Tensor2D, weights?: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
       const { h, auxLoss } = this.hidden(inputs);
-      return tf.add(meanLoss(headCrossEntropy(h, this.head() as tf.Tensor2D, targets), weights), auxLoss) as tf.Scalar;
+      return tf.add(meanLoss(headCrossEntropy(h, this.headWeight as tf.Tensor2D, targets), weights), auxLoss) as tf.Scalar;
     });
   }
 
@@ -138,12 +188,7 @@ export class LlamaModel {
    * where the backend has one, so no [B, T, V] logits are made; differentiable (SFT, DPO, scoring).
    */
   tokenLogProbs(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => tf.neg(headCrossEntropy(this.hidden(inputs).h, this.head() as tf.Tensor2D, targets)) as tf.Tensor2D);
-  }
-
-  /** The LM head's weight [V, D] (the embedding when tied). */
-  private head(): tf.Variable {
-    return this.p(this.config.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+    return tf.tidy(() => tf.neg(headCrossEntropy(this.hidden(inputs).h, this.headWeight as tf.Tensor2D, targets)) as tf.Tensor2D);
   }
 
   /** The final hidden states [B, T, D] (after the last RMSNorm) that the LM head reads. */
@@ -151,29 +196,24 @@ export class LlamaModel {
     const c = this.config;
     // Read once: each layer appends to the cache as it goes.
     const offset = options.cache ? options.cache.length : 0;
-    let h = tf.gather(this.p('model.embed_tokens.weight'), ids) as tf.Tensor3D; // [B, T, D]
+    let h = tf.gather(this.embedding, ids) as tf.Tensor3D; // [B, T, D]
     let auxLoss = tf.scalar(0);
-    for (let i = 0; i < c.layers; i++) {
-      const p = `model.layers.${i}`;
-      const attn: AttentionWeights = {
-        q: this.p(`${p}.self_attn.q_proj.weight`), k: this.p(`${p}.self_attn.k_proj.weight`),
-        v: this.p(`${p}.self_attn.v_proj.weight`), o: this.p(`${p}.self_attn.o_proj.weight`),
-      };
-      const normed = rmsNorm(h, this.p(`${p}.input_layernorm.weight`), c.normEps) as tf.Tensor3D;
-      h = tf.add(h, attention(normed, attn, {
+    this.layers.forEach((layer, i) => {
+      const normed = rmsNorm(h, layer.inputNorm, c.normEps) as tf.Tensor3D;
+      h = tf.add(h, attention(normed, layer.attention, {
         heads: c.heads, kvHeads: c.kvHeads, rope: this.rope, offset, mask: options.mask,
         cache: options.cache ? { store: options.cache, layer: i } : undefined,
       }));
-      const normed2 = rmsNorm(h, this.p(`${p}.post_attention_layernorm.weight`), c.normEps);
+      const normed2 = rmsNorm(h, layer.postNorm, c.normEps);
       if (c.moe) {
-        const routed = moe(normed2, this.moeWeights(p), c.moe);
+        const routed = moe(normed2, layer.mlp as MoeWeights, c.moe);
         h = tf.add(h, routed.y);
         auxLoss = tf.add(auxLoss, routed.auxLoss);
       } else {
-        h = tf.add(h, swiglu(normed2, this.mlpWeights(`${p}.mlp`)));
+        h = tf.add(h, swiglu(normed2, layer.mlp as MlpWeights));
       }
-    }
-    return { h: rmsNorm(h, this.p('model.norm.weight'), c.normEps) as tf.Tensor3D, auxLoss };
+    });
+    return { h: rmsNorm(h, this.finalNorm, c.normEps) as tf.Tensor3D, auxLoss };
   }
 
   /** A KV cache sized for this model. */
@@ -185,18 +225,4 @@ export class LlamaModel {
   dispose(): void {
     tf.dispose([...this.params.values(), this.rope.cos, this.rope.sin]);
   }
-
-  private mlpWeights(prefix: string): MlpWeights {
-    return { gate: this.p(`${prefix}.gate_proj.weight`), up: this.p(`${prefix}.up_proj.weight`), down: this.p(`${prefix}.down_proj.weight`) };
-  }
-
-  private moeWeights(p: string): MoeWeights {
-    const moeConfig = this.config.moe!;
-    return {
-      router: this.p(`${p}.mlp.gate.weight`),
-      experts: Array.from({ length: moeConfig.experts }, (_, e) => this.mlpWeights(`${p}.mlp.experts.${e}`)),
-      shared: Array.from({ length: moeConfig.sharedExperts }, (_, s) => this.mlpWeights(`${p}.mlp.shared_experts.${s}`)),
-    };
-  }
 }
-

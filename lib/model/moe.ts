@@ -6,13 +6,13 @@
 // differentiable, at E times the MLP cost. A fast backend dispatches only selected tokens instead.
 import * as tf from '@tensorflow/tfjs';
 import type { MoeConfig } from './config.js';
-import { linear } from './linear.js';
+import type { Linear } from './linear.js';
 import { swiglu, type MlpWeights } from './mlp.js';
 import './topk-gradient.js';
 
 /** Router and experts of one MoE layer. */
 export interface MoeWeights {
-  router: tf.Tensor; // [E, D]
+  router: Linear; // E ← D
   experts: MlpWeights[];
   shared: MlpWeights[];
 }
@@ -31,7 +31,7 @@ export function moe(x: tf.Tensor, w: MoeWeights, config: MoeConfig): MoeResult {
   return tf.tidy(() => {
     const D = x.shape[x.shape.length - 1]!;
     const flat = tf.reshape(x, [-1, D]); // [N, D]
-    const probs = tf.softmax(linear(flat, w.router), -1); // [N, E]
+    const probs = tf.softmax(w.router.apply(flat), -1); // [N, E]
     const E = config.experts;
     // Which experts each token uses: a 0/1 mask from the top-k indices (no gradient through the choice).
     const { indices } = tf.topk(probs, config.topK); // [N, k]

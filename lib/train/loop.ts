@@ -88,7 +88,7 @@ async function run(o: TrainOptions, checkpoint: string | null, stream: TokenStre
   if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation windows of ${o.seq + 1} tokens; validation is off`);
   const model = loaded?.model ?? LlamaModel.create(o.config, o.seed);
   const tokenizer = loaded?.tokenizer ?? loadTokenizer(o.data);
-  const optimizer = new AdamW(model.params, { weightDecay: o.weightDecay });
+  const optimizer = new AdamW(model.trainableParams(), { weightDecay: o.weightDecay });
   if (loaded) {
     loaded.restoreOptimizer(optimizer);
     if (state.seed !== o.seed) console.warn(`train: resuming with the checkpoint's data seed ${state.seed} (--seed ${o.seed} applies to new runs)`);

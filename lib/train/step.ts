@@ -25,12 +25,14 @@ export function batchTensors(b: Batch, batch: number, seq: number): BatchTensors
 
 /** Forward, backward and update over `micro` batches of shape [batch, seq] with learning rate `lr`, minimising `objective`. */
 export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], batch: number, seq: number, lr: number, maxNorm: number, objective: Objective = languageModelling): StepResult {
-  const names = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  // Only the trainable parameters get gradients: frozen ones (LoRA's base) cost no backward into them.
+  const params = model.trainableParams();
+  const names = new Map([...params].map(([name, v]) => [v.name, name]));
   const sum = new Map<string, tf.Tensor>();
   let lossSum = 0;
   for (const b of micro) {
     const tensors = batchTensors(b, batch, seq);
-    const { value, grads } = tf.variableGrads(() => objective.loss(model, tensors), model.variables());
+    const { value, grads } = tf.variableGrads(() => objective.loss(model, tensors), [...params.values()]);
     lossSum += value.dataSync()[0]!;
     tf.dispose([value, ...Object.values(tensors)]);
     for (const [variableName, g] of Object.entries(grads)) {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadBalancingLoss, silu, swiglu, topKMask } from '@exercise/05-mlp-moe.js';
 import { initBackend } from '../../lib/backend/init.js';
 import { swiglu as libSwiglu } from '../../lib/model/mlp.js';
+import { Dense } from '../../lib/model/linear.js';
 
 await initBackend('cpu', { quiet: true });
 
@@ -19,7 +20,7 @@ describe('swiglu', () => {
     const [x, gate, up, down] = ([[3, 4], [6, 4], [6, 4], [4, 6]] as [number, number][]).map((s, i) => tf.randomNormal(s, 0, 1, 'float32', i + 1) as tf.Tensor2D);
     const ours = swiglu(x!, gate!, up!, down!);
     expect(ours.shape).toEqual([3, 4]);
-    const lib = libSwiglu(x!, { gate: gate!, up: up!, down: down! }).dataSync();
+    const lib = libSwiglu(x!, { gate: new Dense(gate!), up: new Dense(up!), down: new Dense(down!) }).dataSync();
     Array.from(ours.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(lib[i]!, 4));
   });
 });

@@ -12,9 +12,13 @@ import { AdamW } from '../../lib/train/adamw.js';
 import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
 import type { MatmulPrecision } from '../../lib/backend/cuda/ffi/cublas.js';
 import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
+import { Dense } from '../../lib/model/linear.js';
 
 const gpu = openGpu();
 
+
+/** Attention projections from plain weights [out, in]. */
+const denseAttention = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o: tf.Tensor) => ({ q: new Dense(q), k: new Dense(k), v: new Dense(v), o: new Dense(o) });
 describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.skip }, () => {
   againstCpu();
 
@@ -59,7 +63,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
   });
 
   it('SwiGLU MLP and its gradients', async () => {
-    await check('swiglu', [[2, 7, 16], [40, 16], [40, 16], [16, 40]], ([x, gate, up, down]) => swiglu(x!, { gate: gate!, up: up!, down: down! }), 1e-4);
+    await check('swiglu', [[2, 7, 16], [40, 16], [40, 16], [16, 40]], ([x, gate, up, down]) => swiglu(x!, { gate: new Dense(gate!), up: new Dense(up!), down: new Dense(down!) }), 1e-4);
   });
 
   it('RoPE at offsets 0 and 3 and its gradient', async () => {
@@ -72,7 +76,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     const tables = ropeTables(8, 64, 10000);
     const D = 32;
     await check('attention', [[2, 33, D], [D, D], [16, D], [16, D], [D, D]],
-      ([x, q, k, v, o]) => attention(x as tf.Tensor3D, { q: q!, k: k!, v: v!, o: o! }, { heads: 4, kvHeads: 2, rope: tables, offset: 0 }), 2e-4);
+      ([x, q, k, v, o]) => attention(x as tf.Tensor3D, denseAttention(q!, k!, v!, o!), { heads: 4, kvHeads: 2, rope: tables, offset: 0 }), 2e-4);
     tf.dispose([tables.cos, tables.sin]);
   });
 
@@ -87,7 +91,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
   ];
   const flashShapes = ({ B, T, H, K, Dh }: { B: number; T: number; H: number; K: number; Dh: number }) => [[B, T, 40], [H * Dh, 40], [K * Dh, 40], [K * Dh, 40], [40, H * Dh]];
   const flash = (tables: { cos: tf.Tensor2D; sin: tf.Tensor2D }, H: number, K: number) => ([x, q, k, v, o]: tf.Tensor[]) =>
-    attention(x as tf.Tensor3D, { q: q!, k: k!, v: v!, o: o! }, { heads: H, kvHeads: K, rope: tables, offset: 0 });
+    attention(x as tf.Tensor3D, denseAttention(q!, k!, v!, o!), { heads: H, kvHeads: K, rope: tables, offset: 0 });
 
   it('fused flash attention (RoPE inside) matches the plain ops, values and gradients, in fp32', async () => {
     for (const [label, c] of flashCases) {

@@ -20,6 +20,7 @@ import { applyRope, ropeTables } from '../../lib/model/rope.js';
 import { Rng } from '../../lib/rng.js';
 import { AdamW } from '../../lib/train/adamw.js';
 import { trainStep } from '../../lib/train/step.js';
+import { Dense } from '../../lib/model/linear.js';
 
 type Result = { shape: number[]; values: number[] }[];
 
@@ -145,8 +146,8 @@ describe('the CPU fast path', () => {
     }), 2e-5);
     expectClose(await onBoth(() => {
       const x = randn([2, 7, 13], 1), gate = randn([19, 13], 2), up = randn([19, 13], 3), down = randn([13, 19], 4, 0.5);
-      const f = (a: tf.Tensor, g: tf.Tensor, u: tf.Tensor) => tf.sum(tf.square(swiglu(a, { gate: g, up: u, down })));
-      return [swiglu(x, { gate, up, down }), ...tf.grads(f)([x, gate, up])];
+      const f = (a: tf.Tensor, g: tf.Tensor, u: tf.Tensor) => tf.sum(tf.square(swiglu(a, { gate: new Dense(g), up: new Dense(u), down: new Dense(down) })));
+      return [swiglu(x, { gate: new Dense(gate), up: new Dense(up), down: new Dense(down) }), ...tf.grads(f)([x, gate, up])];
     }), 2e-5);
   });
 
@@ -161,7 +162,7 @@ describe('the CPU fast path', () => {
         const D = 8 * heads, Dh = 8;
         const rope = ropeTables(Dh, 32, 10000);
         const x = randn([2, T!, D], 1) as tf.Tensor3D;
-        const w = { q: randn([heads! * Dh, D], 2, 0.3), k: randn([kvHeads! * Dh, D], 3, 0.3), v: randn([kvHeads! * Dh, D], 4, 0.3), o: randn([D, heads! * Dh], 5, 0.3) };
+        const w = { q: new Dense(randn([heads! * Dh, D], 2, 0.3)), k: new Dense(randn([kvHeads! * Dh, D], 3, 0.3)), v: new Dense(randn([kvHeads! * Dh, D], 4, 0.3)), o: new Dense(randn([D, heads! * Dh], 5, 0.3)) };
         const run = (a: tf.Tensor) => attention(a as tf.Tensor3D, w, { heads: heads!, kvHeads: kvHeads!, rope, offset: 0 });
         return [run(x), tf.grad((a: tf.Tensor) => tf.sum(tf.square(run(a))))(x)];
       }), 2e-5);

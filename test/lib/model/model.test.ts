@@ -8,6 +8,7 @@ import { LlamaModel } from '../../../lib/model/model.js';
 import { moe } from '../../../lib/model/moe.js';
 import { applyRope, ropeTables } from '../../../lib/model/rope.js';
 import { Rng } from '../../../lib/rng.js';
+import { Dense } from '../../../lib/model/linear.js';
 
 await initBackend('cpu', { quiet: true });
 
@@ -157,9 +158,9 @@ describe('pieces', () => {
 
   it('MoE sends each token to its top-k experts and computes the balancing loss by hand', () => {
     const D = 4;
-    const eye = (n: number) => tf.eye(n);
+    const eye = (n: number) => new Dense(tf.eye(n));
     // Router rows pick coordinates, so expert scores are the token's first 3 coordinates.
-    const router = tf.tensor2d([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]);
+    const router = new Dense(tf.tensor2d([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]));
     const expert = () => ({ gate: eye(D), up: eye(D), down: eye(D) });
     const x = tf.tensor2d([[5, 1, 0, 0], [0, 0, 5, 1]]);
     const { y, auxLoss, load } = moe(x, { router, experts: [expert(), expert(), expert()], shared: [] }, { experts: 3, topK: 1, sharedExperts: 0, auxLossAlpha: 0.5, normTopK: true });

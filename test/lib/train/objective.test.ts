@@ -48,4 +48,21 @@ describe('trainStep objectives', () => {
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
+
+  it('updates only the trainable parameters: frozen ones stay bit-identical and get no optimizer state', () => {
+    const model = LlamaModel.create(config, 3);
+    model.setTrainable((name) => name.includes('mlp.'));
+    const before = new Map([...model.params].map(([name, v]) => [name, Array.from(v.dataSync())]));
+    const adamw = new AdamW(model.trainableParams());
+    for (let i = 0; i < 2; i++) trainStep(model, adamw, [batch], 2, 8, 1e-2, 1);
+    const mlpNames = [...model.params.keys()].filter((n) => n.includes('mlp.'));
+    expect(mlpNames.length).toBe(3 * config.layers);
+    expect(adamw.stateTensors().size).toBe(2 * mlpNames.length); // m and v for each trainable tensor only
+    for (const [name, v] of model.params) {
+      const same = Array.from(v.dataSync()).every((x, i) => x === before.get(name)![i]);
+      expect(same, name).toBe(!name.includes('mlp.'));
+    }
+    adamw.dispose();
+    model.dispose();
+  });
 });
