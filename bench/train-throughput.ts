@@ -41,7 +41,7 @@ for (const matmul of precisions) {
   let loss = 0;
   for (let s = 0; s < steps + 2; s++) {
     const started = performance.now();
-    loss = trainStep(model, adamw, micro, B, T, 1e-4, 1).loss; // reads the loss: waits for the GPU
+    loss = trainStep(model, adamw, micro, B, 1e-4, 1).loss; // reads the loss: waits for the GPU
     if (s >= 2) times.push(performance.now() - started); // the first steps compile kernels and grow the pool
   }
   const ms = times.reduce((a, b) => a + b, 0) / times.length;
@@ -65,9 +65,9 @@ for (const matmul of precisions) {
 async function profileStep(model: LlamaModel, adamw: AdamW, micro: Batch[]): Promise<void> {
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false); // else the profiler reads back every kernel's output
   const started = performance.now();
-  trainStep(model, adamw, micro, B, T, 1e-4, 1);
+  trainStep(model, adamw, micro, B, 1e-4, 1);
   const wall = performance.now() - started;
-  const info = await tf.profile(() => { trainStep(model, adamw, micro, B, T, 1e-4, 1); });
+  const info = await tf.profile(() => { trainStep(model, adamw, micro, B, 1e-4, 1); });
   const byName = new Map<string, { ms: number; count: number }>();
   for (const k of info.kernels) {
     const entry = byName.get(k.name) ?? { ms: 0, count: 0 };

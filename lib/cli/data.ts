@@ -1,28 +1,52 @@
-// `tinyllm data prepare`: text / JSONL files → token shards for `tinyllm train`.
+// `tinyllm data prepare`: text / JSONL files → token shards for `tinyllm train`, or SFT conversations →
+// ids and loss masks for `tinyllm sft` (--format sft).
 import { availableParallelism } from 'node:os';
 import { EncodePool } from '../data/encode-pool.js';
 import { prepareShards, SHARD_TOKENS, VAL_FRACTION } from '../data/prepare.js';
 import { splitTokens } from '../data/shards.js';
 import { loadTokenizer } from '../tokenizer/files.js';
-import { intFlag, listFlag, numberFlag, requiredFlag } from './args.js';
+import { prepareSft, SFT_SEQ, SFT_VAL_FRACTION, type SftSplit } from '../data/sft.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { intFlag, listFlag, numberFlag, requiredFlag, stringFlag, type Args } from './args.js';
 import type { Command } from './command.js';
 import { formatCount, formatSeconds, Progress } from './progress.js';
 
+const FORMATS = ['pretrain', 'sft'] as const;
+
 const prepare: Command = {
-  summary: 'tokenize text or {"text": …} JSONL files (optionally .gz) into token shards with a train/val split',
+  summary: 'tokenize pretraining text (token shards) or SFT conversations (ids + loss mask) with a train/val split',
   options: [
     { name: 'tokenizer', value: '<dir|tokenizer.json>', required: true, help: 'the tokenizer to encode with (copied into --out)' },
-    { name: 'input', value: '<files…>', required: true, help: 'text files (one document each) or JSONL files of {"text": …} (one document a line), .gz ok' },
-    { name: 'out', value: '<dir>', required: true, help: 'new directory for the shards and index.json' },
-    { name: 'val-fraction', value: '<x>', default: VAL_FRACTION, help: 'share of documents sent to the validation split' },
-    { name: 'workers', value: '<n>', default: 'cores − 1, at most 8', help: 'encoder threads (0: encode on the main thread)' },
-    { name: 'shard-tokens', value: '<n>', default: SHARD_TOKENS, help: 'tokens per shard file' },
+    { name: 'input', value: '<files…>', required: true, help: 'pretrain: text files (one document each) or {"text": …} JSONL; sft: JSONL conversations (see below); .gz ok' },
+    { name: 'out', value: '<dir>', required: true, help: 'new directory for the data and index.json' },
+    { name: 'format', value: FORMATS.join('|'), default: 'pretrain', help: 'what the input holds' },
+    { name: 'val-fraction', value: '<x>', default: `${VAL_FRACTION} (sft: ${SFT_VAL_FRACTION})`, help: 'share of documents / conversations sent to the validation split' },
+    { name: 'val', value: '<files…>', help: 'sft: files for the validation split instead of --val-fraction' },
+    { name: 'seq', value: '<n>', default: SFT_SEQ, help: 'sft: longest example in tokens (a longer conversation loses whole turns from its end, or is skipped)' },
+    { name: 'workers', value: '<n>', default: 'cores − 1, at most 8', help: 'pretrain: encoder threads (0: encode on the main thread)' },
+    { name: 'shard-tokens', value: '<n>', default: SHARD_TOKENS, help: 'pretrain: tokens per shard file' },
+  ],
+  notes: () => [
+    'SFT records, one per line, in any of the seeds\' formats:',
+    '  minimind    {"conversations": [{"role": "system|user|assistant", "content": "…"}, …]}',
+    '  ShareGPT    {"conversations": [{"from": "system|human|gpt", "value": "…"}, …]}',
+    '  tiny-llm-zh {"question": "…", "answer": "…"}        (+ "system")',
+    '  Alpaca      {"instruction": "…", "input": "…", "output": "…"}   (+ "system")',
+    'The loss mask is 1 on each assistant message\'s content and its <|im_end|>, 0 elsewhere',
+    '(check one with `tinyllm tokenizer encode --chat \'[…]\' --json`). Bad lines are skipped, counted and shown.',
   ],
   async run(args) {
     const tokenizerPath = requiredFlag(args, 'tokenizer');
     const tokenizer = loadTokenizer(tokenizerPath);
     const files = listFlag(args, 'input', true);
     const out = requiredFlag(args, 'out');
+    const format = stringFlag(args, 'format', 'pretrain')!;
+    if (!(FORMATS as readonly string[]).includes(format)) throw new Error(`--format: '${format}', expected one of ${FORMATS.join(', ')}`);
+    if (format === 'sft') {
+      await prepareSftCommand(args, tokenizer, files, out);
+      return;
+    }
+    for (const flag of ['val', 'seq']) if (args.flags.has(flag)) throw new Error(`--${flag}: only with --format sft`);
     const workers = intFlag(args, 'workers', Math.max(1, Math.min(8, availableParallelism() - 1)), 0, 64)!;
     const started = performance.now();
     const progress = new Progress('prepare', files.length, ' files');
@@ -51,5 +75,30 @@ const prepare: Command = {
     }
   },
 };
+
+/** `data prepare --format sft`: conversations → ids + loss mask, with a report of what was kept, cut and skipped. */
+async function prepareSftCommand(args: Args, tokenizer: Tokenizer, files: string[], out: string): Promise<void> {
+  for (const flag of ['workers', 'shard-tokens']) if (args.flags.has(flag)) throw new Error(`--${flag}: only with --format pretrain`);
+  const valFiles = args.flags.has('val') ? listFlag(args, 'val', true) : undefined;
+  if (valFiles && args.flags.has('val-fraction')) throw new Error('--val and --val-fraction: give one');
+  const started = performance.now();
+  const progress = new Progress('prepare', files.length + (valFiles?.length ?? 0), ' files');
+  const index = await prepareSft({
+    files, valFiles, tokenizer, out,
+    valFraction: numberFlag(args, 'val-fraction', SFT_VAL_FRACTION, 0, 0.99),
+    seq: intFlag(args, 'seq', SFT_SEQ, 2)!,
+    onProgress: (p) => progress.update(p.files, `${formatCount(p.conversations)} conversations`),
+  });
+  for (const s of index.sources) {
+    if (s.invalidUtf8 > 0) console.warn(`${s.file}: ${s.invalidUtf8} invalid UTF-8 sequence(s) replaced with U+FFFD`);
+    if (s.malformed > 0) console.warn(`${s.file}: skipped ${s.malformed} malformed line(s), e.g.\n  ${s.malformedExamples.join('\n  ')}`);
+  }
+  const r = index.report;
+  const split = (s: SftSplit) => `${s.examples} conversations, ${formatCount(s.tokens)} tokens (${formatCount(s.trained)} trained)`;
+  console.log(
+    `wrote ${out}: train ${split(index.train)}, val ${split(index.val)}; of ${r.conversations} read: ${r.kept} kept (${r.cut} cut at a turn to fit --seq ${index.seq}), ` +
+    `${r.tooLong} skipped as too long, ${r.malformed} malformed; in ${formatSeconds((performance.now() - started) / 1000)}`,
+  );
+}
 
 export const DATA_COMMANDS: Record<string, Command> = { 'data prepare': prepare };

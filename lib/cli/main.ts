@@ -6,7 +6,7 @@ import { demo } from './demo.js';
 import { generateCommand } from './generate.js';
 import { score } from './score.js';
 import { TOKENIZER_COMMANDS } from './tokenizer.js';
-import { trainCommand } from './train.js';
+import { sftCommand, trainCommand } from './train.js';
 
 const info: Command = {
   summary: 'versions and the backend that would run the work',
@@ -22,7 +22,7 @@ const info: Command = {
 };
 
 const COMMANDS: Record<string, Command> = {
-  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, generate: generateCommand, score, demo,
+  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, generate: generateCommand, score, demo,
 };
 
 /** Summaries of the commands whose name starts with `prefix` ('' for all). */

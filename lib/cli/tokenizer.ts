@@ -1,6 +1,8 @@
 // `tinyllm tokenizer train|encode|decode`.
 import { readFileSync } from 'node:fs';
+import { parseConversationFlag } from '../data/conversations.js';
 import { readDocuments } from '../data/documents.js';
+import { applyChatTemplate } from '../tokenizer/chat.js';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/files.js';
 import { minVocabSize, PieceCounts, trainTokenizer } from '../tokenizer/train.js';
 import { intFlag, listFlag, requiredFlag, stringFlag } from './args.js';
@@ -43,15 +45,25 @@ const train: Command = {
 };
 
 const encode: Command = {
-  summary: 'encode text (--text, or standard input) to ids, printed as JSON',
+  summary: 'encode text (--text, or standard input) or a conversation (--chat) to ids, printed as JSON',
   options: [
     { name: 'tokenizer', value: '<dir|tokenizer.json>', required: true, help: 'the tokenizer' },
     { name: 'text', value: '<s>', default: 'standard input', help: 'the text to encode' },
+    { name: 'chat', value: '<messages JSON>', help: 'a conversation instead: [{"role": "user", "content": "…"}, {"role": "assistant", …}] or any SFT record' },
+    { name: 'json', help: 'with --chat: print {"ids": […], "mask": […]}, mask 1 where SFT trains (as `data prepare --format sft`)' },
   ],
   async run(args) {
     const tokenizer = loadTokenizer(requiredFlag(args, 'tokenizer'));
-    const text = stringFlag(args, 'text') ?? readFileSync(0, 'utf8');
-    console.log(JSON.stringify(tokenizer.encode(text)));
+    const chat = stringFlag(args, 'chat');
+    if (chat === undefined) {
+      if (args.flags.has('json')) throw new Error('--json: only with --chat (plain --text output is already JSON)');
+      const text = stringFlag(args, 'text') ?? readFileSync(0, 'utf8');
+      console.log(JSON.stringify(tokenizer.encode(text)));
+      return;
+    }
+    if (stringFlag(args, 'text') !== undefined) throw new Error('--text and --chat: give one');
+    const { ids, assistantMask } = applyChatTemplate(tokenizer, parseConversationFlag(chat, '--chat'));
+    console.log(JSON.stringify(args.flags.has('json') ? { ids, mask: assistantMask } : ids));
   },
 };
 

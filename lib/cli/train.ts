@@ -1,34 +1,35 @@
-// `tinyllm train`: pretrain a preset on token shards, with checkpoints, --resume and Ctrl-C that saves.
+// `tinyllm train` and `tinyllm sft`: one training loop behind both — pretraining a preset from scratch
+// on token shards, or fine-tuning a model directory on SFT examples — with checkpoints, --resume and
+// Ctrl-C that saves. Defaults come from lib/train/options.ts; only what is given on the command line
+// overrides them.
 import { readShardIndex } from '../data/shards.js';
 import { countParameters, PRESETS, presetConfig } from '../model/config.js';
-import { DERIVED_DEFAULTS, resolveTrainOptions, TRAIN_DEFAULTS, type TrainSettings } from '../train/options.js';
+import { DERIVED_DEFAULTS, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainDefaults, type TrainSettings } from '../train/options.js';
 import { intFlag, numberFlag, requiredFlag, stringFlag, type Args } from './args.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './command.js';
 import { formatCount, Progress } from './progress.js';
 
-const D = TRAIN_DEFAULTS;
-
-const OPTIONS: OptionSpec[] = [
-  { name: 'data', value: '<dir>', required: true, help: 'token shards made by `tinyllm data prepare`' },
-  { name: 'out', value: '<dir>', required: true, help: 'run directory: checkpoints step-NNNNNN/, metrics.jsonl, final/' },
-  { name: 'preset', value: '<name>', default: 'nano', help: 'model shape (see the list below); the vocabulary comes from the data' },
-  { name: 'steps', value: '<n>', default: D.steps, help: 'optimizer steps' },
-  { name: 'batch', value: '<n>', default: D.batch, help: 'sequences per micro-batch' },
-  { name: 'seq', value: '<n>', default: DERIVED_DEFAULTS.seq, help: 'tokens per sequence' },
-  { name: 'accum', value: '<n>', default: D.accum, help: 'micro-batches per step (gradient accumulation)' },
-  { name: 'lr', value: '<x>', default: D.lr, help: 'peak learning rate' },
-  { name: 'min-lr', value: '<x>', default: DERIVED_DEFAULTS.minLr, help: 'learning rate at the end of the cosine decay' },
-  { name: 'warmup', value: '<n>', default: DERIVED_DEFAULTS.warmup, help: 'steps of linear warmup' },
-  { name: 'weight-decay', value: '<x>', default: D.weightDecay, help: 'AdamW decoupled weight decay (not on norms or the embedding)' },
-  { name: 'clip', value: '<x>', default: D.clip, help: 'clip the global gradient norm to this (0: no clipping)' },
-  { name: 'seed', value: '<n>', default: D.seed, help: 'seed of the initial weights and the data order' },
-  { name: 'eval-every', value: '<n>', default: D.evalEvery, help: 'validate every n steps (0: never)' },
-  { name: 'eval-batches', value: '<n>', default: D.evalBatches, help: 'batches of the val split per validation' },
-  { name: 'save-every', value: '<n>', default: D.saveEvery, help: 'checkpoint every n steps (0: only at the end and on Ctrl-C)' },
-  BACKEND_OPTION,
-  { name: 'matmul', value: 'bf16|tf32|fp32', default: 'bf16', help: 'matmul precision on cuda (the CPU backends compute in fp32)' },
-  { name: 'resume', help: 'continue the run in --out from its newest checkpoint, exactly' },
-];
+/** The options both commands share, with the defaults of their kind of run. */
+function loopOptions(D: Readonly<TrainDefaults>, seqDefault: string): OptionSpec[] {
+  return [
+    { name: 'steps', value: '<n>', default: D.steps, help: 'optimizer steps' },
+    { name: 'batch', value: '<n>', default: D.batch, help: 'sequences per micro-batch' },
+    { name: 'seq', value: '<n>', default: seqDefault, help: 'tokens per sequence' },
+    { name: 'accum', value: '<n>', default: D.accum, help: 'micro-batches per step (gradient accumulation)' },
+    { name: 'lr', value: '<x>', default: D.lr, help: 'peak learning rate' },
+    { name: 'min-lr', value: '<x>', default: DERIVED_DEFAULTS.minLr, help: 'learning rate at the end of the cosine decay' },
+    { name: 'warmup', value: '<n>', default: DERIVED_DEFAULTS.warmup, help: 'steps of linear warmup' },
+    { name: 'weight-decay', value: '<x>', default: D.weightDecay, help: 'AdamW decoupled weight decay (not on norms or the embedding)' },
+    { name: 'clip', value: '<x>', default: D.clip, help: 'clip the global gradient norm to this (0: no clipping)' },
+    { name: 'seed', value: '<n>', default: D.seed, help: 'seed of the initial weights and the data order' },
+    { name: 'eval-every', value: '<n>', default: D.evalEvery, help: 'validate every n steps (0: never)' },
+    { name: 'eval-batches', value: '<n>', default: D.evalBatches, help: 'batches of the val split per validation' },
+    { name: 'save-every', value: '<n>', default: D.saveEvery, help: 'checkpoint every n steps (0: only at the end and on Ctrl-C)' },
+    BACKEND_OPTION,
+    { name: 'matmul', value: 'bf16|tf32|fp32', default: 'bf16', help: 'matmul precision on cuda (the CPU backends compute in fp32)' },
+    { name: 'resume', help: 'continue the run in --out from its newest checkpoint, exactly' },
+  ];
+}
 
 /** The preset table for --help: shape and parameter count at the default vocabulary. */
 export function presetLines(): string[] {
@@ -40,15 +41,12 @@ export function presetLines(): string[] {
   return ['presets (parameters at vocabulary 6,400; heads are query/key-value):', ...rows];
 }
 
-/** The run's settings from flags; what is not given takes the library's default (resolveTrainOptions). */
-function trainSettings(args: Args): TrainSettings {
-  const data = requiredFlag(args, 'data');
-  const config = presetConfig(stringFlag(args, 'preset', 'nano')!, { vocabSize: readShardIndex(data).vocabSize });
+/** The loop's settings from flags; what is not given takes the library's default (resolveTrainOptions). */
+function loopSettings(args: Args, maxSeq?: number): Omit<TrainSettings, 'data' | 'out'> {
   return {
-    data, out: requiredFlag(args, 'out'), config,
     steps: intFlag(args, 'steps', undefined, 1),
     batch: intFlag(args, 'batch', undefined, 1),
-    seq: intFlag(args, 'seq', undefined, 2, config.maxSeq),
+    seq: intFlag(args, 'seq', undefined, 2, maxSeq),
     accum: intFlag(args, 'accum', undefined, 1),
     lr: numberFlag(args, 'lr', undefined, 0),
     minLr: numberFlag(args, 'min-lr', undefined, 0),
@@ -63,42 +61,74 @@ function trainSettings(args: Args): TrainSettings {
   };
 }
 
+/** Run the loop with progress on the terminal; Ctrl-C stops after the step and saves a checkpoint. */
+async function runLoop(label: string, settings: TrainSettings, args: Args): Promise<void> {
+  const { initBackend, parseBackendName, parseMatmulPrecision } = await import('../backend/init.js');
+  const { train } = await import('../train/loop.js');
+  await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'bf16')!) });
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    console.error('\ntinyllm: stopping after this step and writing a checkpoint (Ctrl-C again quits at once)');
+  };
+  process.on('SIGINT', onSigint);
+  let progress: Progress | null = null;
+  const result = await train(settings, {
+    onStart: (_model, _tokenizer, startStep, o) => {
+      const width = label === 'sft' ? `≤ ${formatCount(o.batch * o.seq * o.accum)}` : formatCount(o.batch * o.seq * o.accum);
+      console.log(`${label}: ${o.resume ? 'resuming' : 'new run'} in ${o.out}; ${width} tokens/step, ${o.steps} steps`);
+      progress = new Progress(label, o.steps, ' steps', startStep);
+    },
+    onStep: (m) => {
+      // Validation results stay on screen as lines of their own; the bar below keeps moving.
+      if (m.val_loss !== undefined) progress!.log(`step ${String(m.step).padStart(6)}  loss ${m.loss.toFixed(3)}  val ${m.val_loss.toFixed(3)}  lr ${m.lr.toExponential(2)}`);
+      progress!.update(m.step, `loss ${m.loss.toFixed(3)} · ${m.tok_s} tok/s`);
+    },
+    shouldStop: () => stop,
+  });
+  process.off('SIGINT', onSigint);
+  const last = result.history[result.history.length - 1];
+  if (last) console.log(`step ${last.step}: loss ${last.loss.toFixed(4)}${last.val_loss !== undefined ? `, val ${last.val_loss.toFixed(4)}` : ''}`);
+  result.model.dispose();
+  if (result.stopped) {
+    console.log(`stopped: checkpoint saved in ${settings.out}; continue with the same command and --resume`);
+    process.exitCode = 130;
+  } else {
+    console.log(`wrote ${settings.out}/final`);
+  }
+}
+
 export const trainCommand: Command = {
   summary: 'pretrain a model on token shards (checkpoints, --resume, Ctrl-C saves a checkpoint)',
-  options: OPTIONS,
+  options: [
+    { name: 'data', value: '<dir>', required: true, help: 'token shards made by `tinyllm data prepare`' },
+    { name: 'out', value: '<dir>', required: true, help: 'run directory: checkpoints step-NNNNNN/, metrics.jsonl, final/' },
+    { name: 'preset', value: '<name>', default: 'nano', help: 'model shape (see the list below); the vocabulary comes from the data' },
+    ...loopOptions(TRAIN_DEFAULTS, DERIVED_DEFAULTS.seq),
+  ],
   notes: presetLines,
   async run(args) {
-    const o = resolveTrainOptions(trainSettings(args));
-    const { initBackend, parseBackendName, parseMatmulPrecision } = await import('../backend/init.js');
-    const { train } = await import('../train/loop.js');
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'bf16')!) });
-    let stop = false;
-    const onSigint = () => {
-      if (stop) process.exit(130);
-      stop = true;
-      console.error('\ntinyllm: stopping after this step and writing a checkpoint (Ctrl-C again quits at once)');
-    };
-    process.on('SIGINT', onSigint);
-    console.log(`train: ${o.resume ? 'resuming' : 'new run'} in ${o.out}; ${formatCount(o.batch * o.seq * o.accum)} tokens/step, ${o.steps} steps`);
-    let progress: Progress | null = null;
-    const result = await train(o, {
-      onStart: (_model, _tokenizer, startStep) => { progress = new Progress('train', o.steps, ' steps', startStep); },
-      onStep: (m) => {
-        // Validation results stay on screen as lines of their own; the bar below keeps moving.
-        if (m.val_loss !== undefined) progress!.log(`step ${String(m.step).padStart(6)}  loss ${m.loss.toFixed(3)}  val ${m.val_loss.toFixed(3)}  lr ${m.lr.toExponential(2)}`);
-        progress!.update(m.step, `loss ${m.loss.toFixed(3)} · ${m.tok_s} tok/s`);
-      },
-      shouldStop: () => stop,
-    });
-    process.off('SIGINT', onSigint);
-    const last = result.history[result.history.length - 1];
-    if (last) console.log(`step ${last.step}: loss ${last.loss.toFixed(4)}${last.val_loss !== undefined ? `, val ${last.val_loss.toFixed(4)}` : ''}`);
-    result.model.dispose();
-    if (result.stopped) {
-      console.log(`stopped: checkpoint saved in ${o.out}; continue with the same command and --resume`);
-      process.exitCode = 130;
-    } else {
-      console.log(`wrote ${o.out}/final`);
-    }
+    const data = requiredFlag(args, 'data');
+    const config = presetConfig(stringFlag(args, 'preset', 'nano')!, { vocabSize: readShardIndex(data).vocabSize });
+    await runLoop('train', { data, out: requiredFlag(args, 'out'), config, ...loopSettings(args, config.maxSeq) }, args);
+  },
+};
+
+export const sftCommand: Command = {
+  summary: 'fine-tune a model on chat conversations (loss on the assistant replies only; checkpoints, --resume)',
+  options: [
+    { name: 'model', value: '<dir>', required: true, help: 'model directory to start from (e.g. datasets/models/base or a run\'s final/)' },
+    { name: 'data', value: '<dir>', required: true, help: 'SFT examples made by `tinyllm data prepare --format sft`' },
+    { name: 'out', value: '<dir>', required: true, help: 'run directory: checkpoints step-NNNNNN/, metrics.jsonl, final/ (a chat model)' },
+    ...loopOptions(SFT_DEFAULTS, DERIVED_DEFAULTS.sftSeq),
+  ],
+  notes: () => [
+    'Batches are right-padded to their longest conversation (a multiple of 32 tokens) with weight 0 on the',
+    'padding; the loss is the mean over assistant tokens (their content and <|im_end|>). Validation uses the',
+    "data's val split. final/ carries the tokenizer with its chat template: `tinyllm chat --model <out>/final`.",
+  ],
+  async run(args) {
+    await runLoop('sft', { data: requiredFlag(args, 'data'), out: requiredFlag(args, 'out'), init: requiredFlag(args, 'model'), ...loopSettings(args) }, args);
   },
 };

@@ -19,44 +19,52 @@ export function isJsonl(file: string): boolean {
 
 /** Call `onDocument` for each document of a file (awaiting it when it returns a promise) and return what was read. */
 export async function readDocuments(file: string, onDocument: (text: string) => unknown): Promise<DocumentFileStats> {
+  if (isJsonl(file)) return readJsonl(file, documentText, onDocument);
+  const stats = await readTextFile(file, onDocument);
+  return { ...stats, documents: stats.bytes > 0 ? 1 : 0, malformed: 0, malformedExamples: [] };
+}
+
+/**
+ * Call `onRecord` for each non-empty line of a JSONL file that `parse` accepts (awaiting it when it
+ * returns a promise). `parse` throws "field: reason" for a line it rejects: the line is skipped,
+ * counted, and among the first few kept as an example "file:line: field: reason".
+ */
+export async function readJsonl<T>(file: string, parse: (value: unknown) => T, onRecord: (record: T, line: number) => unknown): Promise<DocumentFileStats> {
   let documents = 0, malformed = 0, lineNo = 0, partial = '';
   const malformedExamples: string[] = [];
-  const jsonl = isJsonl(file);
   const jsonLine = async (line: string) => {
     lineNo++;
     if (line.trim() === '') return;
-    const text = documentText(line);
-    if (typeof text === 'string') {
-      documents++;
-      await onDocument(text);
-    } else {
+    let record: T;
+    try {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (err) {
+        throw new Error(`not valid JSON (${(err as Error).message})`);
+      }
+      record = parse(value);
+    } catch (err) {
       malformed++;
-      if (malformedExamples.length < EXAMPLES) malformedExamples.push(`${file}:${lineNo}: ${text.error}`);
-    }
-  };
-  const stats = await readTextFile(file, async (chunk) => {
-    if (!jsonl) {
-      documents = 1;
-      await onDocument(chunk);
+      if (malformedExamples.length < EXAMPLES) malformedExamples.push(`${file}:${lineNo}: ${(err as Error).message}`);
       return;
     }
+    documents++;
+    await onRecord(record, lineNo);
+  };
+  const stats = await readTextFile(file, async (chunk) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop()!;
     for (const line of lines) await jsonLine(line);
   });
-  if (jsonl && partial !== '') await jsonLine(partial);
+  if (partial !== '') await jsonLine(partial);
   return { ...stats, documents, malformed, malformedExamples };
 }
 
-function documentText(line: string): string | { error: string } {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (err) {
-    return { error: `not valid JSON (${(err as Error).message})` };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'expected an object {"text": …}' };
+/** The text of a {"text": …} record. */
+function documentText(value: unknown): string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected an object {"text": …}');
   const text = (value as { text?: unknown }).text;
-  if (typeof text !== 'string') return { error: `field "text": ${text === undefined ? 'missing' : `a ${typeof text}`}, expected a string` };
+  if (typeof text !== 'string') throw new Error(`field "text": ${text === undefined ? 'missing' : `a ${typeof text}`}, expected a string`);
   return text;
 }

@@ -52,7 +52,7 @@ export class TokenStream {
   }
 }
 
-/** Where a BatchLoader stands: the epoch and the next window within its order. */
+/** Where a loader stands: the epoch and the next item (window, example) within its order. */
 export interface LoaderPosition {
   epoch: number;
   cursor: number;
@@ -62,52 +62,50 @@ export interface LoaderPosition {
 export interface Batch {
   inputs: Int32Array; // [B, T]
   targets: Int32Array; // [B, T]
-  /** How much each target counts in the loss (SFT: 0 on prompt tokens); all 1 when absent. */
+  /** How much each target counts in the loss (SFT: 0 on prompt tokens and padding); all 1 when absent. */
   weights?: Float32Array; // [B, T]
 }
 
-/** Batches of packed windows in a seeded, per-epoch random order (shuffle=false: in stream order). */
-export class BatchLoader {
-  readonly windows: number;
+/** What the training loop draws batches from (packed pretraining windows, padded SFT examples). */
+export interface BatchSource {
+  /** Rows per batch. */
+  readonly batch: number;
+  /** Where it stands, saved in checkpoints. */
+  readonly position: LoaderPosition;
+  /** Continue from a saved position. */
+  seek(position: LoaderPosition): void;
+  /** The next batch, [batch, T] (T may vary from batch to batch). */
+  next(): Batch;
+}
+
+/** Visits items 0…size−1 once per epoch, in a new seeded random order each epoch (or in order). */
+export class EpochOrder {
   position: LoaderPosition = { epoch: 0, cursor: 0 };
   private order: Uint32Array;
 
-  constructor(readonly stream: TokenStream, readonly batch: number, readonly seq: number, readonly seed = 0, readonly shuffle = true) {
-    // Window w holds tokens [w·T, w·T + T]: T inputs and, shifted by one, T targets.
-    this.windows = Math.floor((stream.length - 1) / seq);
-    if (this.windows < batch) {
-      throw new Error(`${stream.dir}: the ${stream.split} split has ${stream.length} tokens, ${Math.max(0, this.windows)} window(s) of ${seq + 1}, fewer than the batch of ${batch}; use a smaller --batch or --seq, or more data`);
-    }
+  constructor(readonly size: number, readonly seed: number, readonly shuffle: boolean) {
     this.order = this.orderOf(0);
   }
 
   /** Continue from a saved position. */
   seek(position: LoaderPosition): void {
-    if (!(position.cursor >= 0 && position.cursor <= this.windows)) throw new Error(`data position: cursor ${position.cursor}, expected 0…${this.windows}`);
+    if (!(Number.isInteger(position.cursor) && position.cursor >= 0 && position.cursor <= this.size)) throw new Error(`data position: cursor ${position.cursor}, expected 0…${this.size}`);
     this.position = { ...position };
     this.order = this.orderOf(position.epoch);
   }
 
-  /** The next batch; starts a new epoch (new order) when the windows run out. */
-  next(): Batch {
-    const B = this.batch, T = this.seq;
-    const inputs = new Int32Array(B * T), targets = new Int32Array(B * T);
-    const window = new Int32Array(T + 1);
-    for (let b = 0; b < B; b++) {
-      if (this.position.cursor === this.windows) {
-        this.position = { epoch: this.position.epoch + 1, cursor: 0 };
-        this.order = this.orderOf(this.position.epoch);
-      }
-      this.stream.read(this.order[this.position.cursor++]! * T, window);
-      inputs.set(window.subarray(0, T), b * T);
-      targets.set(window.subarray(1), b * T);
+  /** The next item; starts a new epoch (new order) when the items run out. */
+  next(): number {
+    if (this.position.cursor === this.size) {
+      this.position = { epoch: this.position.epoch + 1, cursor: 0 };
+      this.order = this.orderOf(this.position.epoch);
     }
-    return { inputs, targets };
+    return this.order[this.position.cursor++]!;
   }
 
-  /** Fisher–Yates shuffle of the window indices, seeded by (seed, epoch). */
+  /** Fisher–Yates shuffle of the indices, seeded by (seed, epoch). */
   private orderOf(epoch: number): Uint32Array {
-    const order = new Uint32Array(this.windows);
+    const order = new Uint32Array(this.size);
     for (let i = 0; i < order.length; i++) order[i] = i;
     if (!this.shuffle) return order;
     const rng = new Rng(Math.imul(this.seed + 1, 0x9e3779b1) ^ epoch);
@@ -116,5 +114,40 @@ export class BatchLoader {
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     return order;
+  }
+}
+
+/** Batches of packed windows in a seeded, per-epoch random order (shuffle=false: in stream order). */
+export class BatchLoader implements BatchSource {
+  readonly windows: number;
+  private readonly epochs: EpochOrder;
+
+  constructor(readonly stream: TokenStream, readonly batch: number, readonly seq: number, readonly seed = 0, readonly shuffle = true) {
+    // Window w holds tokens [w·T, w·T + T]: T inputs and, shifted by one, T targets.
+    this.windows = Math.floor((stream.length - 1) / seq);
+    if (this.windows < batch) {
+      throw new Error(`${stream.dir}: the ${stream.split} split has ${stream.length} tokens, ${Math.max(0, this.windows)} window(s) of ${seq + 1}, fewer than the batch of ${batch}; use a smaller --batch or --seq, or more data`);
+    }
+    this.epochs = new EpochOrder(this.windows, seed, shuffle);
+  }
+
+  get position(): LoaderPosition {
+    return this.epochs.position;
+  }
+
+  seek(position: LoaderPosition): void {
+    this.epochs.seek(position);
+  }
+
+  next(): Batch {
+    const B = this.batch, T = this.seq;
+    const inputs = new Int32Array(B * T), targets = new Int32Array(B * T);
+    const window = new Int32Array(T + 1);
+    for (let b = 0; b < B; b++) {
+      this.stream.read(this.epochs.next() * T, window);
+      inputs.set(window.subarray(0, T), b * T);
+      targets.set(window.subarray(1), b * T);
+    }
+    return { inputs, targets };
   }
 }

@@ -40,8 +40,8 @@ export function saveModelDir(model: LlamaModel, dir: string, options: SaveOption
   if (tokenizer) saveTokenizer(tokenizer, dir, { modelMaxLength: model.config.maxSeq });
 }
 
-/** Load a model directory; the tokenizer is there when the directory has tokenizer.json. */
-export function loadModelDir(dir: string): { model: LlamaModel; tokenizer: Tokenizer | null } {
+/** A model directory's config (from config.json), without loading its weights. */
+export function readModelConfig(dir: string): ModelConfig {
   const configFile = join(dir, 'config.json');
   if (!existsSync(configFile)) throw new Error(`${dir}: no config.json, expected a model directory`);
   let raw: unknown;
@@ -50,7 +50,12 @@ export function loadModelDir(dir: string): { model: LlamaModel; tokenizer: Token
   } catch (err) {
     throw new Error(`${configFile}: not valid JSON (${(err as Error).message})`);
   }
-  const config = fromHfConfig(raw, configFile);
+  return fromHfConfig(raw, configFile);
+}
+
+/** Load a model directory; the tokenizer is there when the directory has tokenizer.json. */
+export function loadModelDir(dir: string): { model: LlamaModel; tokenizer: Tokenizer | null } {
+  const config = readModelConfig(dir);
   const weightsFile = join(dir, 'model.safetensors');
   const { tensors } = readSafetensors(weightsFile);
   const params = new Map<string, tf.Tensor>();

@@ -21,6 +21,8 @@ export interface ChatOptions {
 export interface ChatEncoding {
   ids: number[];
   assistantMask: number[];
+  /** Where each message's tokens end (its <|im_end|> and newline included): ids[0, messageEnds[i]) is messages 0…i. */
+  messageEnds: number[];
 }
 
 const ROLES: readonly ChatRole[] = ['system', 'user', 'assistant'];
@@ -47,6 +49,7 @@ export function applyChatTemplate(tokenizer: Tokenizer, messages: readonly ChatM
   const imEnd = tokenizer.specialId(IM_END);
   const ids: number[] = [];
   const assistantMask: number[] = [];
+  const messageEnds: number[] = [];
   const push = (id: number, trained: boolean) => {
     ids.push(id);
     assistantMask.push(trained ? 1 : 0);
@@ -64,12 +67,13 @@ export function applyChatTemplate(tokenizer: Tokenizer, messages: readonly ChatM
     }
     push(imEnd, trained);
     for (const id of tokenizer.encode('\n')) push(id, false);
+    messageEnds.push(ids.length);
   }
   if (options.addGenerationPrompt) {
     push(imStart, false);
     for (const id of tokenizer.encode('assistant\n')) push(id, false);
   }
-  return { ids, assistantMask };
+  return { ids, assistantMask, messageEnds };
 }
 
 function checkMessages(messages: readonly ChatMessage[]): void {

@@ -1,16 +1,18 @@
-// The pretraining loop: batches from the shards, the LR schedule, a step, and around it what a long run
-// needs — metrics.jsonl (and an onStep hook for progress), periodic validation, checkpoints, exact resume, and stopping cleanly.
+// The training loop, for pretraining and fine-tuning alike: batches from the data, the LR schedule, a
+// step, and around it what a long run needs — metrics.jsonl (and an onStep hook for progress), periodic
+// validation, checkpoints, exact resume, and stopping cleanly.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { saveModelDir } from '../io/model-dir.js';
-import { BatchLoader, TokenStream } from '../data/loader.js';
+import { loadModelDir, readModelConfig, saveModelDir } from '../io/model-dir.js';
+import type { BatchSource } from '../data/loader.js';
+import { openTrainingData, type TrainingData } from '../data/training-data.js';
 import { LlamaModel } from '../model/model.js';
 import { loadTokenizer } from '../tokenizer/files.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { AdamW } from './adamw.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
-import { resolveTrainOptions, type TrainOptions, type TrainSettings } from './options.js';
+import { resolveTrainOptions, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainOptions, type TrainSettings } from './options.js';
 import { cosineLr } from './schedule.js';
 import { evaluate, trainStep } from './step.js';
 
@@ -27,8 +29,8 @@ export interface StepMetrics {
 
 /** Hooks for notebooks and the CLI. */
 export interface TrainHooks {
-  /** Once the model is ready, before the first step (startStep: 0, or the step a resumed run continues from). */
-  onStart?: (model: LlamaModel, tokenizer: Tokenizer, startStep: number) => void | Promise<void>;
+  /** Once the model is ready, before the first step (startStep: 0, or the step a resumed run continues from; options: every setting resolved). */
+  onStart?: (model: LlamaModel, tokenizer: Tokenizer, startStep: number, options: TrainOptions) => void | Promise<void>;
   /** After every step (and its validation, if any). */
   onStep?: (m: StepMetrics) => void | Promise<void>;
   /** Polled after every step; true saves a checkpoint and returns (SIGINT, a notebook's stop button). */
@@ -49,47 +51,48 @@ export interface TrainResult {
 }
 
 /**
- * Train (or resume) a model on shards; the caller owns the returned model. Everything is checked
- * before the run directory is made, so a run that cannot start leaves nothing behind.
+ * Train (or resume) a model on a data directory — pretraining shards, or SFT examples starting from
+ * `init` — and return it (the caller owns it). Everything is checked before the run directory is
+ * made, so a run that cannot start leaves nothing behind.
  */
 export async function train(settings: TrainSettings, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const o = resolveTrainOptions(settings);
-  const checkpoint = o.resume ? latestCheckpoint(o.out) : null;
-  if (o.resume && !checkpoint) throw new Error(`--resume: ${existsSync(o.out) ? `${o.out} has no step-NNNNNN checkpoint` : `${o.out} does not exist`}, expected a run directory to resume from`);
-  if (!o.resume && existsSync(join(o.out, 'metrics.jsonl'))) throw new Error(`${o.out}: already holds a run (metrics.jsonl); pass --resume to continue it or choose another --out`);
-  const stream = new TokenStream(o.data, 'train');
-  const valStream = stream.index.val.length > 0 ? new TokenStream(o.data, 'val') : null;
+  const checkpoint = settings.resume ? latestCheckpoint(settings.out) : null;
+  if (settings.resume && !checkpoint) throw new Error(`--resume: ${existsSync(settings.out) ? `${settings.out} has no step-NNNNNN checkpoint` : `${settings.out} does not exist`}, expected a run directory to resume from`);
+  if (!settings.resume && existsSync(join(settings.out, 'metrics.jsonl'))) throw new Error(`${settings.out}: already holds a run (metrics.jsonl); pass --resume to continue it or choose another --out`);
+  const config = settings.config ?? (settings.init ? readModelConfig(settings.init) : undefined);
+  if (!config) throw new Error('train: expected a model config for a fresh model, or init: a model directory to start from');
+  const data = openTrainingData(settings.data);
   try {
-    return await run(o, checkpoint, stream, valStream, hooks);
+    const o = resolveTrainOptions({ ...settings, config }, data.kind === 'sft' ? SFT_DEFAULTS : TRAIN_DEFAULTS, data.preparedSeq);
+    return await run(o, checkpoint, data, hooks);
   } finally {
-    stream.close();
-    valStream?.close();
+    data.close();
   }
 }
 
-/** The run itself, once the shards are open: check what depends on them, then set up and step. */
-async function run(o: TrainOptions, checkpoint: string | null, stream: TokenStream, valStream: TokenStream | null, hooks: TrainHooks): Promise<TrainResult> {
+/** The run itself, once the data is open: check what depends on it, then set up and step. */
+async function run(o: TrainOptions, checkpoint: string | null, data: TrainingData, hooks: TrainHooks): Promise<TrainResult> {
   const metricsFile = join(o.out, 'metrics.jsonl');
-  if (!checkpoint && o.config.vocabSize !== stream.index.vocabSize) throw new Error(`${o.data}: vocabulary of ${stream.index.vocabSize} tokens, but the model's vocabSize is ${o.config.vocabSize}`);
-  const loaded = checkpoint ? loadCheckpoint(checkpoint) : null;
+  if (!checkpoint && o.config.vocabSize !== data.vocabSize) throw new Error(`${o.data}: vocabulary of ${data.vocabSize} tokens, but ${o.init ?? 'the model'}'s vocabSize is ${o.config.vocabSize}`);
+  const loaded = checkpoint ? loadCheckpoint(checkpoint) : o.init ? { ...loadModelDir(o.init), state: null, restoreOptimizer: null } : null;
   const state: TrainState = loaded?.state ?? { step: 0, tokens: 0, adamT: 0, seed: o.seed, data: { epoch: 0, cursor: 0 } };
   const maxSeq = loaded?.model.config.maxSeq ?? o.config.maxSeq;
-  let loader: BatchLoader;
+  let loader: BatchSource;
   try {
     if (o.seq > maxSeq) throw new Error(`--seq: ${o.seq}, longer than the model's maxSeq ${maxSeq}`);
-    loader = new BatchLoader(stream, o.batch, o.seq, state.seed); // fails when the data is too small
+    loader = data.loader('train', o.batch, o.seq, state.seed, true); // fails when the data is too small
     loader.seek(state.data);
   } catch (err) {
     loaded?.model.dispose();
     throw err;
   }
-  // A small val split may hold fewer windows than a batch: validate on smaller batches, or not at all.
-  const valBatch = valStream ? Math.min(o.batch, Math.floor((valStream.length - 1) / o.seq)) : 0;
-  if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation windows of ${o.seq + 1} tokens; validation is off`);
+  // A small val split may hold fewer rows than a batch: validate on smaller batches, or not at all.
+  const valBatch = Math.min(o.batch, data.rows('val', o.seq));
+  if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation ${data.kind === 'sft' ? 'examples' : `windows of ${o.seq + 1} tokens`}; validation is off`);
   const model = loaded?.model ?? LlamaModel.create(o.config, o.seed);
   const tokenizer = loaded?.tokenizer ?? loadTokenizer(o.data);
   const optimizer = new AdamW(model.trainableParams(), { weightDecay: o.weightDecay });
-  if (loaded) {
+  if (loaded?.restoreOptimizer) {
     loaded.restoreOptimizer(optimizer);
     if (state.seed !== o.seed) console.warn(`train: resuming with the checkpoint's data seed ${state.seed} (--seed ${o.seed} applies to new runs)`);
     keepMetricsUpTo(metricsFile, state.step);
@@ -98,26 +101,26 @@ async function run(o: TrainOptions, checkpoint: string | null, stream: TokenStre
   }
 
   const schedule = { lr: o.lr, warmup: o.warmup, steps: o.steps, minLr: o.minLr };
-  const tokensPerStep = o.batch * o.seq * o.accum;
   const history: StepMetrics[] = [];
   const startStep = state.step;
   const save = () => saveCheckpoint(o.out, model, optimizer, { ...state, adamT: optimizer.t, data: loader.position }, tokenizer);
   const validating = o.evalEvery > 0 && valBatch >= 1;
-  const validate = () => evaluate(model, new BatchLoader(valStream!, valBatch, o.seq, 0, false), o.evalBatches);
+  const validate = () => evaluate(model, data.loader('val', valBatch, o.seq, 0, false), o.evalBatches);
   const initialValLoss = validating && startStep === 0 ? validate() : undefined;
-  await hooks.onStart?.(model, tokenizer, startStep);
+  await hooks.onStart?.(model, tokenizer, startStep, o);
   let stopped = false;
   while (state.step < o.steps) {
     const started = performance.now();
     const lr = cosineLr(state.step, schedule);
     const micro = Array.from({ length: o.accum }, () => loader.next());
-    const { loss, gradNorm } = trainStep(model, optimizer, micro, o.batch, o.seq, lr, o.clip);
+    const tokens = micro.reduce((n, b) => n + b.inputs.length, 0); // positions processed (SFT batches vary in width)
+    const { loss, gradNorm } = trainStep(model, optimizer, micro, o.batch, lr, o.clip);
     if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} at step ${state.step + 1}; lower --lr or check the data`);
     state.step++;
-    state.tokens += tokensPerStep;
+    state.tokens += tokens;
     const metrics: StepMetrics = {
       step: state.step, loss, lr, tokens: state.tokens,
-      tok_s: Math.round(tokensPerStep / ((performance.now() - started) / 1000)), grad_norm: gradNorm,
+      tok_s: Math.round(tokens / ((performance.now() - started) / 1000)), grad_norm: gradNorm,
     };
     if (validating && (state.step % o.evalEvery === 0 || state.step === o.steps)) {
       metrics.val_loss = validate();

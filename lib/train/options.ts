@@ -1,17 +1,20 @@
 // A training run's settings and their defaults, in one place: the CLI, the demo and the notebooks
-// give only what they change, and `tinyllm train --help` shows these values.
+// give only what they change, and `tinyllm train --help` / `tinyllm sft --help` show these values.
 import type { ModelConfig } from '../model/config.js';
 
 /** Settings of a training run, every one resolved. */
 export interface TrainOptions {
-  /** Shard directory from `tinyllm data prepare`. */
+  /** Data directory from `tinyllm data prepare`: pretraining shards or SFT examples (--format sft). */
   data: string;
   /** Run directory: checkpoints, metrics.jsonl, final/. */
   out: string;
-  /** Model shape for a new run (its vocabSize must match the data); ignored on resume. */
+  /** Model shape of a new run (its vocabSize must match the data): a fresh model's, or init's. */
   config: ModelConfig;
+  /** Start from this model directory's weights (fine-tuning) instead of fresh ones; ignored on resume. */
+  init?: string;
   steps: number;
   batch: number;
+  /** Tokens per sequence (SFT: the longest padded batch). */
   seq: number;
   /** Micro-batches per step (gradient accumulation). */
   accum: number;
@@ -31,29 +34,42 @@ export interface TrainOptions {
   resume: boolean;
 }
 
-/** What a caller must give; everything else has a default. */
-export type TrainSettings = Pick<TrainOptions, 'data' | 'out' | 'config'> & Partial<TrainOptions>;
+/** What a caller must give — data, out, and config or init — everything else has a default. */
+export type TrainSettings = Pick<TrainOptions, 'data' | 'out'> & Partial<TrainOptions>;
 
-/** The defaults that do not depend on other settings (they suit `nano` on a CPU). */
-export const TRAIN_DEFAULTS = {
+/** The settings whose defaults do not depend on others. */
+export type TrainDefaults = Pick<TrainOptions, 'steps' | 'batch' | 'accum' | 'lr' | 'weightDecay' | 'clip' | 'seed' | 'evalEvery' | 'evalBatches' | 'saveEvery' | 'resume'>;
+
+/** Pretraining's defaults (they suit `nano` on a CPU). */
+export const TRAIN_DEFAULTS: Readonly<TrainDefaults> = {
   steps: 1000, batch: 8, accum: 1, lr: 1e-3, weightDecay: 0.1, clip: 1, seed: 0,
   evalEvery: 100, evalBatches: 10, saveEvery: 500, resume: false,
-} as const;
+};
+
+/**
+ * Supervised fine-tuning's defaults: a pretrained model needs a smaller learning rate and fewer steps
+ * (a few epochs of a small chat set) — the rest as in pretraining.
+ */
+export const SFT_DEFAULTS: Readonly<TrainDefaults> = { ...TRAIN_DEFAULTS, steps: 300, batch: 16, lr: 3e-4, evalEvery: 50, saveEvery: 100 };
 
 /** How the remaining defaults follow from the others (also the text `--help` shows). */
 export const DERIVED_DEFAULTS = {
   seq: 'min(256, the preset\'s maxSeq)',
+  sftSeq: 'the --seq the data was prepared with',
   minLr: 'lr / 10',
   warmup: 'min(100, steps / 10)',
 } as const;
 
-/** Fill in every default (a setting given as undefined takes its default too). */
-export function resolveTrainOptions(settings: TrainSettings): TrainOptions {
-  const s = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as TrainSettings;
-  const o = { ...TRAIN_DEFAULTS, ...s };
+/**
+ * Fill in every default (a setting given as undefined takes its default too): `defaults` for the kind
+ * of run, `dataSeq` the length SFT data was prepared for.
+ */
+export function resolveTrainOptions(settings: TrainSettings & { config: ModelConfig }, defaults: Readonly<TrainDefaults> = TRAIN_DEFAULTS, dataSeq?: number): TrainOptions {
+  const s = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as TrainSettings & { config: ModelConfig };
+  const o = { ...defaults, ...s };
   return {
     ...o,
-    seq: s.seq ?? Math.min(256, s.config.maxSeq),
+    seq: s.seq ?? dataSeq ?? Math.min(256, s.config.maxSeq),
     minLr: s.minLr ?? o.lr / 10,
     warmup: s.warmup ?? Math.min(100, Math.ceil(o.steps / 10)),
   };

@@ -1,7 +1,7 @@
 // One optimizer step: forward and backward of an objective's loss over each micro-batch (gradient
 // accumulation sums their gradients), clip by the global norm, then AdamW. Also the validation loss.
 import * as tf from '@tensorflow/tfjs';
-import type { Batch, BatchLoader } from '../data/loader.js';
+import type { Batch, BatchSource } from '../data/loader.js';
 import type { LlamaModel } from '../model/model.js';
 import type { AdamW } from './adamw.js';
 import { clipScale, globalNorm } from './clip.js';
@@ -15,23 +15,23 @@ export interface StepResult {
   gradNorm: number;
 }
 
-/** A batch as tensors: inputs and targets [B, T] int32, and its weights [B, T] when it has them. */
-export function batchTensors(b: Batch, batch: number, seq: number): BatchTensors {
-  const shape: [number, number] = [batch, seq];
+/** A batch of `batch` rows as tensors: inputs and targets [B, T] int32, and its weights [B, T] when it has them. */
+export function batchTensors(b: Batch, batch: number): BatchTensors {
+  const shape: [number, number] = [batch, b.inputs.length / batch];
   const tensors: BatchTensors = { inputs: tf.tensor2d(b.inputs, shape, 'int32'), targets: tf.tensor2d(b.targets, shape, 'int32') };
   if (b.weights) tensors.weights = tf.tensor2d(b.weights, shape);
   return tensors;
 }
 
-/** Forward, backward and update over `micro` batches of shape [batch, seq] with learning rate `lr`, minimising `objective`. */
-export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], batch: number, seq: number, lr: number, maxNorm: number, objective: Objective = languageModelling): StepResult {
+/** Forward, backward and update over `micro` batches of `batch` rows with learning rate `lr`, minimising `objective`. */
+export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], batch: number, lr: number, maxNorm: number, objective: Objective = languageModelling): StepResult {
   // Only the trainable parameters get gradients: frozen ones (LoRA's base) cost no backward into them.
   const params = model.trainableParams();
   const names = new Map([...params].map(([name, v]) => [v.name, name]));
   const sum = new Map<string, tf.Tensor>();
   let lossSum = 0;
   for (const b of micro) {
-    const tensors = batchTensors(b, batch, seq);
+    const tensors = batchTensors(b, batch);
     const { value, grads } = tf.variableGrads(() => objective.loss(model, tensors), [...params.values()]);
     lossSum += value.dataSync()[0]!;
     tf.dispose([value, ...Object.values(tensors)]);
@@ -52,10 +52,10 @@ export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], b
 }
 
 /** Mean of `objective`'s loss over the loader's next `batches` batches (no gradients). */
-export function evaluate(model: LlamaModel, loader: BatchLoader, batches: number, objective: Objective = languageModelling): number {
+export function evaluate(model: LlamaModel, loader: BatchSource, batches: number, objective: Objective = languageModelling): number {
   let total = 0;
   for (let i = 0; i < batches; i++) {
-    const tensors = batchTensors(loader.next(), loader.batch, loader.seq);
+    const tensors = batchTensors(loader.next(), loader.batch);
     total += tf.tidy(() => objective.loss(model, tensors).dataSync()[0]!);
     tf.dispose(Object.values(tensors));
   }

@@ -89,7 +89,7 @@ const config = presetConfig('nano', { vocabSize: tokenizer.vocabSize });
 const model = LlamaModel.create(config, 0);
 const optimizer = new AdamW(model.params, { weightDecay: 0.1 });
 const names = new Map([...model.params].map(([name, v]) => [v.name, name]));
-const { inputs, targets } = batchTensors(sample, 4, 64);
+const { inputs, targets } = batchTensors(sample, 4);
 
 const lossesByHand: number[] = [];
 for (let i = 0; i < 3; i++) {

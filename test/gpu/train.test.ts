@@ -37,7 +37,7 @@ function batches(count: number, seed: number): Batch[] {
 function losses(steps: number, data: Batch[]): number[] {
   const model = LlamaModel.create(config, 1);
   const adamw = new AdamW(model.params);
-  const out = data.slice(0, steps).map((batch) => trainStep(model, adamw, [batch], B, T, 1e-3, 1).loss);
+  const out = data.slice(0, steps).map((batch) => trainStep(model, adamw, [batch], B, 1e-3, 1).loss);
   adamw.dispose();
   model.dispose();
   return out;
@@ -68,7 +68,7 @@ describe('training on cuda', { skip: gpu.skip }, () => {
     const usage = () => ({ tensors: tf.memory().numTensors, bytes: (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU });
     let after10 = usage();
     data.forEach((batch, i) => {
-      trainStep(model, adamw, [batch], B, T, 1e-3, 1);
+      trainStep(model, adamw, [batch], B, 1e-3, 1);
       if (i === 9) after10 = usage();
     });
     assert.deepEqual(usage(), after10);

@@ -17,7 +17,7 @@ const batch = { inputs: Int32Array.from({ length: 2 * 8 }, () => rng.int(64)), t
 /** One step at learning rate 0 (the weights stay as they are): what it measured. */
 function measure(model: LlamaModel, b: typeof batch & { weights?: Float32Array }, objective?: Objective) {
   const adamw = new AdamW(model.params);
-  const result = trainStep(model, adamw, [b], 2, 8, 0, 1e9, objective);
+  const result = trainStep(model, adamw, [b], 2, 0, 1e9, objective);
   adamw.dispose();
   return result;
 }
@@ -37,7 +37,7 @@ describe('trainStep objectives', () => {
     const ones = new Float32Array(16).fill(1);
     const secondHalf = Float32Array.from({ length: 16 }, (_, i) => (i % 8 >= 4 ? 1 : 0)); // the last 4 positions of each row
     const perToken = tf.tidy(() => {
-      const t = batchTensors(batch, 2, 8);
+      const t = batchTensors(batch, 2);
       return Array.from(model.tokenLogProbs(t.inputs, t.targets).dataSync(), (v) => -v);
     });
     expect(measure(model, { ...batch, weights: ones }).loss).toBeCloseTo(measure(model, batch).loss, 6);
@@ -54,7 +54,7 @@ describe('trainStep objectives', () => {
     model.setTrainable((name) => name.includes('mlp.'));
     const before = new Map([...model.params].map(([name, v]) => [name, Array.from(v.dataSync())]));
     const adamw = new AdamW(model.trainableParams());
-    for (let i = 0; i < 2; i++) trainStep(model, adamw, [batch], 2, 8, 1e-2, 1);
+    for (let i = 0; i < 2; i++) trainStep(model, adamw, [batch], 2, 1e-2, 1);
     const mlpNames = [...model.params.keys()].filter((n) => n.includes('mlp.'));
     expect(mlpNames.length).toBe(3 * config.layers);
     expect(adamw.stateTensors().size).toBe(2 * mlpNames.length); // m and v for each trainable tensor only
