@@ -3,6 +3,7 @@ import { checkFlags, parseArgs, stringFlag } from './args.js';
 import { BACKEND_OPTION, type Command, helpText } from './command.js';
 import { DATA_COMMANDS } from './data.js';
 import { demo } from './demo.js';
+import { chatCommand } from './chat.js';
 import { generateCommand } from './generate.js';
 import { score } from './score.js';
 import { TOKENIZER_COMMANDS } from './tokenizer.js';
@@ -22,7 +23,7 @@ const info: Command = {
 };
 
 const COMMANDS: Record<string, Command> = {
-  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, generate: generateCommand, score, demo,
+  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, generate: generateCommand, chat: chatCommand, score, demo,
 };
 
 /** Summaries of the commands whose name starts with `prefix` ('' for all). */
