@@ -4,7 +4,7 @@
 // overrides them.
 import { readShardIndex } from '../data/shards.js';
 import { countParameters, PRESETS, presetConfig } from '../model/config.js';
-import { DERIVED_DEFAULTS, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainDefaults, type TrainSettings } from '../train/options.js';
+import { DERIVED_DEFAULTS, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainDefaults, type TrainOptions, type TrainSettings } from '../train/options.js';
 import { intFlag, numberFlag, requiredFlag, stringFlag, type Args } from './args.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './command.js';
 import { formatCount, Progress } from './progress.js';
@@ -27,6 +27,7 @@ function loopOptions(D: Readonly<TrainDefaults>, seqDefault: string): OptionSpec
     { name: 'save-every', value: '<n>', default: D.saveEvery, help: 'checkpoint every n steps (0: only at the end and on Ctrl-C)' },
     BACKEND_OPTION,
     { name: 'matmul', value: 'bf16|tf32|fp32', default: 'bf16', help: 'matmul precision on cuda (the CPU backends compute in fp32)' },
+    { name: 'save-dtype', value: 'float32|bfloat16', default: D.saveDtype, help: "precision of final/'s weights (checkpoints keep float32 for exact resume)" },
     { name: 'resume', help: 'continue the run in --out from its newest checkpoint, exactly' },
   ];
 }
@@ -58,7 +59,15 @@ function loopSettings(args: Args, maxSeq?: number): Omit<TrainSettings, 'data' |
     evalBatches: intFlag(args, 'eval-batches', undefined, 1),
     saveEvery: intFlag(args, 'save-every', undefined, 0),
     resume: args.flags.has('resume'),
+    saveDtype: saveDtypeFlag(args),
   };
+}
+
+/** --save-dtype, checked. */
+function saveDtypeFlag(args: Args): TrainOptions['saveDtype'] | undefined {
+  const value = stringFlag(args, 'save-dtype');
+  if (value !== undefined && value !== 'float32' && value !== 'bfloat16') throw new Error(`--save-dtype: '${value}', expected float32 or bfloat16`);
+  return value;
 }
 
 /** Run the loop with progress on the terminal; Ctrl-C stops after the step and saves a checkpoint. */

@@ -139,7 +139,7 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   }
   if (!stopped) {
     if (state.step !== startStep && !(o.saveEvery > 0 && state.step % o.saveEvery === 0)) save();
-    saveModelDir(model, join(o.out, 'final'), { tokenizer });
+    saveModelDir(model, join(o.out, 'final'), { tokenizer, dtype: o.saveDtype });
   }
   optimizer.dispose();
   return { model, tokenizer, history, stopped, startStep, initialValLoss };

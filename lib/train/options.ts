@@ -32,18 +32,20 @@ export interface TrainOptions {
   saveEvery: number;
   /** Continue from the newest checkpoint in `out`. */
   resume: boolean;
+  /** Storage precision of final/'s weights (checkpoints keep float32, for exact resume). */
+  saveDtype: 'float32' | 'bfloat16';
 }
 
 /** What a caller must give — data, out, and config or init — everything else has a default. */
 export type TrainSettings = Pick<TrainOptions, 'data' | 'out'> & Partial<TrainOptions>;
 
 /** The settings whose defaults do not depend on others. */
-export type TrainDefaults = Pick<TrainOptions, 'steps' | 'batch' | 'accum' | 'lr' | 'weightDecay' | 'clip' | 'seed' | 'evalEvery' | 'evalBatches' | 'saveEvery' | 'resume'>;
+export type TrainDefaults = Pick<TrainOptions, 'steps' | 'batch' | 'accum' | 'lr' | 'weightDecay' | 'clip' | 'seed' | 'evalEvery' | 'evalBatches' | 'saveEvery' | 'resume' | 'saveDtype'>;
 
 /** Pretraining's defaults (they suit `nano` on a CPU). */
 export const TRAIN_DEFAULTS: Readonly<TrainDefaults> = {
   steps: 1000, batch: 8, accum: 1, lr: 1e-3, weightDecay: 0.1, clip: 1, seed: 0,
-  evalEvery: 100, evalBatches: 10, saveEvery: 500, resume: false,
+  evalEvery: 100, evalBatches: 10, saveEvery: 500, resume: false, saveDtype: 'float32',
 };
 
 /**

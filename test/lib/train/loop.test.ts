@@ -26,7 +26,7 @@ beforeAll(async () => {
 const options = (out: string, overrides: Partial<TrainOptions> = {}): TrainOptions => ({
   data, out, config: presetConfig('nano', { vocabSize: tokenizer.vocabSize, hidden: 32, ffn: 64, layers: 2, heads: 2, kvHeads: 1, maxSeq: 32 }),
   steps: 40, batch: 2, seq: 16, accum: 1, lr: 1e-2, minLr: 1e-3, warmup: 5, weightDecay: 0.1, clip: 1, seed: 3,
-  evalEvery: 10, evalBatches: 2, saveEvery: 0, resume: false, ...overrides,
+  evalEvery: 10, evalBatches: 2, saveEvery: 0, resume: false, saveDtype: 'float32', ...overrides,
 });
 
 const withoutTiming = (line: string) => ({ ...JSON.parse(line), tok_s: 0 });
