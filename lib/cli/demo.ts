@@ -2,16 +2,14 @@
 // laptop CPU (lib/train/demo.ts), with a progress bar and the report printed beneath it.
 import { intFlag, stringFlag } from './args.js';
 import { BACKEND_OPTION, type Command } from './command.js';
+import { DEMO_DEFAULTS as D } from '../train/options.js';
 import { formatSeconds, Progress } from './progress.js';
-
-/** Steps of the demo run: what fits in a few minutes of two CPU cores. */
-const DEMO_STEPS = 2400;
 
 export const demo: Command = {
   summary: 'prepare the shipped corpus and train the nano model on it for a few minutes, with samples',
   options: [
-    { name: 'out', value: '<dir>', default: 'runs/demo', help: 'where the shards (data/) and the run (run-<time>/) go' },
-    { name: 'steps', value: '<n>', default: DEMO_STEPS, help: 'training steps' },
+    { name: 'out', value: '<dir>', default: D.out, help: 'where the shards (data/) and the run (run-<time>/) go' },
+    { name: 'steps', value: '<n>', default: D.steps, help: 'training steps' },
     BACKEND_OPTION,
   ],
   async run(args) {
@@ -19,10 +17,10 @@ export const demo: Command = {
     const { initBackend, parseBackendName } = await import('../backend/init.js');
     const { runDemo } = await import('../train/demo.js');
     await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!));
-    const steps = intFlag(args, 'steps', DEMO_STEPS, 1)!;
+    const steps = intFlag(args, 'steps', D.steps, 1)!;
     const progress = new Progress('train', steps, ' steps');
     const { run } = await runDemo({
-      out: stringFlag(args, 'out', 'runs/demo')!, steps,
+      out: stringFlag(args, 'out', D.out)!, steps,
       log: (line) => progress.log(line),
       onStep: (m) => progress.update(m.step, `loss ${m.loss.toFixed(3)} · ${m.tok_s} tok/s`),
     });

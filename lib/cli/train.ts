@@ -98,7 +98,8 @@ async function runLoop(label: string, settings: TrainSettings, args: Args): Prom
   });
   process.off('SIGINT', onSigint);
   const last = result.history[result.history.length - 1];
-  if (last) console.log(`step ${last.step}: loss ${last.loss.toFixed(4)}${last.val_loss !== undefined ? `, val ${last.val_loss.toFixed(4)}` : ''}`);
+  const before = result.initialValLoss !== undefined ? ` (${result.initialValLoss.toFixed(4)} before training)` : '';
+  if (last) console.log(`step ${last.step}: loss ${last.loss.toFixed(4)}${last.val_loss !== undefined ? `, val ${last.val_loss.toFixed(4)}${before}` : ''}`);
   result.model.dispose();
   if (result.stopped) {
     console.log(`stopped: checkpoint saved in ${settings.out}; continue with the same command and --resume`);

@@ -13,6 +13,7 @@ import type { LlamaModel } from '../model/model.js';
 import { loadTokenizer } from '../tokenizer/files.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { train, type TrainHooks } from './loop.js';
+import { DEMO_TRAINING } from './options.js';
 
 const CORPUS = ['datasets/corpus/zh-modern.jsonl.gz', 'datasets/corpus/zh-classical.jsonl.gz', 'datasets/corpus/en.jsonl.gz'];
 /** Prompts whose next token the corpus makes nearly certain: 床前明月→光, 操作系→统, The United→ States. */
@@ -43,9 +44,6 @@ export interface DemoOptions {
   /** Passed on to train(): the CLI draws its progress bar here. */
   onStep?: TrainHooks['onStep'];
 }
-
-/** The demo's own training settings; everything else is train()'s default. */
-export const DEMO_TRAINING = { batch: 8, seq: 128, lr: 3e-3, evalBatches: 4, saveEvery: 0 } as const;
 
 /** Prepare shards (once), train nano, report; returns the validation losses and the run directory. */
 export async function runDemo(o: DemoOptions): Promise<{ initialValLoss: number; finalValLoss: number; run: string }> {

@@ -54,6 +54,12 @@ export const TRAIN_DEFAULTS: Readonly<TrainDefaults> = {
  */
 export const SFT_DEFAULTS: Readonly<TrainDefaults> = { ...TRAIN_DEFAULTS, steps: 300, batch: 16, lr: 3e-4, evalEvery: 50, saveEvery: 100 };
 
+/** `tinyllm demo` (npm run demo): where it writes, and the steps that fit a few minutes of two CPU cores. */
+export const DEMO_DEFAULTS = { out: 'runs/demo', steps: 2400 } as const;
+
+/** The demo's own training settings; everything else is train()'s default. */
+export const DEMO_TRAINING = { batch: 8, seq: 128, lr: 3e-3, evalBatches: 4, saveEvery: 0 } as const;
+
 /** How the remaining defaults follow from the others (also the text `--help` shows). */
 export const DERIVED_DEFAULTS = {
   seq: 'min(256, the preset\'s maxSeq)',
