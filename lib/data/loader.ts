@@ -78,12 +78,16 @@ export interface BatchSource {
   next(): Batch;
 }
 
+/** Rearranges an epoch's shuffled order in place (e.g. into batches of similar length), with the epoch's generator. */
+export type Arrange = (order: Uint32Array, rng: Rng) => void;
+
 /** Visits items 0…size−1 once per epoch, in a new seeded random order each epoch (or in order). */
 export class EpochOrder {
   position: LoaderPosition = { epoch: 0, cursor: 0 };
   private order: Uint32Array;
 
-  constructor(readonly size: number, readonly seed: number, readonly shuffle: boolean) {
+  /** `arrange` refines each shuffled order; like the shuffle it depends only on (seed, epoch), so resume stays exact. */
+  constructor(readonly size: number, readonly seed: number, readonly shuffle: boolean, private readonly arrange?: Arrange) {
     this.order = this.orderOf(0);
   }
 
@@ -113,6 +117,7 @@ export class EpochOrder {
       const j = rng.int(i + 1);
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
+    this.arrange?.(order, rng);
     return order;
   }
 }

@@ -17,6 +17,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readConversation } from './conversations.js';
 import { readJsonl } from './documents.js';
+import type { Rng } from '../rng.js';
 import { EpochOrder, type Batch, type BatchSource, type LoaderPosition } from './loader.js';
 import { createShardDir, finishShardDir, shardDtype, type SourceStats } from './shards.js';
 
@@ -213,6 +214,11 @@ export class SftDataset {
     this.maskFd = openSync(join(dir, `${split}.mask.bin`), 'r');
   }
 
+  /** Example i's number of ids. */
+  exampleLength(i: number): number {
+    return this.offsets[i + 1]! - this.offsets[i]!;
+  }
+
   /** Example i's ids and mask. */
   get(i: number): { ids: Uint16Array | Uint32Array; mask: Uint8Array } {
     const start = this.offsets[i]!, n = this.offsets[i + 1]! - start;
@@ -232,11 +238,15 @@ export class SftDataset {
 
 /** Width multiple a batch is padded to: fewer distinct shapes (kernel and plan caches), little waste. */
 const PAD_MULTIPLE = 32;
+/** Batches sorted together by length: enough to find similar lengths, few enough to stay well mixed. */
+const LENGTH_GROUP = 32;
 
 /**
  * Batches of SFT examples in a seeded, per-epoch random order, right-padded to the longest example of
  * the batch (rounded up to 32, at most seq): inputs ids[0…n−2], targets ids[1…n−1], weight mask[1…n−1]
- * (a target is trained when the token it predicts is), 0 on padding.
+ * (a target is trained when the token it predicts is), 0 on padding. When shuffling, each run of 32
+ * batches' worth of examples is sorted by length and the batches are then shuffled again, so a batch
+ * holds examples of similar length — far less padding, the same examples each epoch.
  */
 export class SftLoader implements BatchSource {
   private readonly epochs: EpochOrder;
@@ -244,7 +254,7 @@ export class SftLoader implements BatchSource {
   constructor(readonly data: SftDataset, readonly batch: number, readonly seq: number, seed = 0, shuffle = true) {
     if (data.length < batch) throw new Error(`${data.dir}: the ${data.split} split has ${data.length} example(s), fewer than the batch of ${batch}; use a smaller --batch or more data`);
     if (data.index.seq > seq) throw new Error(`${data.dir}: prepared for --seq ${data.index.seq}, longer than --seq ${seq} here; prepare it again with --seq ${seq}`);
-    this.epochs = new EpochOrder(data.length, seed, shuffle);
+    this.epochs = new EpochOrder(data.length, seed, shuffle, shuffle ? (order, rng) => groupByLength(order, rng, batch, (i) => data.exampleLength(i)) : undefined);
   }
 
   get position(): LoaderPosition {
@@ -270,4 +280,23 @@ export class SftLoader implements BatchSource {
     });
     return { inputs, targets, weights };
   }
+}
+
+/**
+ * Sort each run of LENGTH_GROUP batches' worth of `order` by length, then shuffle whole batches, so that
+ * long and short batches alternate at random. (A tail shorter than a batch keeps its place at the end.)
+ */
+function groupByLength(order: Uint32Array, rng: Rng, batch: number, length: (i: number) => number): void {
+  const group = batch * LENGTH_GROUP;
+  for (let start = 0; start < order.length; start += group) {
+    order.subarray(start, Math.min(start + group, order.length)).sort((a, b) => length(a) - length(b));
+  }
+  const sorted = order.slice();
+  const batches = Math.floor(order.length / batch);
+  const perm = Array.from({ length: batches }, (_, b) => b);
+  for (let i = batches - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+  }
+  perm.forEach((from, to) => order.set(sorted.subarray(from * batch, (from + 1) * batch), to * batch));
 }

@@ -169,4 +169,23 @@ describe('SFT data directories and batches', () => {
     expect(() => new SftLoader(data, 9, 64)).toThrow('has 4 example(s), fewer than the batch of 9');
     data.close();
   });
+
+  it('groups examples of similar length into batches: every example once per epoch, little padding', async () => {
+    const out = join(dir, 'shipped-val');
+    const index = await prepareSft({ files: ['datasets/sft/val.jsonl.gz'], tokenizer, out, seq: 512, valFraction: 0 });
+    expect(index.train.examples).toBe(477);
+    const data = new SftDataset(out, 'train');
+    const loader = new SftLoader(data, 9, 512, 1); // 53 batches of 9: one epoch exactly
+    let trained = 0, positions = 0;
+    for (let b = 0; b < 53; b++) {
+      const batch = loader.next();
+      trained += batch.weights!.reduce((a, w) => a + w, 0);
+      positions += batch.inputs.length;
+    }
+    expect(loader.position).toEqual({ epoch: 0, cursor: 477 });
+    expect(trained).toBe(index.train.trained); // each example once (mask[0], <|im_start|>, is never trained)
+    const predicted = index.train.tokens - index.train.examples;
+    expect(predicted / positions).toBeGreaterThan(0.75); // ~0.4 when batches mix lengths at random
+    data.close();
+  });
 });
