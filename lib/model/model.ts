@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { attention, type AttentionWeights, KvCache } from './attention.js';
 import { checkConfig, headDim, type ModelConfig } from './config.js';
-import { Dense, linear } from './linear.js';
+import { Dense, linear, type Linear } from './linear.js';
+import type { LoraAdapter } from './lora.js';
 import { headCrossEntropy, meanLoss } from './loss.js';
 import { swiglu, type MlpWeights } from './mlp.js';
 import { moe, type MoeWeights } from './moe.js';
@@ -67,6 +68,14 @@ export interface DecoderLayer {
   mlp: MlpWeights | MoeWeights;
 }
 
+/** One projection of the model by its Hugging Face module name (e.g. `model.layers.0.self_attn.q_proj`), replaceable. */
+export interface ProjectionSlot {
+  name: string;
+  get(): Linear;
+  /** Put another kind of Linear in its place (a LoRA adapter around it, a quantized copy). */
+  set(linear: Linear): void;
+}
+
 /** A Llama-style decoder with its parameters. */
 export class LlamaModel {
   readonly config: ModelConfig;
@@ -74,8 +83,14 @@ export class LlamaModel {
   readonly params: Map<string, tf.Variable>;
   /** The decoder blocks, built from params once (the same variables). */
   readonly layers: DecoderLayer[];
+  /** Every projection in the layers, in parameter order: where other Linear kinds plug in. */
+  readonly projections: ProjectionSlot[] = [];
   /** Names of the parameters training updates (all, unless frozen with setTrainable). */
   readonly trainable = new Set<string>();
+  /** The LoRA adapter plugged into its projections, if any (LoraAdapter sets it); its A and B train. */
+  adapter: LoraAdapter | null = null;
+  /** Set by trainStep while a training forward and backward run: dropout draws its masks from this seed (exact resume). */
+  training: { seed: number } | null = null;
   private readonly embedding: tf.Variable; // [V, D]
   private readonly finalNorm: tf.Variable; // [D]
   private readonly headWeight: tf.Variable; // [V, D]: the embedding itself when tied
@@ -113,6 +128,18 @@ export class LlamaModel {
           : mlp(`${prefix}.mlp`),
       };
     });
+    this.layers.forEach((layer, i) => {
+      const prefix = `model.layers.${i}`;
+      for (const key of ['q', 'k', 'v', 'o'] as const) this.addSlot(layer.attention, key, `${prefix}.self_attn.${key}_proj`);
+      const mlpSlots = (m: MlpWeights, name: string) => (['gate', 'up', 'down'] as const).forEach((key) => this.addSlot(m, key, `${name}.${key}_proj`));
+      if ('router' in layer.mlp) {
+        this.addSlot(layer.mlp, 'router', `${prefix}.mlp.gate`);
+        layer.mlp.experts.forEach((e, j) => mlpSlots(e, `${prefix}.mlp.experts.${j}`));
+        layer.mlp.shared.forEach((e, j) => mlpSlots(e, `${prefix}.mlp.shared_experts.${j}`));
+      } else {
+        mlpSlots(layer.mlp, `${prefix}.mlp`);
+      }
+    });
     this.embedding = p('model.embed_tokens.weight');
     this.finalNorm = p('model.norm.weight');
     this.headWeight = p(config.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
@@ -145,6 +172,10 @@ export class LlamaModel {
     return n;
   }
 
+  private addSlot<K extends string>(holder: Record<K, Linear>, key: K, name: string): void {
+    this.projections.push({ name, get: () => holder[key], set: (linear) => { holder[key] = linear; } });
+  }
+
   /** All parameters, trainable or not. */
   variables(): tf.Variable[] {
     return [...this.params.values()];
@@ -159,9 +190,9 @@ export class LlamaModel {
     }
   }
 
-  /** The trainable parameters by name: what gets gradients and what the optimizer updates. */
+  /** The trainable parameters by name — the base's not frozen, and an adapter's: what gets gradients and optimizer state. */
   trainableParams(): Map<string, tf.Variable> {
-    return new Map([...this.params].filter(([name]) => this.trainable.has(name)));
+    return new Map([...[...this.params].filter(([name]) => this.trainable.has(name)), ...(this.adapter?.params ?? [])]);
   }
 
   /** Logits for ids [B, T] (int32). Call inside tf.tidy or dispose the result. */
@@ -221,8 +252,9 @@ export class LlamaModel {
     return new KvCache(this.config.layers);
   }
 
-  /** Free the parameters and tables. */
+  /** Free the parameters, any adapter and the tables. */
   dispose(): void {
+    this.adapter?.detach();
     tf.dispose([...this.params.values(), this.rope.cos, this.rope.sin]);
   }
 }

@@ -30,9 +30,17 @@ export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], b
   const names = new Map([...params].map(([name, v]) => [v.name, name]));
   const sum = new Map<string, tf.Tensor>();
   let lossSum = 0;
-  for (const b of micro) {
+  for (const [i, b] of micro.entries()) {
     const tensors = batchTensors(b, batch);
-    const { value, grads } = tf.variableGrads(() => objective.loss(model, tensors), [...params.values()]);
+    // Dropout masks (LoRA) from the update count and micro-batch: a resumed run draws the same ones.
+    model.training = { seed: optimizer.t * micro.length + i };
+    let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
+    try {
+      result = tf.variableGrads(() => objective.loss(model, tensors), [...params.values()]);
+    } finally {
+      model.training = null;
+    }
+    const { value, grads } = result;
     lossSum += value.dataSync()[0]!;
     tf.dispose([value, ...Object.values(tensors)]);
     for (const [variableName, g] of Object.entries(grads)) {
