@@ -1,13 +1,14 @@
 // `tinyllm chat`: talk to a chat model — an interactive session that streams each reply as it is
 // sampled, or one answer to --message for scripts.
 import { requiredFlag, stringFlag } from './args.js';
-import { BACKEND_OPTION, type Command } from './command.js';
+import { ADAPTER_OPTION, BACKEND_OPTION, type Command } from './command.js';
 import { SAMPLING_OPTIONS, samplingFlags } from './sampling-flags.js';
 
 export const chatCommand: Command = {
   summary: 'chat with a model: replies stream as they are sampled; /reset, /system <text>, /exit',
   options: [
     { name: 'model', value: '<dir>', required: true, help: 'model directory with its tokenizer (e.g. datasets/models/chat, or an SFT run\'s final/)' },
+    ADAPTER_OPTION,
     { name: 'system', value: '<text>', help: 'system prompt for the conversation' },
     { name: 'message', value: '<text>', help: 'answer this one message and exit (no interactive session)' },
     { name: 'json', help: 'with --message: print {"reply", "tokens", "finish_reason"} instead of streaming the reply' },
@@ -29,11 +30,12 @@ export const chatCommand: Command = {
     const { sampling, maxTokens, seed } = samplingFlags(args);
 
     const { initBackend, parseBackendName } = await import('../backend/init.js');
-    const { loadModelDir, readEosIds } = await import('../io/model-dir.js');
+    const { readEosIds } = await import('../io/model-dir.js');
+    const { loadModelWithAdapter } = await import('../io/peft.js');
     const { ChatSession } = await import('../infer/chat.js');
     const { defaultStopIds } = await import('../infer/sampling.js');
     await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
-    const { model, tokenizer } = loadModelDir(dir);
+    const { model, tokenizer } = loadModelWithAdapter(dir, stringFlag(args, 'adapter'));
     try {
       if (!tokenizer) throw new Error(`${dir}: no tokenizer.json, expected a model directory with its tokenizer`);
       const session = new ChatSession(model, tokenizer, { sampling, maxTokens, seed, system: stringFlag(args, 'system'), stopIds: readEosIds(dir) ?? defaultStopIds(tokenizer) });

@@ -56,3 +56,9 @@ export function helpText(name: string, command: Command): string {
     ...(command.notes ? ['', ...command.notes()] : []),
   ].join('\n');
 }
+
+/** The option of every command that runs a model: a LoRA adapter on top of it. */
+export const ADAPTER_OPTION: OptionSpec = {
+  name: 'adapter', value: '<dir>',
+  help: "a LoRA adapter (adapter_config.json + adapter_model.safetensors, ours or peft's) applied on the fly; --model may also be an adapter directory alone, whose base_model_name_or_path is loaded",
+};

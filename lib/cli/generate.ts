@@ -1,12 +1,13 @@
 // `tinyllm generate`: continue a prompt with a model, printing the text as the tokens are sampled.
 import { requiredFlag, stringFlag } from './args.js';
-import { BACKEND_OPTION, type Command } from './command.js';
+import { ADAPTER_OPTION, BACKEND_OPTION, type Command } from './command.js';
 import { SAMPLING_OPTIONS, samplingFlags } from './sampling-flags.js';
 
 export const generateCommand: Command = {
   summary: 'continue a prompt with a model, streaming the text as it is sampled',
   options: [
     { name: 'model', value: '<dir>', required: true, help: 'model directory (with its tokenizer)' },
+    ADAPTER_OPTION,
     { name: 'prompt', value: '<text>', required: true, help: 'the text to continue (quote it)' },
     ...SAMPLING_OPTIONS,
     BACKEND_OPTION,
@@ -26,11 +27,12 @@ export const generateCommand: Command = {
     const backend = stringFlag(args, 'backend', 'auto')!;
 
     const { initBackend, parseBackendName } = await import('../backend/init.js');
-    const { loadModelDir, readEosIds } = await import('../io/model-dir.js');
+    const { readEosIds } = await import('../io/model-dir.js');
+    const { loadModelWithAdapter } = await import('../io/peft.js');
     const { defaultStopIds, generate } = await import('../infer/sampling.js');
     const { TextStream } = await import('../tokenizer/text-stream.js');
     await initBackend(parseBackendName(backend), { quiet: true });
-    const { model, tokenizer } = loadModelDir(dir);
+    const { model, tokenizer } = loadModelWithAdapter(dir, stringFlag(args, 'adapter'));
     try {
       if (!tokenizer) throw new Error(`${dir}: no tokenizer.json, expected a model directory with its tokenizer to encode --prompt`);
       const { maxSeq, vocabSize } = model.config;

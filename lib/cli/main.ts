@@ -5,6 +5,7 @@ import { DATA_COMMANDS } from './data.js';
 import { demo } from './demo.js';
 import { chatCommand } from './chat.js';
 import { generateCommand } from './generate.js';
+import { LORA_COMMANDS } from './lora.js';
 import { score } from './score.js';
 import { TOKENIZER_COMMANDS } from './tokenizer.js';
 import { sftCommand, trainCommand } from './train.js';
@@ -23,7 +24,7 @@ const info: Command = {
 };
 
 const COMMANDS: Record<string, Command> = {
-  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, generate: generateCommand, chat: chatCommand, score, demo,
+  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, demo,
 };
 
 /** Summaries of the commands whose name starts with `prefix` ('' for all). */

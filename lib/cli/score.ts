@@ -1,13 +1,14 @@
 // `tinyllm score`: the log-probability the model gives each token of a text (lib/infer/score.ts) as a
 // table or JSON, and the perplexity.
 import { requiredFlag, stringFlag } from './args.js';
-import { BACKEND_OPTION, type Command } from './command.js';
+import { ADAPTER_OPTION, BACKEND_OPTION, type Command } from './command.js';
 import { parseIds } from './tokenizer.js';
 
 export const score: Command = {
   summary: "per-token log-probabilities of a text under a model, and its perplexity",
   options: [
     { name: 'model', value: '<dir>', required: true, help: 'a model directory (config.json, model.safetensors, tokenizer files)' },
+    ADAPTER_OPTION,
     { name: 'text', value: '<s>', help: 'the text to score (or --ids)' },
     { name: 'ids', value: '<1,2,3>', help: 'token ids to score (or --text)' },
     { name: 'json', help: 'print {"ids", "logprobs"} instead of a table' },
@@ -15,11 +16,11 @@ export const score: Command = {
   ],
   async run(args) {
     const { initBackend, parseBackendName } = await import('../backend/init.js');
-    const { loadModelDir } = await import('../io/model-dir.js');
+    const { loadModelWithAdapter } = await import('../io/peft.js');
     const { scoreIds } = await import('../infer/score.js');
     await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
     const dir = requiredFlag(args, 'model');
-    const { model, tokenizer } = loadModelDir(dir);
+    const { model, tokenizer } = loadModelWithAdapter(dir, stringFlag(args, 'adapter'));
     const text = stringFlag(args, 'text');
     const idsFlag = stringFlag(args, 'ids');
     if ((text === undefined) === (idsFlag === undefined)) throw new Error('--text or --ids: give exactly one');

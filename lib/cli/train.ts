@@ -4,8 +4,9 @@
 // overrides them.
 import { readShardIndex } from '../data/shards.js';
 import { countParameters, PRESETS, presetConfig } from '../model/config.js';
+import { LORA_DEFAULTS, LORA_TARGETS, type LoraConfig, type LoraTarget } from '../model/lora-config.js';
 import { DERIVED_DEFAULTS, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainDefaults, type TrainOptions, type TrainSettings } from '../train/options.js';
-import { intFlag, numberFlag, requiredFlag, stringFlag, type Args } from './args.js';
+import { intFlag, listFlag, numberFlag, requiredFlag, stringFlag, type Args } from './args.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './command.js';
 import { formatCount, Progress } from './progress.js';
 
@@ -60,6 +61,23 @@ function loopSettings(args: Args, maxSeq?: number): Omit<TrainSettings, 'data' |
     saveEvery: intFlag(args, 'save-every', undefined, 0),
     resume: args.flags.has('resume'),
     saveDtype: saveDtypeFlag(args),
+  };
+}
+
+/** The LoRA config from --lora and its companions (undefined without --lora: full fine-tuning). */
+function loraFlags(args: Args): LoraConfig | undefined {
+  const rank = intFlag(args, 'lora', undefined, 1);
+  if (rank === undefined) {
+    for (const flag of ['lora-alpha', 'lora-dropout', 'lora-targets']) if (args.flags.has(flag)) throw new Error(`--${flag}: only with --lora <rank>`);
+    return undefined;
+  }
+  const targets = listFlag(args, 'lora-targets').flatMap((v) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  for (const t of targets) if (!(t in LORA_TARGETS)) throw new Error(`--lora-targets: '${t}', expected some of ${Object.keys(LORA_TARGETS).join(',')}`);
+  return {
+    rank,
+    alpha: numberFlag(args, 'lora-alpha', LORA_DEFAULTS.alphaPerRank * rank, 0),
+    dropout: numberFlag(args, 'lora-dropout', LORA_DEFAULTS.dropout, 0, 0.99),
+    targetModules: (targets.length > 0 ? targets as LoraTarget[] : LORA_DEFAULTS.targets).map((t) => LORA_TARGETS[t]),
   };
 }
 
@@ -132,6 +150,10 @@ export const sftCommand: Command = {
     { name: 'data', value: '<dir>', required: true, help: 'SFT examples made by `tinyllm data prepare --format sft`' },
     { name: 'out', value: '<dir>', required: true, help: 'run directory: checkpoints step-NNNNNN/, metrics.jsonl, final/ (a chat model)' },
     ...loopOptions(SFT_DEFAULTS, DERIVED_DEFAULTS.sftSeq),
+    { name: 'lora', value: '<rank>', help: 'train a LoRA adapter of this rank on the frozen model instead of all its weights; final/ holds the adapter alone (peft format)' },
+    { name: 'lora-alpha', value: '<a>', default: `${LORA_DEFAULTS.alphaPerRank} × rank`, help: 'LoRA scale α: the update is (α / rank)·B·A' },
+    { name: 'lora-dropout', value: '<p>', default: LORA_DEFAULTS.dropout, help: "dropout on the adapter's input while training" },
+    { name: 'lora-targets', value: '<list>', default: LORA_DEFAULTS.targets.join(','), help: `projections to adapt, from ${Object.keys(LORA_TARGETS).join(',')}` },
   ],
   notes: () => [
     'Batches are right-padded to their longest conversation (a multiple of 32 tokens) with weight 0 on the',
@@ -139,6 +161,6 @@ export const sftCommand: Command = {
     "data's val split. final/ carries the tokenizer with its chat template: `tinyllm chat --model <out>/final`.",
   ],
   async run(args) {
-    await runLoop('sft', { data: requiredFlag(args, 'data'), out: requiredFlag(args, 'out'), init: requiredFlag(args, 'model'), ...loopSettings(args) }, args);
+    await runLoop('sft', { data: requiredFlag(args, 'data'), out: requiredFlag(args, 'out'), init: requiredFlag(args, 'model'), lora: loraFlags(args), ...loopSettings(args) }, args);
   },
 };

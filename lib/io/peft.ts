@@ -8,11 +8,13 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { checkLoraConfig, LoraAdapter, type LoraConfig } from '../model/lora.js';
+import { checkLoraConfig, type LoraConfig } from '../model/lora-config.js';
+import { LoraAdapter } from '../model/lora.js';
 import type { LlamaModel } from '../model/model.js';
-import { saveTokenizer } from '../tokenizer/files.js';
+import { loadTokenizer, saveTokenizer } from '../tokenizer/files.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic } from './atomic.js';
+import { loadModelDir } from './model-dir.js';
 import { readSafetensors, writeSafetensors, type StoredTensor } from './safetensors.js';
 
 /** peft's prefix in front of the model's own parameter names. */
@@ -93,4 +95,27 @@ export function loadAdapter(model: LlamaModel, dir: string): LoraAdapter {
   } finally {
     tf.dispose([...tensors.values()]);
   }
+}
+
+/**
+ * What the commands load as "a model": a model directory, with the adapter in `adapterDir` attached when
+ * given — or an adapter directory alone (a LoRA run's final/), whose base comes from base_model_name_or_path.
+ * The tokenizer is the adapter directory's when it has one, else the base's.
+ */
+export function loadModelWithAdapter(dir: string, adapterDir?: string): { model: LlamaModel; tokenizer: Tokenizer | null } {
+  if (isAdapterDir(dir)) {
+    if (adapterDir) throw new Error(`--adapter: ${dir} is itself an adapter; give its base as --model`);
+    const { baseModel } = readAdapterConfig(dir);
+    if (!baseModel) throw new Error(`${join(dir, ADAPTER_CONFIG)}: base_model_name_or_path: null, expected the base model's directory (or pass --model <base> --adapter ${dir})`);
+    return loadModelWithAdapter(baseModel, dir);
+  }
+  const { model, tokenizer } = loadModelDir(dir);
+  if (!adapterDir) return { model, tokenizer };
+  try {
+    loadAdapter(model, adapterDir);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return { model, tokenizer: existsSync(join(adapterDir, 'tokenizer.json')) ? loadTokenizer(adapterDir) : tokenizer };
 }

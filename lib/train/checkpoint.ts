@@ -1,11 +1,13 @@
 // Checkpoints: everything needed to continue a run exactly — the model directory (loadable by
-// transformers as it is), the optimizer's moments, the data position and the step — in `step-NNNNNN/`
+// transformers as it is; with LoRA, the adapter beside it), the optimizer's moments, the data position
+// and the step — in `step-NNNNNN/`
 // under the run directory. The directory is written as `step-NNNNNN.tmp/` and renamed when complete,
 // so a crash mid-save leaves the previous checkpoint as the latest.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModelDir, saveModelDir } from '../io/model-dir.js';
+import { isAdapterDir, loadAdapter, saveAdapter } from '../io/peft.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { LoaderPosition } from '../data/loader.js';
 import type { LlamaModel } from '../model/model.js';
@@ -37,6 +39,7 @@ export function saveCheckpoint(runDir: string, model: LlamaModel, optimizer: Ada
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   saveModelDir(model, tmp, { tokenizer });
+  if (model.adapter) saveAdapter(model.adapter, tmp); // beside the frozen base it adapts
   writeSafetensors(join(tmp, 'optimizer.safetensors'), optimizer.stateTensors());
   writeFileAtomic(join(tmp, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
   rmSync(dir, { recursive: true, force: true });
@@ -65,6 +68,7 @@ export function loadCheckpoint(dir: string): { model: LlamaModel; tokenizer: Tok
     if (!Number.isInteger(state[field])) throw new Error(`${stateFile}: ${field}: ${JSON.stringify(state[field])}, expected an integer`);
   }
   const { model, tokenizer } = loadModelDir(dir);
+  if (isAdapterDir(dir)) loadAdapter(model, dir);
   const optimizerFile = join(dir, 'optimizer.safetensors');
   return {
     model, tokenizer, state,

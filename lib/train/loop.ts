@@ -5,6 +5,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModelDir, readModelConfig, saveModelDir } from '../io/model-dir.js';
+import { saveAdapter } from '../io/peft.js';
+import { LoraAdapter } from '../model/lora.js';
 import type { BatchSource } from '../data/loader.js';
 import { openTrainingData, type TrainingData } from '../data/training-data.js';
 import { LlamaModel } from '../model/model.js';
@@ -90,6 +92,8 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   const valBatch = Math.min(o.batch, data.rows('val', o.seq));
   if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation ${data.kind === 'sft' ? 'examples' : `windows of ${o.seq + 1} tokens`}; validation is off`);
   const model = loaded?.model ?? LlamaModel.create(o.config, o.seed);
+  // A LoRA run freezes the model and trains an adapter (a resumed one came back with its checkpoint).
+  if (o.lora && !model.adapter) LoraAdapter.create(model, o.lora, o.seed);
   const tokenizer = loaded?.tokenizer ?? loadTokenizer(o.data);
   const optimizer = new AdamW(model.trainableParams(), { weightDecay: o.weightDecay });
   if (loaded?.restoreOptimizer) {
@@ -139,7 +143,8 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   }
   if (!stopped) {
     if (state.step !== startStep && !(o.saveEvery > 0 && state.step % o.saveEvery === 0)) save();
-    saveModelDir(model, join(o.out, 'final'), { tokenizer, dtype: o.saveDtype });
+    if (model.adapter) saveAdapter(model.adapter, join(o.out, 'final'), { baseModel: o.init, tokenizer });
+    else saveModelDir(model, join(o.out, 'final'), { tokenizer, dtype: o.saveDtype });
   }
   optimizer.dispose();
   return { model, tokenizer, history, stopped, startStep, initialValLoss };

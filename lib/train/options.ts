@@ -1,6 +1,7 @@
 // A training run's settings and their defaults, in one place: the CLI, the demo and the notebooks
 // give only what they change, and `tinyllm train --help` / `tinyllm sft --help` show these values.
 import type { ModelConfig } from '../model/config.js';
+import type { LoraConfig } from '../model/lora-config.js';
 
 /** Settings of a training run, every one resolved. */
 export interface TrainOptions {
@@ -34,6 +35,8 @@ export interface TrainOptions {
   resume: boolean;
   /** Storage precision of final/'s weights (checkpoints keep float32, for exact resume). */
   saveDtype: 'float32' | 'bfloat16';
+  /** Train a LoRA adapter on the frozen model instead of all its weights; final/ is then the adapter alone. */
+  lora?: LoraConfig;
 }
 
 /** What a caller must give — data, out, and config or init — everything else has a default. */

@@ -2,7 +2,7 @@
 // to stop with <|im_end|>, its assistant-token loss falls, `tinyllm sft` resumes exactly, and
 // `tinyllm chat --message` answers from the result.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -83,5 +83,39 @@ describe('supervised fine-tuning', () => {
     expect(JSON.parse(chat.stdout)).toEqual({ reply: expect.any(String), tokens: expect.any(Number), finish_reason: expect.stringMatching(/^(stop|length)$/) });
     const noModel = cli('chat', '--message', 'hi');
     expect(noModel.stderr).toBe('tinyllm: --model: missing, expected --model <dir>\n');
+  });
+
+  it('`tinyllm sft --lora` trains an adapter alone, resumes exactly, and merges into a model that answers the same', () => {
+    const cli = (...argv: string[]) => spawnSync(process.execPath, ['lib/cli/tinyllm.js', ...argv], { encoding: 'utf8' });
+    const out = join(dir, 'lora');
+    const args = ['sft', '--model', base, '--data', data, '--out', out, '--steps', '40', '--batch', '4', '--lr', '1e-2', '--warmup', '2', '--eval-every', '0', '--save-every', '20', '--backend', 'wasm', '--lora', '8', '--lora-dropout', '0.05'];
+    const run = cli(...args);
+    expect(run.status, run.stderr).toBe(0);
+    expect(readdirSync(join(out, 'final')).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    const config = JSON.parse(readFileSync(join(out, 'final', 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({ peft_type: 'LORA', r: 8, lora_alpha: 16, lora_dropout: 0.05, base_model_name_or_path: base, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] });
+    // Dropout masks included, the run continues exactly after a crash past the checkpoint of step 20.
+    const metrics = () => readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), tok_s: 0 }));
+    const [whole, weights] = [metrics(), readFileSync(join(out, 'final', 'adapter_model.safetensors'))];
+    expect(whole[39].loss).toBeLessThan(whole[0].loss - 0.5); // a frozen random base: the adapter alone moves it
+    rmSync(join(out, 'step-000040'), { recursive: true });
+    rmSync(join(out, 'final'), { recursive: true });
+    const resumed = cli(...args, '--resume');
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(metrics()).toEqual(whole);
+    expect(readFileSync(join(out, 'final', 'adapter_model.safetensors'))).toEqual(weights);
+
+    const ask = (...model: string[]) => {
+      const r = cli('chat', ...model, '--message', PAIRS[0]![0], '--json', '--temperature', '0', '--max-tokens', '12', '--backend', 'wasm');
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { reply: string };
+    };
+    const merged = cli('lora', 'merge', '--model', base, '--adapter', join(out, 'final'), '--out', join(dir, 'merged'), '--backend', 'wasm');
+    expect(merged.status, merged.stderr).toBe(0);
+    expect(merged.stdout).toBe(`wrote ${join(dir, 'merged')}: 14 projections merged\n`); // 7 targets in each of 2 layers
+    const withAdapter = ask('--model', base, '--adapter', join(out, 'final'));
+    expect(ask('--model', join(out, 'final'))).toEqual(withAdapter); // the adapter dir alone finds its base
+    expect(ask('--model', join(dir, 'merged'))).toEqual(withAdapter);
+    expect(ask('--model', base)).not.toEqual(withAdapter);
   });
 });
