@@ -1,7 +1,9 @@
 // Training throughput of a full step (forward, backward, AdamW) on the active backend: tokens/s,
 // ms/step, MFU and peak GPU memory, then where the time goes (per kernel, and CPU dispatch).
 //   npx tsx bench/train-throughput.ts [--preset 92m --vocab 64798 --batch 32 --seq 1024 --accum 1
-//                                      --steps 10 --matmul bf16,tf32 --backend cuda --profile]
+//                                      --steps 10 --matmul bf16,tf32 --backend cuda --lora <rank> --profile]
+// --lora trains a rank-r adapter on every projection of the frozen model instead of all weights (run
+// it in its own process: the peak GPU memory is the process's).
 // On a GPU machine without Node: ../shared/device/prepare.sh bench/train-throughput.ts, then there
 //   source .device/env.sh && node .device/train-throughput.mjs
 import * as tf from '@tensorflow/tfjs';
@@ -9,6 +11,7 @@ import { describeBackend, initBackend, parseBackendName, parseMatmulPrecision } 
 import { intFlag, listFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import type { Batch } from '../lib/data/loader.js';
 import { countParameters, presetConfig } from '../lib/model/config.js';
+import { LORA_TARGETS, LoraAdapter } from '../lib/model/lora.js';
 import { LlamaModel } from '../lib/model/model.js';
 import { Rng } from '../lib/rng.js';
 import { AdamW } from '../lib/train/adamw.js';
@@ -24,6 +27,7 @@ const steps = intFlag(args, 'steps', 10, 1)!;
 const precisions = (listFlag(args, 'matmul').length > 0 ? listFlag(args, 'matmul').join(',') : 'bf16,tf32').split(',').map((p) => parseMatmulPrecision(p));
 const backendName = parseBackendName(stringFlag(args, 'backend', 'auto')!);
 const threads = intFlag(args, 'threads', undefined, 1);
+const loraRank = intFlag(args, 'lora', undefined, 1);
 
 const { nonEmbedding } = countParameters(config);
 // FLOPs per token: 6 per non-embedding parameter (forward 2, backward 4) + attention's 12·L·T·D.
@@ -35,7 +39,9 @@ console.log(`preset ${preset}: ${(countParameters(config).total / 1e6).toFixed(2
 for (const matmul of precisions) {
   await initBackend(backendName, { quiet: true, matmul, threads });
   const model = LlamaModel.create(config, 0);
-  const adamw = new AdamW(model.params);
+  if (loraRank) LoraAdapter.create(model, { rank: loraRank, alpha: 2 * loraRank, dropout: 0, targetModules: Object.values(LORA_TARGETS) });
+  const trainable = model.trainableParams();
+  const adamw = new AdamW(trainable);
   const micro = Array.from({ length: accum }, batch);
   const times: number[] = [];
   let loss = 0;
@@ -49,7 +55,8 @@ for (const matmul of precisions) {
   const mfu = (tokensPerSecond * flopsPerToken) / (H100_BF16_DENSE_TFLOPS * 1e12);
   const memory = tf.memory() as tf.MemoryInfo & { peakBytesInGPU?: number };
   console.log(JSON.stringify({
-    backend: describeBackend(), matmul, tokens_per_s: Math.round(tokensPerSecond), ms_per_step: +ms.toFixed(1),
+    backend: describeBackend(), matmul, training: loraRank ? `LoRA rank ${loraRank}` : 'all weights',
+    trainable_m: +([...trainable.values()].reduce((n, v) => n + v.size, 0) / 1e6).toFixed(2), tokens_per_s: Math.round(tokensPerSecond), ms_per_step: +ms.toFixed(1),
     mfu: +(100 * mfu).toFixed(1), peak_gpu_gb: memory.peakBytesInGPU !== undefined ? +(memory.peakBytesInGPU / 2 ** 30).toFixed(2) : null, loss: +loss.toFixed(4),
   }));
   if (args.flags.has('profile')) await profileStep(model, adamw, micro);

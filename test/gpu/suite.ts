@@ -6,6 +6,7 @@ import './elementwise.test.js';
 import './fused.test.js';
 import './indexing.test.js';
 import './layout.test.js';
+import './lora.test.js';
 import './matmul.test.js';
 import './reduce.test.js';
 import './train.test.js';
