@@ -61,8 +61,8 @@ export async function train(settings: TrainSettings, hooks: TrainHooks = {}): Pr
   const checkpoint = settings.resume ? latestCheckpoint(settings.out) : null;
   if (settings.resume && !checkpoint) throw new Error(`--resume: ${existsSync(settings.out) ? `${settings.out} has no step-NNNNNN checkpoint` : `${settings.out} does not exist`}, expected a run directory to resume from`);
   if (!settings.resume && existsSync(join(settings.out, 'metrics.jsonl'))) throw new Error(`${settings.out}: already holds a run (metrics.jsonl); pass --resume to continue it or choose another --out`);
-  const config = settings.config ?? (settings.init ? readModelConfig(settings.init) : undefined);
-  if (!config) throw new Error('train: expected a model config for a fresh model, or init: a model directory to start from');
+  if ((settings.config === undefined) === (settings.init === undefined)) throw new Error('train: expected either config (a fresh model) or init (a model directory to start from)');
+  const config = settings.config ?? readModelConfig(settings.init!);
   const data = openTrainingData(settings.data);
   try {
     const o = resolveTrainOptions({ ...settings, config }, data.kind === 'sft' ? SFT_DEFAULTS : TRAIN_DEFAULTS, data.preparedSeq);
