@@ -35,8 +35,10 @@ export class LoraLinear implements Linear {
     return tf.tidy(() => {
       const training = this.model.training;
       const input = training && this.dropout > 0 ? tf.dropout(x, this.dropout, undefined, training.seed * 1009 + this.index) : x;
-      const update = linear(linear(input, this.a), this.b); // [..., out]: (x·Aᵀ)·Bᵀ
-      return tf.add(this.base.apply(x), tf.mul(update, this.scale));
+      // The scale goes on B [out, r], not on the product [..., out]: one small multiply, and no
+      // activation-sized tensor kept for the backward pass.
+      const update = linear(linear(input, this.a), tf.mul(this.b, this.scale)); // [..., out]: (α/r)·(x·Aᵀ)·Bᵀ
+      return tf.add(this.base.apply(x), update);
     });
   }
 }
