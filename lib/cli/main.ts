@@ -8,7 +8,7 @@ import { generateCommand } from './generate.js';
 import { LORA_COMMANDS } from './lora.js';
 import { score } from './score.js';
 import { TOKENIZER_COMMANDS } from './tokenizer.js';
-import { sftCommand, trainCommand } from './train.js';
+import { dpoCommand, sftCommand, trainCommand } from './train.js';
 
 const info: Command = {
   summary: 'versions and the backend that would run the work',
@@ -24,7 +24,7 @@ const info: Command = {
 };
 
 const COMMANDS: Record<string, Command> = {
-  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, demo,
+  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, dpo: dpoCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, demo,
 };
 
 /** Summaries of the commands whose name starts with `prefix` ('' for all). */

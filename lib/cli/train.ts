@@ -5,7 +5,7 @@
 import { readShardIndex } from '../data/shards.js';
 import { countParameters, PRESETS, presetConfig } from '../model/config.js';
 import { LORA_DEFAULTS, LORA_TARGETS, type LoraConfig, type LoraTarget } from '../model/lora-config.js';
-import { DERIVED_DEFAULTS, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainDefaults, type TrainOptions, type TrainSettings } from '../train/options.js';
+import { DERIVED_DEFAULTS, DPO_DEFAULTS, DPO_OPTIONS, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainDefaults, type TrainOptions, type TrainSettings } from '../train/options.js';
 import { intFlag, listFlag, numberFlag, requiredFlag, stringFlag, type Args } from './args.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './command.js';
 import { formatCount, Progress } from './progress.js';
@@ -32,6 +32,14 @@ function loopOptions(D: Readonly<TrainDefaults>, seqDefault: string): OptionSpec
     { name: 'resume', help: 'continue the run in --out from its newest checkpoint, exactly' },
   ];
 }
+
+/** The LoRA options of sft and dpo. */
+const LORA_OPTIONS: OptionSpec[] = [
+  { name: 'lora', value: '<rank>', help: 'train a LoRA adapter of this rank on the frozen model instead of all its weights; final/ holds the adapter alone (peft format)' },
+  { name: 'lora-alpha', value: '<a>', default: `${LORA_DEFAULTS.alphaPerRank} × rank`, help: 'LoRA scale α: the update is (α / rank)·B·A' },
+  { name: 'lora-dropout', value: '<p>', default: LORA_DEFAULTS.dropout, help: "dropout on the adapter's input while training" },
+  { name: 'lora-targets', value: '<list>', default: LORA_DEFAULTS.targets.join(','), help: `projections to adapt, from ${Object.keys(LORA_TARGETS).join(',')}` },
+];
 
 /** The preset table for --help: shape and parameter count at the default vocabulary. */
 export function presetLines(): string[] {
@@ -103,13 +111,15 @@ async function runLoop(label: string, settings: TrainSettings, args: Args): Prom
   let progress: Progress | null = null;
   const result = await train(settings, {
     onStart: (_model, _tokenizer, startStep, o) => {
-      const width = label === 'sft' ? `≤ ${formatCount(o.batch * o.seq * o.accum)}` : formatCount(o.batch * o.seq * o.accum);
+      const rows = label === 'dpo' ? 2 * o.batch : o.batch;
+      const width = label === 'train' ? formatCount(rows * o.seq * o.accum) : `≤ ${formatCount(rows * o.seq * o.accum)}`;
       console.log(`${label}: ${o.resume ? 'resuming' : 'new run'} in ${o.out}; ${width} tokens/step, ${o.steps} steps`);
       progress = new Progress(label, o.steps, ' steps', startStep);
     },
     onStep: (m) => {
       // Validation results stay on screen as lines of their own; the bar below keeps moving.
-      if (m.val_loss !== undefined) progress!.log(`step ${String(m.step).padStart(6)}  loss ${m.loss.toFixed(3)}  val ${m.val_loss.toFixed(3)}  lr ${m.lr.toExponential(2)}`);
+      const accuracy = (v: number | undefined) => (v === undefined ? '' : `  reward accuracy ${(100 * v).toFixed(1)}%`);
+      if (m.val_loss !== undefined) progress!.log(`step ${String(m.step).padStart(6)}  loss ${m.loss.toFixed(3)}  val ${m.val_loss.toFixed(3)}${accuracy(m['val_rewards/accuracies'])}  lr ${m.lr.toExponential(2)}`);
       progress!.update(m.step, `loss ${m.loss.toFixed(3)} · ${m.tok_s} tok/s`);
     },
     shouldStop: () => stop,
@@ -150,10 +160,7 @@ export const sftCommand: Command = {
     { name: 'data', value: '<dir>', required: true, help: 'SFT examples made by `tinyllm data prepare --format sft`' },
     { name: 'out', value: '<dir>', required: true, help: 'run directory: checkpoints step-NNNNNN/, metrics.jsonl, final/ (a chat model)' },
     ...loopOptions(SFT_DEFAULTS, DERIVED_DEFAULTS.sftSeq),
-    { name: 'lora', value: '<rank>', help: 'train a LoRA adapter of this rank on the frozen model instead of all its weights; final/ holds the adapter alone (peft format)' },
-    { name: 'lora-alpha', value: '<a>', default: `${LORA_DEFAULTS.alphaPerRank} × rank`, help: 'LoRA scale α: the update is (α / rank)·B·A' },
-    { name: 'lora-dropout', value: '<p>', default: LORA_DEFAULTS.dropout, help: "dropout on the adapter's input while training" },
-    { name: 'lora-targets', value: '<list>', default: LORA_DEFAULTS.targets.join(','), help: `projections to adapt, from ${Object.keys(LORA_TARGETS).join(',')}` },
+    ...LORA_OPTIONS,
   ],
   notes: () => [
     'Batches are right-padded to their longest conversation (a multiple of 32 tokens) with weight 0 on the',
@@ -162,5 +169,37 @@ export const sftCommand: Command = {
   ],
   async run(args) {
     await runLoop('sft', { data: requiredFlag(args, 'data'), out: requiredFlag(args, 'out'), init: requiredFlag(args, 'model'), lora: loraFlags(args), ...loopSettings(args) }, args);
+  },
+};
+
+export const dpoCommand: Command = {
+  summary: 'align a chat model with preference pairs (DPO against a frozen reference; checkpoints, --resume)',
+  options: [
+    { name: 'model', value: '<dir>', required: true, help: 'model directory to start from, usually an SFT model (e.g. datasets/models/chat)' },
+    { name: 'data', value: '<dir>', required: true, help: 'pairs made by `tinyllm data prepare --format dpo`' },
+    { name: 'out', value: '<dir>', required: true, help: 'run directory: checkpoints, metrics.jsonl, reference-logps.safetensors, final/' },
+    { name: 'ref', value: '<dir>', default: 'the --model', help: 'the reference model (its log-probabilities are computed once, before training)' },
+    { name: 'beta', value: '<b>', default: DPO_OPTIONS.beta, help: 'how far the model may move from the reference: smaller lets it move further' },
+    { name: 'loss', value: 'sigmoid|ipo', default: DPO_OPTIONS.loss, help: "DPO's −log σ(β·margin), or IPO's squared loss on per-token means" },
+    { name: 'sft-weight', value: '<w>', default: DPO_OPTIONS.sftWeight, help: 'add w × the NLL of the chosen answers (keeps them likely; against collapse)' },
+    ...loopOptions(DPO_DEFAULTS, DERIVED_DEFAULTS.sftSeq),
+    ...LORA_OPTIONS,
+  ],
+  notes: () => [
+    '--batch counts pairs: each runs as two rows, chosen and rejected, in one batch. The loss uses the',
+    "summed log-probabilities of each answer's tokens (and <|im_end|>). metrics.jsonl has TRL's names:",
+    'rewards/chosen and rewards/rejected (β × each answer\'s log-ratio to the reference), rewards/accuracies',
+    '(share of pairs whose chosen reward is higher), rewards/margins, logps/chosen, logps/rejected; val_… on',
+    'the val split. With --lora the reference is the model without the adapter (it starts as a no-op).',
+  ],
+  async run(args) {
+    const loss = stringFlag(args, 'loss', DPO_OPTIONS.loss)!;
+    if (loss !== 'sigmoid' && loss !== 'ipo') throw new Error(`--loss: '${loss}', expected sigmoid or ipo`);
+    const dpo = { beta: numberFlag(args, 'beta', DPO_OPTIONS.beta, 0), loss: loss as 'sigmoid' | 'ipo', sftWeight: numberFlag(args, 'sft-weight', DPO_OPTIONS.sftWeight, 0) };
+    if (!(dpo.beta > 0)) throw new Error(`--beta: ${dpo.beta}, expected a number > 0`);
+    await runLoop('dpo', {
+      data: requiredFlag(args, 'data'), out: requiredFlag(args, 'out'), init: requiredFlag(args, 'model'), ref: stringFlag(args, 'ref'),
+      dpo, lora: loraFlags(args), ...loopSettings(args),
+    }, args);
   },
 };

@@ -17,7 +17,7 @@ export function readConversation(value: unknown): ChatMessage[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`record: ${describe(value)}, expected a JSON object`);
   const record = value as Record<string, unknown>;
   let messages: ChatMessage[];
-  if ('conversations' in record) messages = fromTurns(record.conversations);
+  if ('conversations' in record) messages = readMessages(record.conversations, 'conversations');
   else if ('question' in record || 'answer' in record) messages = fromPair(record, 'question', 'answer');
   else if ('instruction' in record || 'output' in record) messages = fromAlpaca(record);
   else throw new Error(`record: fields ${JSON.stringify(Object.keys(record))}, expected "conversations", "question"/"answer" or "instruction"/"output"`);
@@ -25,11 +25,11 @@ export function readConversation(value: unknown): ChatMessage[] {
   return messages;
 }
 
-/** minimind's {role, content} or ShareGPT's {from, value} turns. */
-function fromTurns(turns: unknown): ChatMessage[] {
-  if (!Array.isArray(turns)) throw new Error(`conversations: ${describe(turns)}, expected a list of messages`);
+/** A list of minimind's {role, content} or ShareGPT's {from, value} messages; errors name `name` (the record's field). */
+export function readMessages(turns: unknown, name: string): ChatMessage[] {
+  if (!Array.isArray(turns)) throw new Error(`${name}: ${describe(turns)}, expected a list of messages`);
   return turns.map((turn, i) => {
-    const field = `conversations[${i}]`;
+    const field = `${name}[${i}]`;
     if (typeof turn !== 'object' || turn === null || Array.isArray(turn)) throw new Error(`${field}: ${describe(turn)}, expected an object`);
     const t = turn as Record<string, unknown>;
     if ('from' in t) {
@@ -56,14 +56,14 @@ function fromAlpaca(record: Record<string, unknown>): ChatMessage[] {
 }
 
 /** A string field with some non-blank text (blank allowed when `mayBeEmpty`). */
-function text(value: unknown, field: string, mayBeEmpty = false): string {
+export function text(value: unknown, field: string, mayBeEmpty = false): string {
   if (typeof value !== 'string') throw new Error(`${field}: ${describe(value)}, expected a string`);
   if (!mayBeEmpty && value.trim() === '') throw new Error(`${field}: empty, expected some text`);
   return value;
 }
 
 /** A system message may only open the conversation; the last message is the one trained on, so it is the assistant's. */
-function checkOrder(messages: ChatMessage[]): void {
+export function checkOrder(messages: ChatMessage[]): void {
   if (messages.length === 0) throw new Error('conversations: empty, expected at least a user and an assistant message');
   messages.forEach((m, i) => {
     if (m.role === 'system' && i > 0) throw new Error(`conversations[${i}].role: "system" after the first message, expected the system prompt first`);
@@ -72,7 +72,7 @@ function checkOrder(messages: ChatMessage[]): void {
 }
 
 /** A value as an error message shows it: its type, or the value when short. */
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';

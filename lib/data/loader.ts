@@ -64,11 +64,13 @@ export interface Batch {
   targets: Int32Array; // [B, T]
   /** How much each target counts in the loss (SFT: 0 on prompt tokens and padding); all 1 when absent. */
   weights?: Float32Array; // [B, T]
+  /** DPO: the reference model's summed log-probability of each row's weighted tokens. */
+  reference?: Float32Array; // [B]
 }
 
 /** What the training loop draws batches from (packed pretraining windows, padded SFT examples). */
 export interface BatchSource {
-  /** Rows per batch. */
+  /** Rows per batch (a DPO batch of n pairs has 2n rows). */
   readonly batch: number;
   /** Where it stands, saved in checkpoints. */
   readonly position: LoaderPosition;

@@ -29,21 +29,24 @@ export interface SftSplit {
   trained: number;
 }
 
-/** What preparing found: every conversation is kept whole, cut at a turn, or skipped — and counted. */
+/** What preparing found: every record (a conversation, a preference pair) is kept whole, cut at a turn, or skipped — and counted. */
 export interface SftReport {
-  conversations: number;
+  records: number;
   kept: number;
   /** Kept after dropping turns from the end so that the rest fits --seq. */
   cut: number;
-  /** Skipped: even the first exchange is longer than --seq. */
+  /** Skipped: longer than --seq (a conversation's first exchange, either answer of a pair). */
   tooLong: number;
-  /** Skipped: not a valid conversation (see sources[].malformedExamples). */
+  /** Skipped: not a valid record (see sources[].malformedExamples). */
   malformed: number;
 }
 
-/** index.json of an SFT data directory. */
+/** The formats of example directories: SFT conversations, and DPO pairs (each pair two consecutive examples: chosen, rejected). */
+export type ExamplesFormat = 'tinyllm-sft-1' | 'tinyllm-dpo-1';
+
+/** index.json of an SFT (or DPO) data directory. */
 export interface SftIndex {
-  format: 'tinyllm-sft-1';
+  format: ExamplesFormat;
   dtype: 'uint16' | 'uint32';
   vocabSize: number;
   /** Id that pads batches (<|endoftext|>). */
@@ -75,11 +78,11 @@ export function fitConversation(messages: readonly ChatMessage[], encoding: Chat
   return null;
 }
 
-/** Options of prepareSft. */
+/** Options of prepareSft (and prepareDpo). */
 export interface SftPrepareOptions {
-  /** JSONL files (.gz ok) of SFT records. */
+  /** JSONL files (.gz ok) of SFT records (preference pairs for DPO). */
   files: string[];
-  /** Files for the validation split; without them valFraction of the conversations go there. */
+  /** Files for the validation split; without them valFraction of the records go there. */
   valFiles?: string[];
   valFraction?: number;
   tokenizer: Tokenizer;
@@ -87,8 +90,11 @@ export interface SftPrepareOptions {
   /** Longest example, in predictions (the ids are one more). */
   seq: number;
   /** Called after each file. */
-  onProgress?: (p: { files: number; conversations: number }) => void;
+  onProgress?: (p: { files: number; records: number }) => void;
 }
+
+/** What one record stores — one example (a conversation) or two (a pair) — or null when it does not fit. */
+export type RecordEncoder<R> = (record: R) => { examples: SftExample[]; cut: boolean } | null;
 
 /** The default longest example: room for a few short turns, within every preset's maxSeq from 16m up. */
 export const SFT_SEQ = 512;
@@ -97,7 +103,18 @@ export const SFT_SEQ = 512;
 export const SFT_VAL_FRACTION = 0.05;
 
 /** Write an SFT data directory (atomically: to `out.tmp/`, renamed when complete); returns its index. */
-export async function prepareSft(o: SftPrepareOptions): Promise<SftIndex> {
+export function prepareSft(o: SftPrepareOptions): Promise<SftIndex> {
+  return writeExamples(o, 'tinyllm-sft-1', readConversation, (messages) => {
+    const example = fitConversation(messages, applyChatTemplate(o.tokenizer, messages), o.seq);
+    return example && { examples: [example], cut: example.cut };
+  });
+}
+
+/**
+ * Read records with `read` (which throws "field: reason" for a bad one), store what `encode` makes of
+ * each, route whole records to train or val, and write the directory with its index and report.
+ */
+export async function writeExamples<R>(o: SftPrepareOptions, format: ExamplesFormat, read: (value: unknown) => R, encode: RecordEncoder<R>): Promise<SftIndex> {
   const valFraction = o.valFiles?.length ? 0 : o.valFraction ?? SFT_VAL_FRACTION;
   if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`--val-fraction: ${valFraction}, expected a number in [0, 1)`);
   if (!(Number.isInteger(o.seq) && o.seq >= 2)) throw new Error(`--seq: ${o.seq}, expected an integer >= 2`);
@@ -105,32 +122,32 @@ export async function prepareSft(o: SftPrepareOptions): Promise<SftIndex> {
   const dtype = shardDtype(o.tokenizer.vocabSize);
   const writers = { train: new SplitWriter(tmp, 'train', dtype), val: new SplitWriter(tmp, 'val', dtype) };
   try {
-    const report: SftReport = { conversations: 0, kept: 0, cut: 0, tooLong: 0, malformed: 0 };
+    const report: SftReport = { records: 0, kept: 0, cut: 0, tooLong: 0, malformed: 0 };
     const sources: SourceStats[] = [];
     let index = 0;
     const inputs = [...o.files.map((file) => ({ file, val: false })), ...(o.valFiles ?? []).map((file) => ({ file, val: true }))];
     for (const [done, { file, val }] of inputs.entries()) {
-      const stats = await readJsonl(file, readConversation, (messages) => {
-        report.conversations++;
-        const example = fitConversation(messages, applyChatTemplate(o.tokenizer, messages), o.seq);
-        if (!example) {
+      const stats = await readJsonl(file, read, (record) => {
+        report.records++;
+        const encoded = encode(record);
+        if (!encoded) {
           report.tooLong++;
           return;
         }
         report.kept++;
-        if (example.cut) report.cut++;
-        // Conversation i goes to val when floor((i+1)·f) > floor(i·f): an even spread, exactly f of them.
+        if (encoded.cut) report.cut++;
+        // Record i goes to val when floor((i+1)·f) > floor(i·f): an even spread, exactly f of them.
         const toVal = val || Math.floor((index + 1) * valFraction) > Math.floor(index * valFraction);
         index++;
-        writers[toVal ? 'val' : 'train'].push(example);
+        for (const example of encoded.examples) writers[toVal ? 'val' : 'train'].push(example);
       });
       report.malformed += stats.malformed;
       sources.push({ file, bytes: stats.bytes, documents: stats.documents, malformed: stats.malformed, malformedExamples: stats.malformedExamples, invalidUtf8: stats.invalid });
-      o.onProgress?.({ files: done + 1, conversations: report.conversations });
+      o.onProgress?.({ files: done + 1, records: report.records });
     }
-    if (report.kept === 0) throw new Error(`${inputs.map((i) => i.file).join(', ')}: no conversation to train on (${report.malformed} malformed, ${report.tooLong} longer than --seq ${o.seq}), expected SFT records (see --help)`);
+    if (report.kept === 0) throw new Error(`${inputs.map((i) => i.file).join(', ')}: nothing to train on (${report.malformed} malformed record(s), ${report.tooLong} longer than --seq ${o.seq}), expected ${format === 'tinyllm-dpo-1' ? 'preference pairs' : 'SFT records'} (see --help)`);
     const sftIndex: SftIndex = {
-      format: 'tinyllm-sft-1', dtype, vocabSize: o.tokenizer.vocabSize, pad: o.tokenizer.specialId(ENDOFTEXT), seq: o.seq,
+      format, dtype, vocabSize: o.tokenizer.vocabSize, pad: o.tokenizer.specialId(ENDOFTEXT), seq: o.seq,
       train: writers.train.finish(), val: writers.val.finish(), report, sources,
     };
     saveTokenizer(o.tokenizer, tmp);
@@ -181,8 +198,8 @@ class SplitWriter {
   }
 }
 
-/** Read and check an SFT directory's index.json. */
-export function readSftIndex(dir: string): SftIndex {
+/** Read and check an SFT (or, with `format`, DPO) directory's index.json. */
+export function readSftIndex(dir: string, format: ExamplesFormat = 'tinyllm-sft-1'): SftIndex {
   const file = join(dir, 'index.json');
   let index: SftIndex;
   try {
@@ -190,7 +207,7 @@ export function readSftIndex(dir: string): SftIndex {
   } catch (err) {
     throw new Error(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing, expected a directory made by `tinyllm data prepare --format sft`' : `not valid JSON (${(err as Error).message})`}`);
   }
-  if (index.format !== 'tinyllm-sft-1') throw new Error(`${file}: format: '${index.format}', expected 'tinyllm-sft-1' (made by \`tinyllm data prepare --format sft\`)`);
+  if (index.format !== format) throw new Error(`${file}: format: '${index.format}', expected '${format}' (made by \`tinyllm data prepare --format ${format === 'tinyllm-dpo-1' ? 'dpo' : 'sft'}\`)`);
   return index;
 }
 
@@ -204,8 +221,8 @@ export class SftDataset {
   private readonly maskFd: number;
   private readonly bytesPerId: number;
 
-  constructor(readonly dir: string, readonly split: 'train' | 'val') {
-    this.index = readSftIndex(dir);
+  constructor(readonly dir: string, readonly split: 'train' | 'val', format: ExamplesFormat = 'tinyllm-sft-1') {
+    this.index = readSftIndex(dir, format);
     const raw = readFileSync(join(dir, `${split}.offsets.bin`));
     this.offsets = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
     this.length = this.offsets.length - 1;
@@ -267,26 +284,35 @@ export class SftLoader implements BatchSource {
 
   next(): Batch {
     const examples = Array.from({ length: this.batch }, () => this.data.get(this.epochs.next()));
-    const longest = Math.max(...examples.map((e) => e.ids.length - 1));
-    const T = Math.min(this.seq, Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE);
-    const B = this.batch;
-    const inputs = new Int32Array(B * T).fill(this.data.index.pad), targets = new Int32Array(B * T).fill(this.data.index.pad);
-    const weights = new Float32Array(B * T);
-    examples.forEach(({ ids, mask }, b) => {
-      const n = ids.length - 1;
-      inputs.set(ids.subarray(0, n), b * T);
-      targets.set(ids.subarray(1), b * T);
-      weights.set(mask.subarray(1), b * T);
-    });
-    return { inputs, targets, weights };
+    return padExamples(examples, this.seq, this.data.index.pad);
   }
+}
+
+/**
+ * Examples as one batch, right-padded to the longest (rounded up to 32, at most seq): inputs
+ * ids[0…n−2], targets ids[1…n−1], weight mask[1…n−1] (a target is trained when the token it predicts
+ * is), `pad` with weight 0 after the end.
+ */
+export function padExamples(examples: { ids: Uint16Array | Uint32Array; mask: Uint8Array }[], seq: number, pad: number): Batch {
+  const longest = Math.max(...examples.map((e) => e.ids.length - 1));
+  const T = Math.min(seq, Math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE);
+  const B = examples.length;
+  const inputs = new Int32Array(B * T).fill(pad), targets = new Int32Array(B * T).fill(pad);
+  const weights = new Float32Array(B * T);
+  examples.forEach(({ ids, mask }, b) => {
+    const n = ids.length - 1;
+    inputs.set(ids.subarray(0, n), b * T);
+    targets.set(ids.subarray(1), b * T);
+    weights.set(mask.subarray(1), b * T);
+  });
+  return { inputs, targets, weights };
 }
 
 /**
  * Sort each run of LENGTH_GROUP batches' worth of `order` by length, then shuffle whole batches, so that
  * long and short batches alternate at random. (A tail shorter than a batch keeps its place at the end.)
  */
-function groupByLength(order: Uint32Array, rng: Rng, batch: number, length: (i: number) => number): void {
+export function groupByLength(order: Uint32Array, rng: Rng, batch: number, length: (i: number) => number): void {
   const group = batch * LENGTH_GROUP;
   for (let start = 0; start < order.length; start += group) {
     order.subarray(start, Math.min(start + group, order.length)).sort((a, b) => length(a) - length(b));

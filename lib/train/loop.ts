@@ -6,15 +6,19 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModelDir, readModelConfig, saveModelDir } from '../io/model-dir.js';
 import { saveAdapter } from '../io/peft.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { LoraAdapter } from '../model/lora.js';
 import type { BatchSource } from '../data/loader.js';
+import { SftLoader } from '../data/sft.js';
 import { openTrainingData, type TrainingData } from '../data/training-data.js';
 import { LlamaModel } from '../model/model.js';
 import { loadTokenizer } from '../tokenizer/files.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { AdamW } from './adamw.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
-import { resolveTrainOptions, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainOptions, type TrainSettings } from './options.js';
+import { DPO_DEFAULTS, resolveTrainOptions, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainOptions, type TrainSettings } from './options.js';
+import { languageModelling } from './objective.js';
+import { dpoObjective, referenceLogProbs } from './objectives/dpo.js';
 import { cosineLr } from './schedule.js';
 import { evaluate, trainStep } from './step.js';
 
@@ -27,6 +31,8 @@ export interface StepMetrics {
   tok_s: number;
   grad_norm: number;
   val_loss?: number;
+  /** What the objective reports (DPO: TRL's rewards/… and logps/…), and val_… of each on validation steps. */
+  [metric: string]: number | undefined;
 }
 
 /** Hooks for notebooks and the CLI. */
@@ -50,6 +56,8 @@ export interface TrainResult {
   startStep: number;
   /** Validation loss of the untrained model (new runs with evalEvery > 0 and a val split). */
   initialValLoss?: number;
+  /** And what the objective reported on it (DPO: the reward metrics). */
+  initialValMetrics?: Record<string, number>;
 }
 
 /**
@@ -65,7 +73,8 @@ export async function train(settings: TrainSettings, hooks: TrainHooks = {}): Pr
   const config = settings.config ?? readModelConfig(settings.init!);
   const data = openTrainingData(settings.data);
   try {
-    const o = resolveTrainOptions({ ...settings, config }, data.kind === 'sft' ? SFT_DEFAULTS : TRAIN_DEFAULTS, data.preparedSeq);
+    const defaults = { pretraining: TRAIN_DEFAULTS, sft: SFT_DEFAULTS, dpo: DPO_DEFAULTS }[data.kind];
+    const o = resolveTrainOptions({ ...settings, config }, defaults, data.preparedSeq);
     return await run(o, checkpoint, data, hooks);
   } finally {
     data.close();
@@ -82,6 +91,7 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   let loader: BatchSource;
   try {
     if (o.seq > maxSeq) throw new Error(`--seq: ${o.seq}, longer than the model's maxSeq ${maxSeq}`);
+    if (data.kind === 'dpo') data.reference = referenceFor(o, checkpoint, loaded?.model, data);
     loader = data.loader('train', o.batch, o.seq, state.seed, true); // fails when the data is too small
     loader.seek(state.data);
   } catch (err) {
@@ -90,7 +100,8 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   }
   // A small val split may hold fewer rows than a batch: validate on smaller batches, or not at all.
   const valBatch = Math.min(o.batch, data.rows('val', o.seq));
-  if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation ${data.kind === 'sft' ? 'examples' : `windows of ${o.seq + 1} tokens`}; validation is off`);
+  if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation ${data.kind === 'pretraining' ? `windows of ${o.seq + 1} tokens` : 'examples'}; validation is off`);
+  const objective = data.kind === 'dpo' ? dpoObjective(o.dpo) : languageModelling;
   const model = loaded?.model ?? LlamaModel.create(o.config, o.seed);
   // A LoRA run freezes the model and trains an adapter (a resumed one came back with its checkpoint).
   if (o.lora && !model.adapter) LoraAdapter.create(model, o.lora, o.seed);
@@ -102,6 +113,7 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
     keepMetricsUpTo(metricsFile, state.step);
   } else {
     mkdirSync(o.out, { recursive: true });
+    if (data.reference) writeReference(o.out, data.reference);
   }
 
   const schedule = { lr: o.lr, warmup: o.warmup, steps: o.steps, minLr: o.minLr };
@@ -109,8 +121,8 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   const startStep = state.step;
   const save = () => saveCheckpoint(o.out, model, optimizer, { ...state, adamT: optimizer.t, data: loader.position }, tokenizer);
   const validating = o.evalEvery > 0 && valBatch >= 1;
-  const validate = () => evaluate(model, data.loader('val', valBatch, o.seq, 0, false), o.evalBatches);
-  const initialValLoss = validating && startStep === 0 ? validate() : undefined;
+  const validate = () => evaluate(model, data.loader('val', valBatch, o.seq, 0, false), o.evalBatches, objective);
+  const initial = validating && startStep === 0 ? validate() : undefined;
   await hooks.onStart?.(model, tokenizer, startStep, o);
   let stopped = false;
   while (state.step < o.steps) {
@@ -118,16 +130,18 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
     const lr = cosineLr(state.step, schedule);
     const micro = Array.from({ length: o.accum }, () => loader.next());
     const tokens = micro.reduce((n, b) => n + b.inputs.length, 0); // positions processed (SFT batches vary in width)
-    const { loss, gradNorm } = trainStep(model, optimizer, micro, o.batch, lr, o.clip);
+    const { loss, gradNorm, metrics: reported } = trainStep(model, optimizer, micro, loader.batch, lr, o.clip, objective);
     if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} at step ${state.step + 1}; lower --lr or check the data`);
     state.step++;
     state.tokens += tokens;
     const metrics: StepMetrics = {
       step: state.step, loss, lr, tokens: state.tokens,
-      tok_s: Math.round(tokens / ((performance.now() - started) / 1000)), grad_norm: gradNorm,
+      tok_s: Math.round(tokens / ((performance.now() - started) / 1000)), grad_norm: gradNorm, ...reported,
     };
     if (validating && (state.step % o.evalEvery === 0 || state.step === o.steps)) {
-      metrics.val_loss = validate();
+      const val = validate();
+      metrics.val_loss = val.loss;
+      for (const [name, value] of Object.entries(val.metrics)) metrics[`val_${name}`] = value;
     }
     appendFileSync(metricsFile, `${JSON.stringify(metrics)}\n`);
     history.push(metrics);
@@ -147,7 +161,7 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
     else saveModelDir(model, join(o.out, 'final'), { tokenizer, dtype: o.saveDtype });
   }
   optimizer.dispose();
-  return { model, tokenizer, history, stopped, startStep, initialValLoss };
+  return { model, tokenizer, history, stopped, startStep, initialValLoss: initial?.loss, initialValMetrics: initial?.metrics };
 }
 
 /** On resume, forget metrics logged after the checkpoint (those steps run again). */
@@ -155,4 +169,36 @@ function keepMetricsUpTo(file: string, step: number): void {
   if (!existsSync(file)) return;
   const kept = readFileSync(file, 'utf8').split('\n').filter((line) => line !== '' && (JSON.parse(line) as StepMetrics).step <= step);
   writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''));
+}
+
+/**
+ * DPO's reference log-probabilities for both splits: read back on resume; otherwise one pass of the
+ * reference model — `ref` when given, else the model training starts from — over every example.
+ */
+function referenceFor(o: TrainOptions, checkpoint: string | null, start: LlamaModel | undefined, data: TrainingData): Record<'train' | 'val', Float32Array> {
+  const file = join(o.out, REFERENCE_FILE);
+  if (checkpoint) {
+    const { tensors } = readSafetensors(file);
+    return { train: tensors.get('train')!.values, val: tensors.get('val')!.values };
+  }
+  if (!start) throw new Error(`${o.data}: DPO data, but no model to start from; give init (--model), the model to align`);
+  const reference = o.ref ? loadModelDir(o.ref).model : start;
+  try {
+    const pass = (split: 'train' | 'val') => {
+      const examples = data.examples![split];
+      if (examples.length === 0) return new Float32Array(0);
+      const rows = Math.min(2 * o.batch, examples.length);
+      return referenceLogProbs(reference, new SftLoader(examples, rows, o.seq, 0, false), examples.length);
+    };
+    return { train: pass('train'), val: pass('val') };
+  } finally {
+    if (reference !== start) reference.dispose();
+  }
+}
+
+/** Where a DPO run keeps its reference log-probabilities (so that a resumed run needs no reference model). */
+const REFERENCE_FILE = 'reference-logps.safetensors';
+
+function writeReference(out: string, reference: Record<'train' | 'val', Float32Array>): void {
+  writeSafetensors(join(out, REFERENCE_FILE), new Map(Object.entries(reference).map(([split, values]) => [split, { shape: [values.length], values }])));
 }

@@ -9,13 +9,18 @@ export interface BatchTensors {
   inputs: tf.Tensor2D;
   targets: tf.Tensor2D;
   weights?: tf.Tensor2D;
+  /** Per row, the reference model's summed log-probability of its weighted tokens (DPO): [B]. */
+  reference?: tf.Tensor1D;
 }
+
+/** Where an objective reports scalars besides its loss, by name (e.g. TRL's `rewards/accuracies`). */
+export type MetricReport = (name: string, value: tf.Scalar) => void;
 
 /** A scalar loss of the model on one micro-batch, to minimise. */
 export interface Objective {
   /** Short name, for logs. */
   name: string;
-  loss(model: LlamaModel, batch: BatchTensors): tf.Scalar;
+  loss(model: LlamaModel, batch: BatchTensors, report?: MetricReport): tf.Scalar;
 }
 
 /**

@@ -37,7 +37,23 @@ export interface TrainOptions {
   saveDtype: 'float32' | 'bfloat16';
   /** Train a LoRA adapter on the frozen model instead of all its weights; final/ is then the adapter alone. */
   lora?: LoraConfig;
+  /** DPO data: the objective's settings. */
+  dpo: DpoOptions;
+  /** DPO: the reference model's directory (default: the model training starts from). */
+  ref?: string;
 }
+
+/** DPO's settings (lib/train/objectives/dpo.ts). */
+export interface DpoOptions {
+  /** How strongly the log-ratios are compared: small β lets the model move further from the reference. */
+  beta: number;
+  loss: 'sigmoid' | 'ipo';
+  /** Weight of an extra NLL term on the chosen answer (per token), against collapse; 0: off. */
+  sftWeight: number;
+}
+
+/** TRL's defaults: β 0.1, the sigmoid loss, no NLL term. */
+export const DPO_OPTIONS: Readonly<DpoOptions> = { beta: 0.1, loss: 'sigmoid', sftWeight: 0 };
 
 /** What a caller must give — data, out, and config or init — everything else has a default. */
 export type TrainSettings = Pick<TrainOptions, 'data' | 'out'> & Partial<TrainOptions>;
@@ -56,6 +72,9 @@ export const TRAIN_DEFAULTS: Readonly<TrainDefaults> = {
  * (a few epochs of a small chat set) — the rest as in pretraining.
  */
 export const SFT_DEFAULTS: Readonly<TrainDefaults> = { ...TRAIN_DEFAULTS, steps: 300, batch: 16, lr: 3e-4, evalEvery: 50, saveEvery: 100 };
+
+/** DPO's defaults: --batch counts pairs (two rows each); a small learning rate, since the model only re-ranks answers it already writes. */
+export const DPO_DEFAULTS: Readonly<TrainDefaults> = { ...SFT_DEFAULTS, steps: 200, batch: 8, lr: 5e-5 };
 
 /** `tinyllm demo` (npm run demo): where it writes, and the steps that fit a few minutes of two CPU cores. */
 export const DEMO_DEFAULTS = { out: 'runs/demo', steps: 2400 } as const;
@@ -80,6 +99,7 @@ export function resolveTrainOptions(settings: TrainSettings & { config: ModelCon
   const o = { ...defaults, ...s };
   return {
     ...o,
+    dpo: { ...DPO_OPTIONS, ...s.dpo },
     seq: s.seq ?? dataSeq ?? Math.min(256, s.config.maxSeq),
     minLr: s.minLr ?? o.lr / 10,
     warmup: s.warmup ?? Math.min(100, Math.ceil(o.steps / 10)),

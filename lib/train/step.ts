@@ -13,14 +13,40 @@ export interface StepResult {
   loss: number;
   /** Global norm of the (averaged) gradient before clipping. */
   gradNorm: number;
+  /** What the objective reported, each the mean over the micro-batches (empty for plain language modelling). */
+  metrics: Record<string, number>;
 }
 
-/** A batch of `batch` rows as tensors: inputs and targets [B, T] int32, and its weights [B, T] when it has them. */
+/** A batch of `batch` rows as tensors: inputs and targets [B, T] int32, its weights [B, T] and reference log-probabilities [B] when it has them. */
 export function batchTensors(b: Batch, batch: number): BatchTensors {
   const shape: [number, number] = [batch, b.inputs.length / batch];
   const tensors: BatchTensors = { inputs: tf.tensor2d(b.inputs, shape, 'int32'), targets: tf.tensor2d(b.targets, shape, 'int32') };
   if (b.weights) tensors.weights = tf.tensor2d(b.weights, shape);
+  if (b.reference) tensors.reference = tf.tensor1d(b.reference);
   return tensors;
+}
+
+/** Collects an objective's reported metrics over micro-batches: the report callback, and the means. */
+class MetricSums {
+  private readonly sums = new Map<string, number>();
+  private readonly pending: [string, tf.Scalar][] = [];
+
+  /** Keep the scalar past the tidy scope it was made in; read once the step's tensors are done. */
+  readonly report = (name: string, value: tf.Scalar): void => {
+    this.pending.push([name, tf.keep(value)]);
+  };
+
+  /** Read what was reported since the last call into the sums. */
+  collect(): void {
+    for (const [name, value] of this.pending.splice(0)) {
+      this.sums.set(name, (this.sums.get(name) ?? 0) + value.dataSync()[0]!);
+      value.dispose();
+    }
+  }
+
+  means(count: number): Record<string, number> {
+    return Object.fromEntries([...this.sums].map(([name, sum]) => [name, sum / count]));
+  }
 }
 
 /** Forward, backward and update over `micro` batches of `batch` rows with learning rate `lr`, minimising `objective`. */
@@ -29,6 +55,7 @@ export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], b
   const params = model.trainableParams();
   const names = new Map([...params].map(([name, v]) => [v.name, name]));
   const sum = new Map<string, tf.Tensor>();
+  const metrics = new MetricSums();
   let lossSum = 0;
   for (const [i, b] of micro.entries()) {
     const tensors = batchTensors(b, batch);
@@ -36,12 +63,13 @@ export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], b
     model.training = { seed: optimizer.t * micro.length + i };
     let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
     try {
-      result = tf.variableGrads(() => objective.loss(model, tensors), [...params.values()]);
+      result = tf.variableGrads(() => objective.loss(model, tensors, metrics.report), [...params.values()]);
     } finally {
       model.training = null;
     }
     const { value, grads } = result;
     lossSum += value.dataSync()[0]!;
+    metrics.collect();
     tf.dispose([value, ...Object.values(tensors)]);
     for (const [variableName, g] of Object.entries(grads)) {
       const name = names.get(variableName)!;
@@ -56,16 +84,18 @@ export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], b
   // Sum of micro-batch gradients → their mean (1/accum), then clipped: one scale factor for AdamW.
   optimizer.update(sum, lr, clipScale(gradNorm, maxNorm) / micro.length);
   tf.dispose([...sum.values()]);
-  return { loss: lossSum / micro.length, gradNorm };
+  return { loss: lossSum / micro.length, gradNorm, metrics: metrics.means(micro.length) };
 }
 
-/** Mean of `objective`'s loss over the loader's next `batches` batches (no gradients). */
-export function evaluate(model: LlamaModel, loader: BatchSource, batches: number, objective: Objective = languageModelling): number {
+/** Mean of `objective`'s loss and reported metrics over the loader's next `batches` batches (no gradients). */
+export function evaluate(model: LlamaModel, loader: BatchSource, batches: number, objective: Objective = languageModelling): { loss: number; metrics: Record<string, number> } {
+  const metrics = new MetricSums();
   let total = 0;
   for (let i = 0; i < batches; i++) {
     const tensors = batchTensors(loader.next(), loader.batch);
-    total += tf.tidy(() => objective.loss(model, tensors).dataSync()[0]!);
+    total += tf.tidy(() => objective.loss(model, tensors, metrics.report).dataSync()[0]!);
+    metrics.collect();
     tf.dispose(Object.values(tensors));
   }
-  return total / batches;
+  return { loss: total / batches, metrics: metrics.means(batches) };
 }

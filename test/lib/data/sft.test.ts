@@ -124,7 +124,7 @@ describe('SFT data directories and batches', () => {
     writeFileSync(input, `${records.join('\n')}\n`);
     const out = join(dir, 'data');
     const index = await prepareSft({ files: [input], tokenizer, out, seq: 60, valFraction: 0.25 }); // the 5-message conversation: 80 ids, its first exchange 52
-    expect(index.report).toEqual({ conversations: 5, kept: 4, cut: 1, tooLong: 1, malformed: 1 });
+    expect(index.report).toEqual({ records: 5, kept: 4, cut: 1, tooLong: 1, malformed: 1 });
     expect(index.sources[0]!.malformedExamples).toEqual([`${input}:3: conversations[0].role: "robot", expected one of system, user, assistant`]);
     expect([index.train.examples, index.val.examples]).toEqual([3, 1]);
     const train = new SftDataset(out, 'train');
@@ -137,7 +137,7 @@ describe('SFT data directories and batches', () => {
     await expect(prepareSft({ files: [input], tokenizer, out, seq: 40 })).rejects.toThrow(`${out}: already holds shards (index.json)`);
     const bad = join(dir, 'bad.jsonl');
     writeFileSync(bad, '{"conversations": []}\n');
-    await expect(prepareSft({ files: [bad], tokenizer, out: join(dir, 'none'), seq: 40 })).rejects.toThrow('no conversation to train on (1 malformed, 0 longer than --seq 40)');
+    await expect(prepareSft({ files: [bad], tokenizer, out: join(dir, 'none'), seq: 40 })).rejects.toThrow('nothing to train on (1 malformed record(s), 0 longer than --seq 40), expected SFT records');
     expect(existsSync(join(dir, 'none'))).toBe(false);
   });
 

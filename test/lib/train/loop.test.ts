@@ -8,7 +8,7 @@ import { prepareShards } from '../../../lib/data/prepare.js';
 import { presetConfig } from '../../../lib/model/config.js';
 import { loadTokenizer } from '../../../lib/tokenizer/files.js';
 import { train } from '../../../lib/train/loop.js';
-import type { TrainOptions } from '../../../lib/train/options.js';
+import type { TrainOptions, TrainSettings } from '../../../lib/train/options.js';
 
 await initBackend('wasm', { quiet: true });
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
   await prepareShards({ files: [join(dir, 'poems.jsonl')], tokenizer, out: data, valFraction: 0.05 });
 });
 
-const options = (out: string, overrides: Partial<TrainOptions> = {}): TrainOptions => ({
+const options = (out: string, overrides: Partial<TrainOptions> = {}): TrainSettings => ({
   data, out, config: presetConfig('nano', { vocabSize: tokenizer.vocabSize, hidden: 32, ffn: 64, layers: 2, heads: 2, kvHeads: 1, maxSeq: 32 }),
   steps: 40, batch: 2, seq: 16, accum: 1, lr: 1e-2, minLr: 1e-3, warmup: 5, weightDecay: 0.1, clip: 1, seed: 3,
   evalEvery: 10, evalBatches: 2, saveEvery: 0, resume: false, saveDtype: 'float32', ...overrides,
