@@ -47,6 +47,8 @@ export const UNARY_OPS: Record<string, string> = {
   Sin: 'sinf(x)',
   Cos: 'cosf(x)',
   Reciprocal: '1.0f / x',
+  // log(1 + eˣ) without overflow: max(x, 0) + log(1 + e^−|x|) (DPO's −log σ(z) is softplus(−z)).
+  Softplus: 'fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)))',
 };
 
 /** Highest rank the broadcasting kernels take. */
