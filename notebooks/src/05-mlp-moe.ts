@@ -40,11 +40,13 @@ showPlotly(linePlot([curve('ReLU', tf.relu(xt)), curve('GELU', gelu), curve('SiL
 // F = 1408 ≈ 2.75·D.
 
 // %%
+import { Dense } from './lib/model/linear.js';
 import { swiglu } from './lib/model/mlp.js';
 
 const D = 512, F = 1408;
 showMarkdown(`| MLP | matrices | parameters at D = ${D} |\n|---|---|---:|\n| classic GELU, 4·D | 2 × (D × 4D) | ${(8 * D * D / 1e6).toFixed(2)}M |\n| SwiGLU, F = ${F} | 3 × (D × F) | ${(3 * D * F / 1e6).toFixed(2)}M |`);
-const w = { gate: tf.randomNormal([F, D], 0, 0.02, 'float32', 1), up: tf.randomNormal([F, D], 0, 0.02, 'float32', 2), down: tf.randomNormal([D, F], 0, 0.02, 'float32', 3) };
+// Each projection is a `Linear` layer; `Dense` is the plain kind: one weight [out, in].
+const w = { gate: new Dense(tf.randomNormal([F, D], 0, 0.02, 'float32', 1)), up: new Dense(tf.randomNormal([F, D], 0, 0.02, 'float32', 2)), down: new Dense(tf.randomNormal([D, F], 0, 0.02, 'float32', 3)) };
 const out = swiglu(tf.randomNormal([4, D], 0, 1, 'float32', 4), w); // [T, D] -> [T, D]
 console.log('SwiGLU maps', [4, D], '->', out.shape);
 
@@ -60,7 +62,7 @@ import { moe } from './lib/model/moe.js';
 
 const E = 8, d = 64, ffn = 96, tokens = 512;
 const expert = (seed: number) => ({
-  gate: tf.randomNormal([ffn, d], 0, 0.1, 'float32', seed), up: tf.randomNormal([ffn, d], 0, 0.1, 'float32', seed + 1), down: tf.randomNormal([d, ffn], 0, 0.1, 'float32', seed + 2),
+  gate: new Dense(tf.randomNormal([ffn, d], 0, 0.1, 'float32', seed)), up: new Dense(tf.randomNormal([ffn, d], 0, 0.1, 'float32', seed + 1)), down: new Dense(tf.randomNormal([d, ffn], 0, 0.1, 'float32', seed + 2)),
 });
 const experts = Array.from({ length: E }, (_, e) => expert(10 * e + 100));
 const x = tf.randomNormal([tokens, d], 0, 1, 'float32', 5);
@@ -69,7 +71,7 @@ const moeConfig = { experts: E, topK: 2, sharedExperts: 1, auxLossAlpha: 0.01, n
 const skewedRouter = tf.add(tf.randomNormal([E, d], 0, 0.05, 'float32', 6), tf.mul(tf.oneHot(tf.tensor1d([3], 'int32'), E).reshape([E, 1]), tf.fill([E, d], 0.3)));
 const fairRouter = tf.randomNormal([E, d], 0, 0.05, 'float32', 7);
 const loads = [['skewed router', skewedRouter], ['near-uniform router', fairRouter]].map(([name, router]) => {
-  const result = moe(x, { router: router as tf.Tensor, experts, shared: [expert(999)] }, moeConfig);
+  const result = moe(x, { router: new Dense(router as tf.Tensor), experts, shared: [expert(999)] }, moeConfig);
   return { name: name as string, load: Array.from(result.load.dataSync()), aux: result.auxLoss.dataSync()[0]! };
 });
 showVegaLite({
