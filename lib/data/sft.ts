@@ -319,10 +319,6 @@ export function groupByLength(order: Uint32Array, rng: Rng, batch: number, lengt
   }
   const sorted = order.slice();
   const batches = Math.floor(order.length / batch);
-  const perm = Array.from({ length: batches }, (_, b) => b);
-  for (let i = batches - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [perm[i], perm[j]] = [perm[j]!, perm[i]!];
-  }
+  const perm = rng.shuffle(Array.from({ length: batches }, (_, b) => b));
   perm.forEach((from, to) => order.set(sorted.subarray(from * batch, (from + 1) * batch), to * batch));
 }
