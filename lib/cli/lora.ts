@@ -2,6 +2,7 @@
 // model directory that every tool loads without knowing about adapters.
 import { requiredFlag, stringFlag } from './args.js';
 import { BACKEND_OPTION, type Command } from './command.js';
+import { saveDtypeFlag } from './train.js';
 
 const merge: Command = {
   summary: 'merge a LoRA adapter into its base model: a plain model directory with the same outputs',
@@ -14,8 +15,7 @@ const merge: Command = {
   ],
   async run(args) {
     const out = requiredFlag(args, 'out');
-    const dtype = stringFlag(args, 'save-dtype', 'float32')!;
-    if (dtype !== 'float32' && dtype !== 'bfloat16') throw new Error(`--save-dtype: '${dtype}', expected float32 or bfloat16`);
+    const dtype = saveDtypeFlag(args) ?? 'float32';
     const { existsSync } = await import('node:fs');
     if (existsSync(`${out}/config.json`)) throw new Error(`${out}: already holds a model (config.json); choose another --out or delete it`);
     const { initBackend, parseBackendName } = await import('../backend/init.js');

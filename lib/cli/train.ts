@@ -89,8 +89,8 @@ function loraFlags(args: Args): LoraConfig | undefined {
   };
 }
 
-/** --save-dtype, checked. */
-function saveDtypeFlag(args: Args): TrainOptions['saveDtype'] | undefined {
+/** --save-dtype, checked (also `lora merge`'s). */
+export function saveDtypeFlag(args: Args): TrainOptions['saveDtype'] | undefined {
   const value = stringFlag(args, 'save-dtype');
   if (value !== undefined && value !== 'float32' && value !== 'bfloat16') throw new Error(`--save-dtype: '${value}', expected float32 or bfloat16`);
   return value;
