@@ -3,6 +3,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { compileModule } from '../../../lib/backend/cuda/compile.js';
 import { findLibrary, searchDirectories } from '../../../lib/backend/cuda/ffi/libraries.js';
@@ -50,6 +52,19 @@ describe('finding the NVIDIA libraries', () => {
 describe('compiling kernels with NVRTC', () => {
   const nvrtc = new Nvrtc();
   const source = 'extern "C" __global__ void add(float* a, const float* b, int n) {\n  int i = blockIdx.x * blockDim.x + threadIdx.x;\n  if (i < n) a[i] += b[i];\n}\n';
+
+  it('compiles after garbage collection (first: once NVRTC has compiled, it holds its builtins itself)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const fresh = new Nvrtc();
+    for (let round = 0; round < 3; round++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const { cubin, log } = fresh.compile(source, 'add.cu', ['--gpu-architecture=sm_90']);
+    expect(log).toBe('');
+    expect(cubin?.subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  });
 
   it('finds NVRTC 13.0 (the GPU machine\'s CUDA version)', () => {
     expect(nvrtc.version).toBe('13.0');

@@ -37,9 +37,11 @@ export interface Gemm {
 export class Cublas {
   private readonly fn: Record<string, Fn>;
   private readonly handle: Handle;
+  /** Held for the object's lifetime: koffi unloads a library whose handle is garbage-collected. */
+  readonly lt: LibraryHandle;
 
   constructor(stream: Handle, dirs: SearchDir[] = searchDirectories()) {
-    koffi.load(findLibrary('cublasLt', dirs)); // libcublas loads it by name
+    this.lt = koffi.load(findLibrary('cublasLt', dirs)); // libcublas loads it by name
     const lib = koffi.load(findLibrary('cublas', dirs));
     this.fn = {
       create: lib.func('int cublasCreate_v2(_Out_ void **handle)'),

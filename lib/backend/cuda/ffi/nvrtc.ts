@@ -15,11 +15,14 @@ export interface CompileResult {
 export class Nvrtc {
   readonly version: string;
   private readonly fn: Record<string, Fn>;
+  /** Held for the object's lifetime: koffi unloads a library whose handle is garbage-collected, and
+   * libnvrtc opens its builtins lazily, at the first compile. */
+  readonly builtins: LibraryHandle;
 
   constructor(dirs: SearchDir[] = searchDirectories()) {
     // libnvrtc dlopen()s its builtins library by name; load it first so that the lookup finds it even
     // when its folder is not on the loader's path (as with pip's wheels).
-    koffi.load(findLibrary('nvrtc-builtins', dirs));
+    this.builtins = koffi.load(findLibrary('nvrtc-builtins', dirs));
     const lib = koffi.load(findLibrary('nvrtc', dirs));
     this.fn = {
       version: lib.func('int nvrtcVersion(_Out_ int *major, _Out_ int *minor)'),
