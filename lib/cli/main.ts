@@ -3,6 +3,7 @@ import { checkFlags, parseArgs, stringFlag } from './args.js';
 import { BACKEND_OPTION, type Command, helpText } from './command.js';
 import { DATA_COMMANDS } from './data.js';
 import { demo } from './demo.js';
+import { evalCommand } from './eval.js';
 import { chatCommand } from './chat.js';
 import { generateCommand } from './generate.js';
 import { LORA_COMMANDS } from './lora.js';
@@ -24,7 +25,7 @@ const info: Command = {
 };
 
 const COMMANDS: Record<string, Command> = {
-  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, dpo: dpoCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, demo,
+  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, dpo: dpoCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, eval: evalCommand, demo,
 };
 
 /** Summaries of the commands whose name starts with `prefix` ('' for all). */

@@ -1,4 +1,4 @@
-// `tinyllm score`: the log-probability the model gives each token of a text (lib/infer/score.ts) as a
+// `tinyllm score`: the log-probability the model gives each token of a text (lib/eval/logprobs.ts) as a
 // table or JSON, and the perplexity.
 import { requiredFlag, stringFlag } from './args.js';
 import { ADAPTER_OPTION, BACKEND_OPTION, type Command } from './command.js';
@@ -17,7 +17,7 @@ export const score: Command = {
   async run(args) {
     const { initBackend, parseBackendName } = await import('../backend/init.js');
     const { loadModelWithAdapter } = await import('../io/peft.js');
-    const { scoreIds } = await import('../infer/score.js');
+    const { scoreIds } = await import('../eval/logprobs.js');
     await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
     const dir = requiredFlag(args, 'model');
     const { model, tokenizer } = loadModelWithAdapter(dir, stringFlag(args, 'adapter'));

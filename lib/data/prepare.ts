@@ -37,6 +37,15 @@ interface Piece {
 
 const BATCH_CHARS = 1 << 18;
 
+/**
+ * Whether document i (counted over all JSONL inputs, in order) goes to the validation split: when
+ * floor((i+1)·f) > floor(i·f), an even spread of exactly f of them. datasets/build-eval.ts uses it to
+ * pick the texts the shipped base model never trained on.
+ */
+export function isValDocument(index: number, valFraction: number): boolean {
+  return Math.floor((index + 1) * valFraction) > Math.floor(index * valFraction);
+}
+
 /** Default share of documents in the validation split. */
 export const VAL_FRACTION = 0.01;
 /** Default tokens per shard file (32 MiB of uint16). */
@@ -99,9 +108,8 @@ async function writeShards(o: PrepareOptions, dir: string, valFraction: number):
     batchChars += piece.text.length;
     if (batchChars >= BATCH_CHARS) await submit();
   };
-  // Document i goes to val when floor((i+1)·f) > floor(i·f): an even spread, exactly f of them.
   const nextIsVal = () => {
-    const val = Math.floor((docIndex + 1) * valFraction) > Math.floor(docIndex * valFraction);
+    const val = isValDocument(docIndex, valFraction);
     docIndex++;
     documents[val ? 'val' : 'train']++;
     return val;

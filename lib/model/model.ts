@@ -222,6 +222,19 @@ export class LlamaModel {
     return tf.tidy(() => tf.neg(headCrossEntropy(this.hidden(inputs).h, this.headWeight as tf.Tensor2D, targets)) as tf.Tensor2D);
   }
 
+  /**
+   * Logits [B, V] at one position per row (positions [B], int32): the next-token distribution after a
+   * prompt without making [B, T, V] (right-padded prompts read each row at its own last token).
+   */
+  logitsAt(ids: tf.Tensor2D, positions: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [B, T] = ids.shape;
+      const h = this.hidden(ids).h.reshape([B * T, -1]); // [B·T, D]
+      const rows = tf.add(tf.mul(tf.range(0, B, 1, 'int32'), tf.scalar(T, 'int32')), positions); // b·T + position
+      return linear(tf.gather(h, rows), this.headWeight) as tf.Tensor2D; // [B, V]
+    });
+  }
+
   /** The final hidden states [B, T, D] (after the last RMSNorm) that the LM head reads. */
   private hidden(ids: tf.Tensor2D, options: ForwardOptions = {}): { h: tf.Tensor3D; auxLoss: tf.Scalar } {
     const c = this.config;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { prepareShards } from '../data/prepare.js';
 import { splitTokens } from '../data/shards.js';
 import { generateText } from '../infer/sampling.js';
-import { topNextTokens } from '../infer/score.js';
+import { topNextTokens } from '../eval/logprobs.js';
 import { presetConfig } from '../model/config.js';
 import type { LlamaModel } from '../model/model.js';
 import { loadTokenizer } from '../tokenizer/files.js';

@@ -122,7 +122,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModelDir, saveModelDir } from './lib/io/model-dir.js';
-import { scoreIds } from './lib/infer/score.js';
+import { scoreIds } from './lib/eval/logprobs.js';
 
 const saved = mkdtempSync(join(tmpdir(), 'nano-'));
 saveModelDir(model, saved, { tokenizer: tokenizer }); // (tslab: no shorthand for earlier cells' variables)
