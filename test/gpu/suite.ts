@@ -3,6 +3,7 @@
 // A test in test/lib/cuda checks that every test/gpu/*.test.ts is imported here.
 import './driver.test.js';
 import './elementwise.test.js';
+import './eval.test.js';
 import './fused.test.js';
 import './indexing.test.js';
 import './layout.test.js';
