@@ -1,8 +1,9 @@
 // The safetensors format (Hugging Face): an 8-byte little-endian header length N, N bytes of JSON
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {…}}, then the raw tensor bytes.
-// We read F32, BF16 and F16 into float32 and write F32 or BF16.
+// We read F32, BF16 and F16 into float32 and write F32 or BF16; U8 tensors (quantized blocks) are raw bytes.
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
+import { halfToFloat } from './float16.js';
 
 /** A tensor as stored: its shape and its values as float32. */
 export interface StoredTensor {
@@ -10,14 +11,20 @@ export interface StoredTensor {
   values: Float32Array;
 }
 
-/** What a file holds on disk for one tensor. */
-export type StorageDtype = 'F32' | 'BF16' | 'F16';
+/** A tensor of raw bytes (dtype U8): the packed blocks of a quantized weight. */
+export interface StoredBytes {
+  shape: number[];
+  bytes: Uint8Array;
+}
 
-const BYTES: Record<StorageDtype, number> = { F32: 4, BF16: 2, F16: 2 };
+/** What a file holds on disk for one tensor. */
+export type StorageDtype = 'F32' | 'BF16' | 'F16' | 'U8';
+
+const BYTES: Record<StorageDtype, number> = { F32: 4, BF16: 2, F16: 2, U8: 1 };
 const MAX_HEADER = 100 << 20;
 
 /** Read every tensor of a .safetensors file; errors name the file and the tensor. */
-export function readSafetensors(file: string): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
+export function readSafetensors(file: string): { tensors: Map<string, StoredTensor>; bytes: Map<string, StoredBytes>; metadata: Record<string, string> } {
   if (!existsSync(file)) throw new Error(`${file}: no such file, expected a .safetensors file`);
   const fd = openSync(file, 'r');
   try {
@@ -38,11 +45,12 @@ export function readSafetensors(file: string): { tensors: Map<string, StoredTens
     const dataStart = 8 + headerLength;
     const dataLength = size - dataStart;
     const tensors = new Map<string, StoredTensor>();
+    const byteTensors = new Map<string, StoredBytes>();
     const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
     for (const [name, entry] of Object.entries(header)) {
       if (name === '__metadata__') continue;
       const { dtype, shape, data_offsets: offsets } = entry as { dtype?: string; shape?: number[]; data_offsets?: number[] };
-      if (!dtype || !(dtype in BYTES)) throw new Error(`${file}: ${name}: dtype ${JSON.stringify(dtype)} is not supported, expected F32, BF16 or F16`);
+      if (!dtype || !(dtype in BYTES)) throw new Error(`${file}: ${name}: dtype ${JSON.stringify(dtype)} is not supported, expected F32, BF16, F16 or U8`);
       if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`${file}: ${name}: shape ${JSON.stringify(shape)}, expected a list of sizes`);
       if (!Array.isArray(offsets) || offsets.length !== 2) throw new Error(`${file}: ${name}: data_offsets ${JSON.stringify(offsets)}, expected [begin, end]`);
       const [begin, end] = offsets as [number, number];
@@ -52,16 +60,17 @@ export function readSafetensors(file: string): { tensors: Map<string, StoredTens
       if (begin < 0 || end > dataLength) throw new Error(`${file}: ${name}: bytes ${begin}..${end} lie outside the data (${dataLength} bytes): file truncated?`);
       const raw = Buffer.alloc(bytes);
       readSync(fd, raw, 0, bytes, dataStart + begin);
-      tensors.set(name, { shape, values: decode(raw, dtype as StorageDtype, count) });
+      if (dtype === 'U8') byteTensors.set(name, { shape, bytes: new Uint8Array(raw.buffer, raw.byteOffset, raw.length) });
+      else tensors.set(name, { shape, values: decode(raw, dtype as Exclude<StorageDtype, 'U8'>, count) });
     }
-    return { tensors, metadata };
+    return { tensors, bytes: byteTensors, metadata };
   } finally {
     closeSync(fd);
   }
 }
 
-/** Write tensors to a .safetensors file atomically, as F32 or BF16 (rounded to nearest even). */
-export function writeSafetensors(file: string, tensors: Map<string, StoredTensor>, dtype: 'F32' | 'BF16' = 'F32', metadata: Record<string, string> = {}): void {
+/** Write tensors to a .safetensors file atomically, as F32 or BF16 (rounded to nearest even), and byte tensors as U8. */
+export function writeSafetensors(file: string, tensors: Map<string, StoredTensor>, dtype: 'F32' | 'BF16' = 'F32', metadata: Record<string, string> = {}, bytes: Map<string, StoredBytes> = new Map()): void {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt', ...metadata } };
   const blobs: Buffer[] = [];
   let offset = 0;
@@ -73,6 +82,12 @@ export function writeSafetensors(file: string, tensors: Map<string, StoredTensor
     blobs.push(blob);
     offset += blob.length;
   }
+  for (const [name, t] of bytes) {
+    if (t.shape.reduce((a, b) => a * b, 1) !== t.bytes.length) throw new Error(`${file}: ${name}: ${t.bytes.length} bytes for shape [${t.shape}]`);
+    header[name] = { dtype: 'U8', shape: t.shape, data_offsets: [offset, offset + t.bytes.length] };
+    blobs.push(Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.length));
+    offset += t.bytes.length;
+  }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // pad so the data starts 8-byte aligned
   const length = Buffer.alloc(8);
@@ -80,7 +95,7 @@ export function writeSafetensors(file: string, tensors: Map<string, StoredTensor
   writeFileAtomic(file, Buffer.concat([length, Buffer.from(json, 'utf8'), ...blobs]));
 }
 
-function decode(raw: Buffer, dtype: StorageDtype, count: number): Float32Array {
+function decode(raw: Buffer, dtype: Exclude<StorageDtype, 'U8'>, count: number): Float32Array {
   const out = new Float32Array(count);
   if (dtype === 'F32') {
     new Uint8Array(out.buffer).set(raw); // copy: the Buffer may be unaligned
@@ -106,13 +121,4 @@ function encode(values: Float32Array, dtype: 'F32' | 'BF16'): Buffer {
     out[i] = (b & 0x7fffffff) > 0x7f800000 ? (b >>> 16) | 0x40 : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
   }
   return Buffer.from(out.buffer);
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
