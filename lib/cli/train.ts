@@ -109,7 +109,9 @@ async function runLoop(label: string, settings: TrainSettings, args: Args): Prom
   };
   process.on('SIGINT', onSigint);
   let progress: Progress | null = null;
+  const reference: Partial<Record<'train' | 'val', Progress>> = {};
   const result = await train(settings, {
+    onReference: (split, done, total) => (reference[split] ??= new Progress(`reference log-probabilities (${split})`, total, ' examples')).update(done),
     onStart: (_model, _tokenizer, startStep, o) => {
       const rows = label === 'dpo' ? 2 * o.batch : o.batch;
       const width = label === 'train' ? formatCount(rows * o.seq * o.accum) : `≤ ${formatCount(rows * o.seq * o.accum)}`;

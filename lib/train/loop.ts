@@ -39,6 +39,8 @@ export interface StepMetrics {
 export interface TrainHooks {
   /** Once the model is ready, before the first step (startStep: 0, or the step a resumed run continues from; options: every setting resolved). */
   onStart?: (model: LlamaModel, tokenizer: Tokenizer, startStep: number, options: TrainOptions) => void | Promise<void>;
+  /** DPO, before training: the reference's pass over a split's examples (done of total). */
+  onReference?: (split: 'train' | 'val', done: number, total: number) => void;
   /** After every step (and its validation, if any). */
   onStep?: (m: StepMetrics) => void | Promise<void>;
   /** Polled after every step; true saves a checkpoint and returns (SIGINT, a notebook's stop button). */
@@ -91,7 +93,7 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   let loader: BatchSource;
   try {
     if (o.seq > maxSeq) throw new Error(`--seq: ${o.seq}, longer than the model's maxSeq ${maxSeq}`);
-    if (data.kind === 'dpo') data.reference = referenceFor(o, checkpoint, loaded?.model, data);
+    if (data.kind === 'dpo') data.reference = referenceFor(o, checkpoint, loaded?.model, data, hooks);
     loader = data.loader('train', o.batch, o.seq, state.seed, true); // fails when the data is too small
     loader.seek(state.data);
   } catch (err) {
@@ -175,7 +177,7 @@ function keepMetricsUpTo(file: string, step: number): void {
  * DPO's reference log-probabilities for both splits: read back on resume; otherwise one pass of the
  * reference model — `ref` when given, else the model training starts from — over every example.
  */
-function referenceFor(o: TrainOptions, checkpoint: string | null, start: LlamaModel | undefined, data: TrainingData): Record<'train' | 'val', Float32Array> {
+function referenceFor(o: TrainOptions, checkpoint: string | null, start: LlamaModel | undefined, data: TrainingData, hooks: TrainHooks): Record<'train' | 'val', Float32Array> {
   const file = join(o.out, REFERENCE_FILE);
   if (checkpoint) {
     const { tensors } = readSafetensors(file);
@@ -188,7 +190,7 @@ function referenceFor(o: TrainOptions, checkpoint: string | null, start: LlamaMo
       const examples = data.examples![split];
       if (examples.length === 0) return new Float32Array(0);
       const rows = Math.min(2 * o.batch, examples.length);
-      return referenceLogProbs(reference, new SftLoader(examples, rows, o.seq, 0, false), examples.length);
+      return referenceLogProbs(reference, new SftLoader(examples, rows, o.seq, 0, false), examples.length, (done) => hooks.onReference?.(split, done, examples.length));
     };
     return { train: pass('train'), val: pass('val') };
   } finally {

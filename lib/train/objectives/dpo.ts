@@ -68,13 +68,14 @@ export function dpoObjective(options: DpoOptions): Objective {
  * The reference log-probabilities of every example of a DPO split under `model` (summed over each
  * answer's tokens), in example order: one pass, no gradients. `loader` visits the split in order.
  */
-export function referenceLogProbs(model: LlamaModel, loader: Pick<BatchLoader, 'batch' | 'next'>, examples: number): Float32Array {
+export function referenceLogProbs(model: LlamaModel, loader: Pick<BatchLoader, 'batch' | 'next'>, examples: number, onProgress?: (done: number) => void): Float32Array {
   const out = new Float32Array(examples);
   for (let done = 0; done < examples; done += loader.batch) {
     const tensors = batchTensors(loader.next(), loader.batch);
     const sums = tf.tidy(() => sequenceLogProbs(model, tensors.inputs, tensors.targets, tensors.weights!).dataSync());
     tf.dispose(Object.values(tensors));
     out.set(sums.subarray(0, Math.min(loader.batch, examples - done)), done);
+    onProgress?.(Math.min(done + loader.batch, examples));
   }
   return out;
 }

@@ -128,6 +128,7 @@ describe('tinyllm dpo', () => {
     const run = cli(...args);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^dpo: new run in .*; ≤ [\d.]+k tokens\/step, 16 steps$/m);
+    expect(run.stderr).toMatch(/^reference log-probabilities \(train\) 64\/64 examples · .* · done in /m); // the pass before step 1 shows progress
     const metrics = () => readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), tok_s: 0 }));
     const whole = metrics();
     const last = whole[15];
