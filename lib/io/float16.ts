@@ -1,10 +1,14 @@
 // IEEE half precision (float16: 1 sign, 5 exponent, 10 fraction bits), as safetensors' F16 and the
 // scales of GGUF's quantized blocks store it.
 
+// One float32 and its bits, reused: floatToHalf runs once per weight of an export.
+const f32 = new Float32Array(1);
+const bits = new Uint32Array(f32.buffer);
+
 /** The float16 bits nearest to x (ties to even; overflow to ±Infinity, NaN stays NaN). */
 export function floatToHalf(x: number): number {
-  const f32 = new Float32Array([x]);
-  const b = new Uint32Array(f32.buffer)[0]!;
+  f32[0] = x;
+  const b = bits[0]!;
   const sign = (b >>> 16) & 0x8000;
   const exponent = (b >>> 23) & 0xff;
   const mantissa = b & 0x7fffff;

@@ -7,7 +7,7 @@ import { floatToHalf, halfToFloat } from '../io/float16.js';
 
 export const Q4_0 = { name: 'q4_0', ggmlType: 2, blockSize: 32, blockBytes: 18 } as const;
 
-/** Quantize one block of 32 values into out[at, at + 18) (as gguf.quants does, in float64 products). */
+/** Quantize one block of 32 values into out[at, at + 18). Float32 arithmetic, as ggml's C and gguf.quants do it. */
 export function quantizeQ4_0Block(x: Float32Array, from: number, out: Uint8Array, at: number): void {
   let amax = 0, max = 0;
   for (let j = 0; j < 32; j++) {
@@ -22,7 +22,7 @@ export function quantizeQ4_0Block(x: Float32Array, from: number, out: Uint8Array
   const half = floatToHalf(d);
   out[at] = half & 0xff;
   out[at + 1] = half >>> 8;
-  const level = (v: number) => Math.min(15, Math.max(0, Math.trunc(v * id + 8.5)));
+  const level = (v: number) => Math.min(15, Math.max(0, Math.trunc(Math.fround(Math.fround(v * id) + 8.5))));
   for (let j = 0; j < 16; j++) out[at + 2 + j] = level(x[from + j]!) | (level(x[from + 16 + j]!) << 4);
 }
 
