@@ -27,7 +27,7 @@ describe('float16', () => {
 
 describe.each(['q8_0', 'q4_0'] as const)('%s against gguf.quants', (type) => {
   const format = QUANT_FORMATS[type];
-  it.each(['normal', 'edge'])('%s: byte for byte, and the same dequantized values', (name) => {
+  it.each(['normal', 'edge', 'weights'])('%s: byte for byte, and the same dequantized values', (name) => {
     const values = input.get(name)!.values;
     const bytes = quantize(values, format);
     expect(Buffer.from(bytes).equals(Buffer.from(expected.bytes.get(`${name}.${type}.bytes`)!.bytes))).toBe(true);
