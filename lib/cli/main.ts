@@ -4,6 +4,7 @@ import { BACKEND_OPTION, type Command, helpText } from './command.js';
 import { DATA_COMMANDS } from './data.js';
 import { demo } from './demo.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { chatCommand } from './chat.js';
 import { generateCommand } from './generate.js';
 import { LORA_COMMANDS } from './lora.js';
@@ -25,7 +26,7 @@ const info: Command = {
 };
 
 const COMMANDS: Record<string, Command> = {
-  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, dpo: dpoCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, eval: evalCommand, demo,
+  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, dpo: dpoCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, eval: evalCommand, export: exportCommand, demo,
 };
 
 /** Summaries of the commands whose name starts with `prefix` ('' for all). */
