@@ -1,4 +1,5 @@
-// Multiple-choice evaluation as CMMLU and C-Eval score it, in two ways:
+// Multiple-choice evaluation with CMMLU's prompt (for C-Eval's files too; C-Eval's own script words it
+// slightly differently), scored in two ways:
 //   letter  the prompt lists the options and ends in "答案是："; the answer is whichever of the tokens
 //           A, B, C, D the model finds likeliest next (CMMLU's and minimind's way; a small model that has
 //           not learned the format sits near chance whatever it knows);
@@ -94,7 +95,7 @@ export function evaluateMcq(model: LlamaModel, tokenizer: Tokenizer, set: McqSet
     });
     const prompts = items.map(({ subject, item }) => {
       if (options.shots > subject.dev.length) throw new Error(`${subject.file}: --shots ${options.shots}, but the dev split has ${subject.dev.length} answered rows for subject ${subject.key}`);
-      // As CMMLU does: drop worked examples until the prompt fits.
+      // Drop worked examples, the last first, until the prompt fits (CMMLU drops its longest ones).
       for (let k = options.shots; k > 0; k--) {
         const ids = encode(mcqPrompt(subject.name, item, subject.dev.slice(0, k)));
         if (ids.length <= maxSeq) {

@@ -30,5 +30,6 @@ export function wilsonInterval(k: number, n: number, z = Z95): [number, number] 
   const z2 = z * z;
   const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
   const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+  // Exact ends for all wrong or all right: rounding would leave the low end a hair above 0 (or high below 1).
+  return [k === 0 ? 0 : Math.max(0, centre - half), k === n ? 1 : Math.min(1, centre + half)];
 }
