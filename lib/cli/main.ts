@@ -8,6 +8,7 @@ import { exportCommand } from './export.js';
 import { chatCommand } from './chat.js';
 import { generateCommand } from './generate.js';
 import { LORA_COMMANDS } from './lora.js';
+import { quantizeCommand } from './quantize.js';
 import { score } from './score.js';
 import { TOKENIZER_COMMANDS } from './tokenizer.js';
 import { dpoCommand, sftCommand, trainCommand } from './train.js';
@@ -26,7 +27,7 @@ const info: Command = {
 };
 
 const COMMANDS: Record<string, Command> = {
-  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, dpo: dpoCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, eval: evalCommand, export: exportCommand, demo,
+  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, dpo: dpoCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, eval: evalCommand, quantize: quantizeCommand, export: exportCommand, demo,
 };
 
 /** Summaries of the commands whose name starts with `prefix` ('' for all). */

@@ -14,7 +14,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { QUANT_FORMATS, quantize } from '../quant/types.js';
 import { floatToHalf } from './float16.js';
 import { gguf, type GgmlTypeName, type GgufTensor, type GgufValue, writeGguf } from './gguf.js';
-import { readModelConfig } from './model-dir.js';
+import { readModelConfig, readQuantization } from './model-dir.js';
 import { readSafetensors } from './safetensors.js';
 
 /** The --type values: the storage type of the 2-D weights. */
@@ -130,6 +130,9 @@ export interface GgufExportReport {
 export function exportGguf(dir: string, out: string, type: GgufExportType, options: GgufExportOptions = {}): GgufExportReport {
   parseExportType(type);
   const config = readModelConfig(dir);
+  const quantized = readQuantization(dir);
+  // Our blocks are gguf's byte for byte, so nothing is lost by quantizing again from the float weights.
+  if (quantized) throw new Error(`export: ${dir} is quantized (${quantized}); export the float model it was made from, with --type ${quantized} for the same blocks`);
   if (config.moe) throw new Error(`export: ${dir} is a mixture-of-experts model; GGUF export supports dense llama models only`);
   let tokenizer: Tokenizer;
   try {

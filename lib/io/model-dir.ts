@@ -1,16 +1,20 @@
 // Model directories, the unit every stage passes around, readable by Hugging Face transformers and
 // llama.cpp's converter: config.json (LlamaConfig keys), model.safetensors (HF parameter names),
-// generation_config.json, and the tokenizer files when there is a tokenizer.
+// generation_config.json, and the tokenizer files when there is a tokenizer. A quantized model
+// (tinyllm quantize) stores its projections as GGUF blocks in U8 tensors and says so in config.json's
+// quantization_config; transformers cannot load that one, our every command can.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { checkConfig, type ModelConfig } from '../model/config.js';
-import { LlamaModel } from '../model/model.js';
+import { LlamaModel, parameterShapes } from '../model/model.js';
+import { QuantizedLinear } from '../model/quantized-linear.js';
+import { QUANT_FORMATS, quantFormat, type QuantType } from '../quant/types.js';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/files.js';
 import { ENDOFTEXT, IM_END } from '../tokenizer/special.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic } from './atomic.js';
-import { readSafetensors, writeSafetensors, type StoredTensor } from './safetensors.js';
+import { readSafetensors, writeSafetensors, type StoredBytes, type StoredTensor } from './safetensors.js';
 
 /** Options of saveModelDir. */
 export interface SaveOptions {
@@ -28,7 +32,8 @@ export function saveModelDir(model: LlamaModel, dir: string, options: SaveOption
   // false); <|im_start|> opens a chat message, not a sequence.
   const ids = { bos: null, eos: special(IM_END), pad: special(ENDOFTEXT) };
   const dtype = options.dtype ?? 'float32';
-  writeJson(join(dir, 'config.json'), { ...toHfConfig(model.config), torch_dtype: dtype, bos_token_id: ids.bos, eos_token_id: ids.eos });
+  const quantization = model.quantization ? { quantization_config: quantizationConfig(model.quantization) } : {};
+  writeJson(join(dir, 'config.json'), { ...toHfConfig(model.config), torch_dtype: dtype, bos_token_id: ids.bos, eos_token_id: ids.eos, ...quantization });
   writeJson(join(dir, 'generation_config.json'), {
     bos_token_id: ids.bos,
     eos_token_id: [ids.eos, ids.pad].filter((id) => id !== null),
@@ -36,37 +41,85 @@ export function saveModelDir(model: LlamaModel, dir: string, options: SaveOption
   });
   const tensors = new Map<string, StoredTensor>();
   for (const [name, v] of model.params) tensors.set(name, { shape: v.shape, values: v.dataSync() as Float32Array });
-  writeSafetensors(join(dir, 'model.safetensors'), tensors, dtype === 'bfloat16' ? 'BF16' : 'F32');
+  const blocks = new Map<string, StoredBytes>();
+  for (const [module, q] of model.quantized) {
+    blocks.set(`${module}.weight`, { shape: [q.bytes().length], bytes: q.bytes() }); // the blocks of the flattened weight
+  }
+  writeSafetensors(join(dir, 'model.safetensors'), tensors, dtype === 'bfloat16' ? 'BF16' : 'F32', {}, blocks);
   if (tokenizer) saveTokenizer(tokenizer, dir, { modelMaxLength: model.config.maxSeq });
 }
 
 /** A model directory's config (from config.json), without loading its weights. */
 export function readModelConfig(dir: string): ModelConfig {
-  const configFile = join(dir, 'config.json');
-  if (!existsSync(configFile)) throw new Error(`${dir}: no config.json, expected a model directory`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(configFile, 'utf8'));
-  } catch (err) {
-    throw new Error(`${configFile}: not valid JSON (${(err as Error).message})`);
-  }
-  return fromHfConfig(raw, configFile);
+  const { raw, file } = readConfigJson(dir);
+  return fromHfConfig(raw, file);
 }
 
-/** Load a model directory; the tokenizer is there when the directory has tokenizer.json. */
+/** The block format a model directory's projections are stored in (config.json's quantization_config), or null. */
+export function readQuantization(dir: string): QuantType | null {
+  const { raw, file } = readConfigJson(dir);
+  const q = (raw as Record<string, unknown>).quantization_config;
+  if (q === undefined || q === null) return null;
+  const type = (q as Record<string, unknown>).type;
+  if ((q as Record<string, unknown>).quant_method !== 'tinyllm' || typeof type !== 'string' || !(type in QUANT_FORMATS)) {
+    throw new Error(`${file}: quantization_config: ${JSON.stringify(q)}, expected {"quant_method": "tinyllm", "type": one of ${Object.keys(QUANT_FORMATS).join(', ')}}`);
+  }
+  return type as QuantType;
+}
+
+/** The precision a model directory's float weights are stored in (config.json's torch_dtype; float32 when absent). */
+export function readStorageDtype(dir: string): 'float32' | 'bfloat16' {
+  return (readConfigJson(dir).raw as Record<string, unknown>).torch_dtype === 'bfloat16' ? 'bfloat16' : 'float32';
+}
+
+/** config.json's record of a quantization. */
+function quantizationConfig(type: QuantType): Record<string, unknown> {
+  const { blockSize, blockBytes } = quantFormat(type);
+  return { quant_method: 'tinyllm', type, block_size: blockSize, block_bytes: blockBytes, kept_in_float: ['model.embed_tokens', 'lm_head', 'norms', 'mlp.gate (MoE router)'] };
+}
+
+function readConfigJson(dir: string): { raw: object; file: string } {
+  const file = join(dir, 'config.json');
+  if (!existsSync(file)) throw new Error(`${dir}: no config.json, expected a model directory`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null) throw new Error(`${file}: expected a JSON object`);
+  return { raw, file };
+}
+
+/** Load a model directory (float or quantized); the tokenizer is there when the directory has tokenizer.json. */
 export function loadModelDir(dir: string): { model: LlamaModel; tokenizer: Tokenizer | null } {
   const config = readModelConfig(dir);
+  const quantization = readQuantization(dir);
   const weightsFile = join(dir, 'model.safetensors');
-  const { tensors } = readSafetensors(weightsFile);
+  const { tensors, bytes } = readSafetensors(weightsFile);
   const params = new Map<string, tf.Tensor>();
-  for (const [name, t] of tensors) params.set(name, tf.tensor(t.values, t.shape));
-  if (config.tieEmbeddings && params.has('lm_head.weight')) {
-    // Some writers store the tied head anyway; the embedding is the one we use.
-    params.get('lm_head.weight')!.dispose();
-    params.delete('lm_head.weight');
-  }
+  const quantized = new Map<string, QuantizedLinear>();
   try {
-    return { model: new LlamaModel(config, params, weightsFile), tokenizer: existsSync(join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null };
+    for (const [name, t] of tensors) params.set(name, tf.tensor(t.values, t.shape));
+    if (config.tieEmbeddings && params.has('lm_head.weight')) {
+      // Some writers store the tied head anyway; the embedding is the one we use.
+      params.get('lm_head.weight')!.dispose();
+      params.delete('lm_head.weight');
+    }
+    const shapes = new Map(parameterShapes(config));
+    for (const [name, b] of bytes) {
+      if (!quantization) throw new Error(`${weightsFile}: ${name}: U8 blocks, but ${join(dir, 'config.json')} has no quantization_config`);
+      const shape = shapes.get(name);
+      if (!shape || shape.length !== 2) throw new Error(`${weightsFile}: ${name}: not a projection weight of this config`);
+      const [rows, cols] = shape as [number, number];
+      const expected = QuantizedLinear.byteLength(quantFormat(quantization), rows, cols);
+      if (b.bytes.length !== expected) throw new Error(`${weightsFile}: ${name}: ${b.bytes.length} bytes, expected ${expected} for [${shape}] in ${quantization}`);
+      quantized.set(name.replace(/\.weight$/, ''), QuantizedLinear.fromBytes(quantization, rows, cols, b.bytes));
+    }
+    return { model: new LlamaModel(config, params, weightsFile, quantized), tokenizer: existsSync(join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null };
+  } catch (err) {
+    quantized.forEach((q) => q.dispose());
+    throw err;
   } finally {
     params.forEach((t) => t.dispose());
   }

@@ -104,3 +104,26 @@ tf.registerGradient({
     return { h: () => dh!, weight: () => dweight! };
   },
 });
+
+/**
+ * Kernels of quantized projections (lib/model/quantized-linear.ts): unpacking blocks into a float32
+ * weight, and a product that reads the packed blocks directly for the few rows of a decoding step.
+ * The cuda backend registers both; elsewhere the blocks are unpacked in JavaScript (lib/quant).
+ */
+export const QUANTIZED = {
+  dequantize: 'TinyDequantize',
+  matVec: 'TinyQuantizedMatVec',
+} as const;
+
+/** Rows of x up to which a quantized product reads the blocks directly (a decoding step of up to 8 sequences). */
+export const QUANTIZED_MATVEC_MAX_ROWS = 8;
+
+// y = x·Wᵀ reads W from the blocks, so dx = dy·W: unpack W and multiply (the blocks get no gradient).
+tf.registerGradient({
+  kernelName: QUANTIZED.matVec,
+  inputsToSave: ['blocks'],
+  gradFunc: (dy, saved, attrs) => {
+    const [blocks] = saved as [tf.Tensor];
+    return { x: () => tf.matMul(dy as tf.Tensor, runFused(QUANTIZED.dequantize, { blocks }, attrs as Record<string, number>)) };
+  },
+});

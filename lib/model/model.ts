@@ -7,6 +7,8 @@ import { attention, type AttentionWeights, KvCache } from './attention.js';
 import { checkConfig, headDim, type ModelConfig } from './config.js';
 import { Dense, linear, type Linear } from './linear.js';
 import type { LoraAdapter } from './lora.js';
+import type { QuantizedLinear } from './quantized-linear.js';
+import type { QuantType } from '../quant/types.js';
 import { headCrossEntropy, meanLoss } from './loss.js';
 import { swiglu, type MlpWeights } from './mlp.js';
 import { moe, type MoeWeights } from './moe.js';
@@ -87,6 +89,10 @@ export class LlamaModel {
   readonly projections: ProjectionSlot[] = [];
   /** Names of the parameters training updates (all, unless frozen with setTrainable). */
   readonly trainable = new Set<string>();
+  /** Projections stored as quantized blocks, by module name (not in params: they never train). */
+  readonly quantized: Map<string, QuantizedLinear>;
+  /** Their block format, or null for a float model. */
+  readonly quantization: QuantType | null;
   /** The LoRA adapter plugged into its projections, if any (LoraAdapter sets it); its A and B train. */
   adapter: LoraAdapter | null = null;
   /** Set by trainStep while a training forward and backward run: dropout draws its masks from this seed (exact resume). */
@@ -96,10 +102,27 @@ export class LlamaModel {
   private readonly headWeight: tf.Variable; // [V, D]: the embedding itself when tied
   private readonly rope: RopeTables;
 
-  /** Wrap existing tensors (checked against the config's names and shapes; `source` names them in errors). */
-  constructor(config: ModelConfig, tensors: Map<string, tf.Tensor>, source = 'parameters') {
+  /**
+   * Wrap existing tensors (checked against the config's names and shapes; `source` names them in
+   * errors). Projections given as quantized blocks (`quantized`, by module name such as
+   * `model.layers.0.mlp.down_proj`) take the place of their weight tensors.
+   */
+  constructor(config: ModelConfig, tensors: Map<string, tf.Tensor>, source = 'parameters', quantized = new Map<string, QuantizedLinear>()) {
     this.config = checkConfig(config);
-    const expected = parameterShapes(config);
+    this.quantized = quantized;
+    const types = new Set([...quantized.values()].map((q) => q.type));
+    if (types.size > 1) throw new Error(`${source}: projections quantized as ${[...types].join(' and ')}, expected one type`);
+    this.quantization = types.size === 1 ? [...types][0]! : null;
+    const stored = new Set<string>();
+    for (const [module, q] of quantized) {
+      const name = `${module}.weight`;
+      const shape = parameterShapes(config).find(([n]) => n === name)?.[1];
+      if (!shape) throw new Error(`${source}: ${name}: not a projection of this config`);
+      if (q.outFeatures !== shape[0] || q.inFeatures !== shape[1]) throw new Error(`${source}: ${name}: quantized as [${q.outFeatures}, ${q.inFeatures}], expected [${shape}]`);
+      if (tensors.has(name)) throw new Error(`${source}: ${name}: given both as a tensor and as quantized blocks`);
+      stored.add(name);
+    }
+    const expected = parameterShapes(config).filter(([name]) => !stored.has(name));
     for (const [name, shape] of expected) {
       const t = tensors.get(name);
       if (!t) throw new Error(`${source}: ${name}: missing, expected a tensor of shape [${shape}]`);
@@ -110,7 +133,7 @@ export class LlamaModel {
     this.params = new Map(expected.map(([name]) => [name, tf.variable(tensors.get(name)!, true)]));
     for (const name of this.params.keys()) this.trainable.add(name);
     const p = (name: string) => this.params.get(name)!;
-    const dense = (prefix: string) => new Dense(p(`${prefix}.weight`));
+    const dense = (prefix: string): Linear => quantized.get(prefix) ?? new Dense(p(`${prefix}.weight`));
     const mlp = (prefix: string): MlpWeights => ({ gate: dense(`${prefix}.gate_proj`), up: dense(`${prefix}.up_proj`), down: dense(`${prefix}.down_proj`) });
     this.layers = Array.from({ length: config.layers }, (_, i) => {
       const prefix = `model.layers.${i}`;
@@ -165,10 +188,11 @@ export class LlamaModel {
     return model;
   }
 
-  /** Parameter count of this model (equals countParameters(config)). */
+  /** Parameter count of this model (equals countParameters(config)), quantized weights included. */
   get parameterCount(): number {
     let n = 0;
     for (const v of this.params.values()) n += v.size;
+    for (const q of this.quantized.values()) n += q.outFeatures * q.inFeatures;
     return n;
   }
 
@@ -268,6 +292,6 @@ export class LlamaModel {
   /** Free the parameters, any adapter and the tables. */
   dispose(): void {
     this.adapter?.detach();
-    tf.dispose([...this.params.values(), this.rope.cos, this.rope.sin]);
+    tf.dispose([...this.params.values(), ...[...this.quantized.values()].map((q) => q.blocks), this.rope.cos, this.rope.sin]);
   }
 }

@@ -105,6 +105,11 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation ${data.kind === 'pretraining' ? `windows of ${o.seq + 1} tokens` : 'examples'}; validation is off`);
   const objective = data.kind === 'dpo' ? dpoObjective(o.dpo) : languageModelling;
   const model = loaded?.model ?? LlamaModel.create(o.config, o.seed);
+  // Quantized projections cannot train; an adapter on top of them can (QLoRA).
+  if (model.quantization && !o.lora) {
+    model.dispose();
+    throw new Error(`--model: ${o.init} is quantized (${model.quantization}): train a LoRA adapter on it (--lora <rank>), or fine-tune the float model it was made from`);
+  }
   // A LoRA run freezes the model and trains an adapter (a resumed one came back with its checkpoint).
   if (o.lora && !model.adapter) LoraAdapter.create(model, o.lora, o.seed);
   const tokenizer = loaded?.tokenizer ?? loadTokenizer(o.data);

@@ -10,7 +10,7 @@ import { KERNELS_SOURCE_SHA256 } from '../../lib/backend/wasm/simd/kernels-wasm.
 import { activeBlas, useBlas } from '../../lib/backend/wasm/register.js';
 import { attention } from '../../lib/model/attention.js';
 import { presetConfig } from '../../lib/model/config.js';
-import { FUSED, FUSED_KERNEL_NAMES, hasFused } from '../../lib/model/fused.js';
+import { FUSED, FUSED_KERNEL_NAMES, hasFused, QUANTIZED } from '../../lib/model/fused.js';
 import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
 import { headCrossEntropy, tokenCrossEntropy } from '../../lib/model/loss.js';
 import { swiglu } from '../../lib/model/mlp.js';
@@ -74,7 +74,7 @@ describe('the CPU fast path', () => {
     await initBackend('wasm', { quiet: true });
     registerCudaBackend();
     const fusedNames = (backend: string) => tf.getKernelsForBackend(backend).map((k) => k.kernelName).filter((n) => n.startsWith('Tiny')).sort();
-    expect(fusedNames('cuda')).toEqual([...FUSED_KERNEL_NAMES].sort());
+    expect(fusedNames('cuda')).toEqual([...FUSED_KERNEL_NAMES, ...Object.values(QUANTIZED)].sort());
     // wasm has all but attention, which runs as its products and the fused causal softmax.
     expect(fusedNames('wasm')).toEqual(FUSED_KERNEL_NAMES.filter((n) => !n.startsWith(FUSED.attention)).sort());
   });

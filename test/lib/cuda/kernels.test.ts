@@ -17,6 +17,7 @@ import { HEAD_LOSS_SOURCE } from '../../../lib/backend/cuda/kernels/head-loss.js
 import { flashSource } from '../../../lib/backend/cuda/kernels/flash-attention.js';
 import { MMA_PRECISION } from '../../../lib/backend/cuda/kernels/mma.js';
 import { TO_BF16_SOURCE } from '../../../lib/backend/cuda/kernels/matmul.js';
+import { quantizedSource } from '../../../lib/backend/cuda/kernels/quantized.js';
 import { BINARY_OPS, binarySource, broadcastStruct, COMPARISON_OPS, MAX_RANK, UNARY_OPS, unarySource } from '../../../lib/backend/cuda/kernels/elementwise.js';
 
 describe('kernel sources', () => {
@@ -34,6 +35,7 @@ describe('kernel sources', () => {
     ...(['float', 'int'] as const).flatMap((t): [string, string][] => [[`segment_sum_${t}`, segmentSumSource(t)], [`range_${t}`, rangeSource(t)]]),
     ['to_bf16', TO_BF16_SOURCE], ['rms_norm', RMS_NORM_SOURCE], ['rms_norm_grad', RMS_NORM_GRAD_SOURCE], ['swiglu', SWIGLU_SOURCE], ['rope', ROPE_SOURCE],
     ['causal_softmax', CAUSAL_SOFTMAX_SOURCE], ['head_loss', HEAD_LOSS_SOURCE], ['adamw', ADAMW_SOURCE],
+    ...(['q8_0', 'q4_0'] as const).flatMap((t): [string, string][] => [[`dequantize_${t}`, quantizedSource(t)], [`quantized_matvec_${t}`, quantizedSource(t)]]),
     // Every precision at the 92m head size, and the other sizes presets use in bf16 (the same template).
     ...Object.entries(MMA_PRECISION).map(([name, p]): [string, string] => [`flash_attention (Dh 64, ${name})`, flashSource(64, p)]),
     ...[32, 48, 128].map((hd): [string, string] => [`flash_attention (Dh ${hd}, bf16)`, flashSource(hd, MMA_PRECISION.bf16)]),

@@ -3,8 +3,8 @@
 // - llama.cpp's tokenizer gives our ids (SFT validation chats with special tokens, and odd text);
 // - f32 and f16: llama.cpp's greedy continuations equal ours token for token, and its logits at every
 //   position are within a stated tolerance of ours;
-// - q8_0: the same against our model with the file's weights (ffn_down quantized and dequantized, the rest
-//   rounded to float16), except that a continuation may part from ours where our two best logits are
+// - q8_0: the same against our q8_0 inference on the file's weights (ffn_down as q8_0 blocks in our
+//   quantized Linear, the rest rounded to float16), except that a continuation may part from ours where our two best logits are
 //   closer than the tolerance: llama.cpp rounds activations too (see LOGIT_TOLERANCE), which can flip a
 //   near-tie;
 // - q4_0: loads and generates; how far it agrees with ours is printed, not asserted;
@@ -25,7 +25,7 @@ import { readSafetensors } from '../../../lib/io/safetensors.js';
 import { generate } from '../../../lib/infer/sampling.js';
 import { presetConfig } from '../../../lib/model/config.js';
 import { LlamaModel, parameterShapes } from '../../../lib/model/model.js';
-import { dequantize, QUANT_FORMATS, quantize } from '../../../lib/quant/types.js';
+import { QuantizedLinear } from '../../../lib/model/quantized-linear.js';
 import { renderChat, type ChatMessage } from '../../../lib/tokenizer/chat.js';
 import type { Tokenizer } from '../../../lib/tokenizer/tokenizer.js';
 import { getLlamaCpp, type LlamaCpp, type LlamaCppSequence, llamaCppSkipReason, loadLlamaCpp, NODE_LLAMA_CPP_VERSION } from '../../llama-cpp.js';
@@ -76,23 +76,29 @@ function valConversations(): ChatMessage[][] {
 
 const float16Weights = new Map<string, Float32Array>();
 
-/** Our model with the weights a GGUF file of this type holds: `block` on ffn_down, float16 on the other 2-D weights. */
+/**
+ * Our model as a GGUF file of this type stores it: ffn_down in `block`, run by our quantized Linear
+ * (the same blocks: they are gguf's byte for byte), float16 on the other 2-D weights.
+ */
 function modelAsStored(block: 'q8_0' | 'q4_0'): LlamaModel {
   const config = readModelConfig(MODEL);
   const params = new Map<string, tf.Tensor>();
+  const quantized = new Map<string, QuantizedLinear>();
   for (const [name, t] of readSafetensors(join(MODEL, 'model.safetensors')).tensors) {
     // The shipped model has hidden 120: only ffn_down's rows (384) are whole 32-value blocks.
-    let values = t.values;
     if (name.endsWith('mlp.down_proj.weight')) {
-      values = dequantize(quantize(t.values, QUANT_FORMATS[block]), QUANT_FORMATS[block]);
-    } else if (t.shape.length === 2) {
+      quantized.set(name.replace(/\.weight$/, ''), QuantizedLinear.fromWeight(block, tf.tensor(t.values, t.shape)));
+      continue;
+    }
+    let values = t.values;
+    if (t.shape.length === 2) {
       if (!float16Weights.has(name)) float16Weights.set(name, t.values.map((v) => halfToFloat(floatToHalf(v))));
       values = float16Weights.get(name)!;
     }
     params.set(name, tf.tensor(values, t.shape));
   }
   try {
-    return new LlamaModel(config, params, `${MODEL} as ${block}`);
+    return new LlamaModel(config, params, `${MODEL} as ${block}`, quantized);
   } finally {
     params.forEach((t) => t.dispose());
   }
@@ -243,7 +249,7 @@ describe.skipIf(skip !== null)(skip ? `GGUF in llama.cpp — skipped: ${skip}` :
     });
   });
 
-  it('q8_0: greedy continuations equal ours with the same weights (ffn_down q8_0, the rest float16) up to near-ties, and the logits agree', async () => {
+  it('q8_0: greedy continuations equal our q8_0 inference (ffn_down q8_0, the rest float16) up to near-ties, and the logits agree', async () => {
     const tolerance = LOGIT_TOLERANCE.q8_0!;
     await withSequence('q8_0', async (sequence) => {
       let equal = 0;
