@@ -9,5 +9,6 @@ import './indexing.test.js';
 import './layout.test.js';
 import './lora.test.js';
 import './matmul.test.js';
+import './quantized.test.js';
 import './reduce.test.js';
 import './train.test.js';
