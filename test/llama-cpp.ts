@@ -5,13 +5,13 @@
 // the llama.cpp tests instead (e.g. offline).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** The node-llama-cpp release we test against (its llama.cpp build is fixed by it). */
 export const NODE_LLAMA_CPP_VERSION = '3.22.1';
 /** Where it is installed. */
-export const LLAMA_CPP_DIR = fileURLToPath(new URL('artifacts/llama-cpp', import.meta.url));
+export const LLAMA_CPP_DIR = resolve('test/artifacts/llama-cpp'); // from the project root, where tests, benchmarks and notebooks run (tslab loads this as CommonJS: no import.meta)
 /** The environment variable that skips the llama.cpp tests. */
 export const SKIP_LLAMA_CPP = 'TINYLLM_SKIP_LLAMA_CPP';
 
@@ -91,10 +91,13 @@ export async function loadLlamaCpp(): Promise<LoadedLlamaCpp> {
     renameSync(partial, LLAMA_CPP_DIR);
   }
   const entry = join(LLAMA_CPP_DIR, 'node_modules/node-llama-cpp/dist/index.js');
-  return { module: (await import(pathToFileURL(entry).href)) as NodeLlamaCpp, installSeconds };
+  // node-llama-cpp is ES modules only; a CommonJS caller (tslab compiles notebooks to it) would turn a
+  // plain import() into require(), which Node 20 cannot do for ES modules: keep a real import().
+  const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
+  return { module: (await importModule(pathToFileURL(entry).href)) as NodeLlamaCpp, installSeconds };
 }
 
-/** llama.cpp on one CPU thread, no GPU, never building from source; warnings and errors only. */
-export function getLlamaCpp(module: NodeLlamaCpp): Promise<LlamaCpp> {
-  return module.getLlama({ gpu: false, build: 'never', logLevel: 'warn', maxThreads: 1 });
+/** llama.cpp on the CPU (one thread unless told; benchmarks pass theirs), never building from source; warnings and errors only. */
+export function getLlamaCpp(module: NodeLlamaCpp, maxThreads = 1): Promise<LlamaCpp> {
+  return module.getLlama({ gpu: false, build: 'never', logLevel: 'warn', maxThreads });
 }
