@@ -21,7 +21,7 @@ interface WasmBackend {
 }
 
 /** How each backend turns computed values into an output tensor. */
-const MAKE_OUTPUT: Record<'cpu' | 'wasm', (backend: unknown, shape: number[], dtype: tf.DataType, values: Values) => tf.TensorInfo> = {
+export const MAKE_OUTPUT: Record<'cpu' | 'wasm', (backend: unknown, shape: number[], dtype: tf.DataType, values: Values) => tf.TensorInfo> = {
   cpu: (backend, shape, dtype, values) => (backend as CpuBackend).makeTensorInfo(shape, dtype, values),
   wasm: (backend, shape, dtype, values) => (backend as WasmBackend).makeOutput(shape, dtype, undefined, values),
 };

@@ -14,7 +14,7 @@ export const generateCommand: Command = {
     { name: 'json', help: 'print one JSON object {"text", "ids", "finish_reason"} at the end instead of streaming' },
   ],
   notes: () => [
-    "Sampling applies the repetition penalty, then temperature, top-k and top-p (Hugging Face's order).",
+    "Sampling applies the repetition, presence and frequency penalties, then temperature, top-k, top-p and min-p (Hugging Face's order).",
     'Generation stops at an eos id of the model\'s generation_config.json (else <|endoftext|> or <|im_end|>),',
     'finish_reason "stop" (the stop id is the last of "ids"), or after --max-tokens, finish_reason "length".',
   ],

@@ -9,6 +9,7 @@ import { chatCommand } from './chat.js';
 import { generateCommand } from './generate.js';
 import { LORA_COMMANDS } from './lora.js';
 import { quantizeCommand } from './quantize.js';
+import { serveCommand } from './serve.js';
 import { score } from './score.js';
 import { TOKENIZER_COMMANDS } from './tokenizer.js';
 import { dpoCommand, sftCommand, trainCommand } from './train.js';
@@ -27,7 +28,7 @@ const info: Command = {
 };
 
 const COMMANDS: Record<string, Command> = {
-  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, dpo: dpoCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, score, eval: evalCommand, quantize: quantizeCommand, export: exportCommand, demo,
+  info, ...TOKENIZER_COMMANDS, ...DATA_COMMANDS, train: trainCommand, sft: sftCommand, dpo: dpoCommand, ...LORA_COMMANDS, generate: generateCommand, chat: chatCommand, serve: serveCommand, score, eval: evalCommand, quantize: quantizeCommand, export: exportCommand, demo,
 };
 
 /** Summaries of the commands whose name starts with `prefix` ('' for all). */

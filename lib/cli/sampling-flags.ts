@@ -8,8 +8,8 @@ const D = SAMPLING_DEFAULTS;
 
 /** The command-line name of each sampling option, for error messages. */
 const FLAG_NAMES: OptionNames = {
-  temperature: '--temperature', topK: '--top-k', topP: '--top-p', repetitionPenalty: '--repetition-penalty',
-  maxNewTokens: '--max-tokens', seed: '--seed',
+  temperature: '--temperature', topK: '--top-k', topP: '--top-p', repetitionPenalty: '--repetition-penalty', minP: '--min-p',
+  presencePenalty: '--presence-penalty', frequencyPenalty: '--frequency-penalty', maxNewTokens: '--max-tokens', seed: '--seed',
 };
 
 /** The sampling options as --help lists them. */
@@ -18,6 +18,9 @@ export const SAMPLING_OPTIONS: OptionSpec[] = [
   { name: 'top-k', value: '<k>', default: D.topK, help: 'sample among the k most likely tokens; 0: all' },
   { name: 'top-p', value: '<p>', default: D.topP, help: 'sample among the fewest most likely tokens whose probability sums to p; 1: all' },
   { name: 'repetition-penalty', value: '<r>', default: D.repetitionPenalty, help: 'divide positive logits of tokens already seen by r, multiply negative ones; 1: off' },
+  { name: 'min-p', value: '<p>', default: D.minP, help: 'sample only tokens at least p times as likely as the most likely one; 0: off' },
+  { name: 'presence-penalty', value: '<a>', default: D.presencePenalty, help: "subtract a from the logits of tokens already generated (OpenAI's); 0: off" },
+  { name: 'frequency-penalty', value: '<a>', default: D.frequencyPenalty, help: "subtract a per time a token was generated (OpenAI's); 0: off" },
   { name: 'max-tokens', value: '<n>', default: D.maxNewTokens, help: "most new tokens (fewer if the prompt leaves less room in the model's maxSeq)" },
   { name: 'seed', value: '<n>', default: D.seed, help: 'random seed: the same seed gives the same text' },
 ];
@@ -29,6 +32,9 @@ export function samplingFlags(args: Args): { sampling: Required<SampleOptions>; 
     topK: intFlag(args, 'top-k', D.topK)!,
     topP: numberFlag(args, 'top-p', D.topP),
     repetitionPenalty: numberFlag(args, 'repetition-penalty', D.repetitionPenalty),
+    minP: numberFlag(args, 'min-p', D.minP),
+    presencePenalty: numberFlag(args, 'presence-penalty', D.presencePenalty),
+    frequencyPenalty: numberFlag(args, 'frequency-penalty', D.frequencyPenalty),
   };
   const maxTokens = intFlag(args, 'max-tokens', D.maxNewTokens)!;
   const seed = intFlag(args, 'seed', D.seed)!;

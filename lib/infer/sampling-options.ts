@@ -11,6 +11,12 @@ export interface SampleOptions {
   topP?: number;
   /** Hugging Face's repetition penalty on ids already seen: a positive logit is divided by it, a negative one multiplied (1 or absent: off). */
   repetitionPenalty?: number;
+  /** Only tokens at least minP times as likely as the most likely one can be picked (0 or absent: off). */
+  minP?: number;
+  /** OpenAI's presence penalty: subtracted from the logit of every id generated so far (0 or absent: off). */
+  presencePenalty?: number;
+  /** OpenAI's frequency penalty: subtracted from an id's logit once per time it was generated (0 or absent: off). */
+  frequencyPenalty?: number;
 }
 
 /** The recommended settings, and the defaults of `tinyllm generate` (its --help shows them from here). */
@@ -19,6 +25,9 @@ export const SAMPLING_DEFAULTS = {
   topK: 40,
   topP: 1,
   repetitionPenalty: 1.1,
+  minP: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
   maxNewTokens: 128,
   seed: 0,
 } as const satisfies Required<SampleOptions> & { maxNewTokens: number; seed: number };
@@ -42,13 +51,16 @@ export function checkSamplingOptions(options: Partial<GenerateOptions>, names: O
     const value = options[key];
     throw new Error(`${names[key] ?? key}: ${typeof value === 'number' ? String(value) : JSON.stringify(value)}, expected ${expected}`);
   };
-  const { temperature, topK, topP, repetitionPenalty, maxNewTokens, seed, stopIds } = options;
+  const { temperature, topK, topP, repetitionPenalty, minP, presencePenalty, frequencyPenalty, maxNewTokens, seed, stopIds } = options;
   const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
   const isInt = (v: unknown): v is number => Number.isInteger(v);
   if (temperature !== undefined && !(isNumber(temperature) && temperature >= 0)) fail('temperature', 'a number >= 0 (0: greedy)');
   if (topK !== undefined && !(isInt(topK) && topK >= 0)) fail('topK', 'an integer >= 0 (0: off)');
   if (topP !== undefined && !(isNumber(topP) && topP > 0 && topP <= 1)) fail('topP', 'a number in (0, 1] (1: off)');
   if (repetitionPenalty !== undefined && !(isNumber(repetitionPenalty) && repetitionPenalty > 0)) fail('repetitionPenalty', 'a number > 0 (1: off)');
+  if (minP !== undefined && !(isNumber(minP) && minP >= 0 && minP <= 1)) fail('minP', 'a number in [0, 1] (0: off)');
+  if (presencePenalty !== undefined && !(isNumber(presencePenalty) && Math.abs(presencePenalty) <= 2)) fail('presencePenalty', 'a number in [-2, 2] (0: off)');
+  if (frequencyPenalty !== undefined && !(isNumber(frequencyPenalty) && Math.abs(frequencyPenalty) <= 2)) fail('frequencyPenalty', 'a number in [-2, 2] (0: off)');
   if (maxNewTokens !== undefined && !(isInt(maxNewTokens) && maxNewTokens >= 0)) fail('maxNewTokens', 'an integer >= 0');
   if (seed !== undefined && !(isInt(seed) && seed >= 0 && seed < 2 ** 32)) fail('seed', 'an integer in [0, 2^32)');
   if (stopIds !== undefined && !(Array.isArray(stopIds) && stopIds.every((id) => isInt(id) && id >= 0))) fail('stopIds', 'a list of token ids (integers >= 0)');

@@ -1,6 +1,7 @@
-// Choosing the next token from logits — repetition penalty, temperature, top-k, top-p, in Hugging Face's
-// order — and generating a continuation with the KV cache, streaming each id as it is sampled.
+// Choosing the next token from logits — the penalties, temperature, top-k, top-p and min-p, in Hugging
+// Face's order — and generating a continuation with the KV cache, streaming each id as it is sampled.
 import * as tf from '@tensorflow/tfjs';
+import type { KvCache } from '../model/attention.js';
 import type { LlamaModel } from '../model/model.js';
 import { Rng } from '../rng.js';
 import { ENDOFTEXT, IM_END } from '../tokenizer/special.js';
@@ -22,16 +23,30 @@ export function applyRepetitionPenalty(logits: ArrayLike<number>, seen: Iterable
   return out;
 }
 
+/** OpenAI's penalties: logit −= presence·[id was generated] + frequency·(times it was generated). */
+export function applyOpenAiPenalties(logits: ArrayLike<number>, generated: readonly number[], presence: number, frequency: number): Float64Array {
+  const out = Float64Array.from(logits);
+  const counts = new Map<number, number>();
+  for (const id of generated) counts.set(id, (counts.get(id) ?? 0) + 1);
+  for (const [id, n] of counts) out[id]! -= presence + frequency * n;
+  return out;
+}
+
 // A sum of probabilities that equals p on paper can land a rounding error below it; this much slack
 // keeps top-p = 0.8 over probabilities 0.5 + 0.3 at two tokens.
 const TOP_P_SLACK = 1e-9;
 
-/** Pick a token id from logits [V] (plain numbers, on the CPU); `seen` (prompt + generated ids) feeds the repetition penalty. */
-export function sampleToken(logits: ArrayLike<number>, options: SampleOptions, rng: Rng, seen?: Iterable<number>): number {
+/**
+ * Pick a token id from logits [V] (plain numbers, on the CPU). `seen` (prompt and generated ids) feeds
+ * the repetition penalty, `generated` (the ids sampled so far, repeats included) the presence and
+ * frequency penalties.
+ */
+export function sampleToken(logits: ArrayLike<number>, options: SampleOptions, rng: Rng, seen?: Iterable<number>, generated?: readonly number[]): number {
   checkSamplingOptions(options);
   const temperature = options.temperature ?? 1;
   const penalty = options.repetitionPenalty ?? 1;
-  const scores = penalty !== 1 && seen ? applyRepetitionPenalty(logits, seen, penalty) : logits;
+  let scores: ArrayLike<number> = penalty !== 1 && seen ? applyRepetitionPenalty(logits, seen, penalty) : logits;
+  if ((options.presencePenalty || options.frequencyPenalty) && generated?.length) scores = applyOpenAiPenalties(scores, generated, options.presencePenalty ?? 0, options.frequencyPenalty ?? 0);
   let best = 0;
   for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
   if (temperature === 0) return best;
@@ -53,6 +68,14 @@ export function sampleToken(logits: ArrayLike<number>, options: SampleOptions, r
     weights = weights.slice(0, kept);
     total = sum;
   }
+  if (options.minP) {
+    // weights[0] is the most likely candidate's (when sorted) or any's; keep those ≥ minP × the largest.
+    const floor = options.minP * Math.max(...weights);
+    const keep = weights.map((w, j) => (w >= floor ? j : -1)).filter((j) => j >= 0);
+    candidates = keep.map((j) => candidates[j]!);
+    weights = keep.map((j) => weights[j]!);
+    total = weights.reduce((a, b) => a + b, 0);
+  }
   let r = rng.next() * total;
   for (let j = 0; j < candidates.length; j++) {
     r -= weights[j]!;
@@ -61,36 +84,75 @@ export function sampleToken(logits: ArrayLike<number>, options: SampleOptions, r
   return candidates[candidates.length - 1]!;
 }
 
+/**
+ * One sequence being generated: its KV cache, the ids so far and its random stream. step() runs the
+ * model on the positions not yet seen (the whole prompt first, then the last token) and samples the
+ * next id. A server steps many decoders in turn; generate() steps one to the end.
+ */
+export class Decoder {
+  /** The ids sampled so far (a stop id included). */
+  readonly ids: number[] = [];
+  /** Why it ended: 'stop' (a stop id), 'length' (maxNewTokens), or null while it runs. */
+  finishReason: 'stop' | 'length' | null = null;
+  /** The raw logits [V] the last id was sampled from (for log-probabilities). */
+  lastLogits: Float32Array | null = null;
+  private input: number[];
+  private readonly cache: KvCache;
+  private readonly rng: Rng;
+  private readonly seen: Set<number>; // what the repetition penalty applies to: prompt and output
+
+  constructor(readonly model: LlamaModel, readonly prompt: readonly number[], readonly options: GenerateOptions) {
+    checkSamplingOptions(options);
+    if (prompt.length === 0) throw new Error('generate: empty prompt, expected at least one id');
+    if (prompt.length + options.maxNewTokens > model.config.maxSeq) {
+      throw new Error(`generate: ${prompt.length} prompt + ${options.maxNewTokens} new tokens exceed maxSeq ${model.config.maxSeq}`);
+    }
+    this.input = [...prompt];
+    this.rng = new Rng(options.seed ?? 0);
+    this.seen = new Set(prompt);
+    this.cache = model.newCache();
+    if (options.maxNewTokens === 0) this.finish('length');
+  }
+
+  get done(): boolean {
+    return this.finishReason !== null;
+  }
+
+  /** Sample the next id (call while !done). */
+  step(): number {
+    if (this.done) throw new Error('generate: step() after the end of the sequence');
+    const input = this.input;
+    // Only the new positions go through the model; the cache holds the keys and values of the rest.
+    this.lastLogits = tf.tidy(() => {
+      const { logits } = this.model.forward(tf.tensor2d([input], [1, input.length], 'int32'), { cache: this.cache });
+      return logits.slice([0, input.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array; // [V]
+    });
+    const id = sampleToken(this.lastLogits, this.options, this.rng, this.seen, this.ids);
+    this.ids.push(id);
+    this.seen.add(id);
+    this.input = [id];
+    this.options.onToken?.(id);
+    if (this.options.stopIds?.includes(id)) this.finish('stop');
+    else if (this.ids.length >= this.options.maxNewTokens) this.finish('length');
+    return id;
+  }
+
+  /** End early (a client went away, a stop string matched): frees the cache. */
+  finish(reason: 'stop' | 'length'): void {
+    this.finishReason ??= reason;
+    this.cache.dispose();
+  }
+}
+
 /** Continue `prompt` (ids) one token at a time with the KV cache; returns the new ids (onToken sees each as it comes). */
 export function generate(model: LlamaModel, prompt: readonly number[], options: GenerateOptions): number[] {
-  checkSamplingOptions(options);
-  if (prompt.length === 0) throw new Error('generate: empty prompt, expected at least one id');
-  if (prompt.length + options.maxNewTokens > model.config.maxSeq) {
-    throw new Error(`generate: ${prompt.length} prompt + ${options.maxNewTokens} new tokens exceed maxSeq ${model.config.maxSeq}`);
-  }
-  const rng = new Rng(options.seed ?? 0);
-  const seen = new Set(prompt); // what the repetition penalty applies to
-  const cache = model.newCache();
-  const out: number[] = [];
+  const decoder = new Decoder(model, prompt, options);
   try {
-    let input: readonly number[] = prompt;
-    for (let step = 0; step < options.maxNewTokens; step++) {
-      // Only the new positions go through the model; the cache holds the keys and values of the rest.
-      const last = tf.tidy(() => {
-        const { logits } = model.forward(tf.tensor2d([input as number[]], [1, input.length], 'int32'), { cache });
-        return logits.slice([0, input.length - 1, 0], [1, 1, -1]).dataSync(); // [V]
-      });
-      const id = sampleToken(last, options, rng, seen);
-      out.push(id);
-      seen.add(id);
-      options.onToken?.(id);
-      if (options.stopIds?.includes(id)) break;
-      input = [id];
-    }
+    while (!decoder.done) decoder.step();
   } finally {
-    cache.dispose();
+    decoder.finish('length'); // frees the cache if a step threw
   }
-  return out;
+  return decoder.ids;
 }
 
 /** The ids a text ends at for this tokenizer: its <|endoftext|> and <|im_end|>, those it has. */

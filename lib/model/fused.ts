@@ -108,7 +108,7 @@ tf.registerGradient({
 /**
  * Kernels of quantized projections (lib/model/quantized-linear.ts): unpacking blocks into a float32
  * weight, and a product that reads the packed blocks directly for the few rows of a decoding step.
- * The cuda backend registers both; elsewhere the blocks are unpacked in JavaScript (lib/quant).
+ * Every backend we use registers both (cpu and wasm in JavaScript, lib/backend/quantized-kernels.ts).
  */
 export const QUANTIZED = {
   dequantize: 'TinyDequantize',

@@ -6,10 +6,11 @@
 // reads them where they are.
 //
 // Two ways to multiply, by the number of rows:
-// - a decoding step (one token per sequence) is memory-bound: on cuda, a kernel reads each block once
-//   and multiplies it in registers (QUANTIZED.matVec), moving 4-7× fewer bytes than a float32 product;
-// - a prompt or a batch is compute-bound: unpack the weight to float32 and run the backend's ordinary
-//   product (cuBLAS, BLAS). On cpu and wasm this is the only way, the unpacking done in JavaScript.
+// - a decoding step (one token per sequence) is memory-bound: a kernel reads each block once and
+//   multiplies it in place (QUANTIZED.matVec), moving 4-7× fewer bytes than a float32 product;
+// - a prompt or a batch is compute-bound: unpack the weight to float32 (QUANTIZED.dequantize) and run
+//   the backend's ordinary product (cuBLAS, BLAS).
+// A backend without the kernels gets the weight unpacked by lib/quant in JavaScript.
 import * as tf from '@tensorflow/tfjs';
 import { dequantize, quantFormat, quantize, type QuantFormat, type QuantType } from '../quant/types.js';
 import { hasFused, QUANTIZED, QUANTIZED_MATVEC_MAX_ROWS, runFused } from './fused.js';

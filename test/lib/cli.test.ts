@@ -56,7 +56,7 @@ describe('tinyllm', () => {
     expect(run.stdout).toMatch(/^CPU products: TINYLLM_BLAS=off$/m);
   });
   it.each([
-    [['frob'], "tinyllm: unknown command 'frob', expected one of: info, tokenizer train, tokenizer encode, tokenizer decode, data prepare, train, sft, dpo, lora merge, generate, chat, score, eval, quantize, export, demo"],
+    [['frob'], "tinyllm: unknown command 'frob', expected one of: info, tokenizer train, tokenizer encode, tokenizer decode, data prepare, train, sft, dpo, lora merge, generate, chat, serve, score, eval, quantize, export, demo"],
     [['tokenizer'], 'tinyllm: tokenizer: expected a subcommand, one of: train, encode, decode'],
     [['score', '--model', 'x', '--text', 'hi', '--json', 'yes'], "tinyllm: --json: takes no value, got 'yes'"],
     [['score', '--text', 'hi'], 'tinyllm: --model: missing, expected --model <dir>'],

@@ -76,7 +76,7 @@ describe('the CPU fast path', () => {
     const fusedNames = (backend: string) => tf.getKernelsForBackend(backend).map((k) => k.kernelName).filter((n) => n.startsWith('Tiny')).sort();
     expect(fusedNames('cuda')).toEqual([...FUSED_KERNEL_NAMES, ...Object.values(QUANTIZED)].sort());
     // wasm has all but attention, which runs as its products and the fused causal softmax.
-    expect(fusedNames('wasm')).toEqual(FUSED_KERNEL_NAMES.filter((n) => !n.startsWith(FUSED.attention)).sort());
+    expect(fusedNames('wasm')).toEqual([...FUSED_KERNEL_NAMES.filter((n) => !n.startsWith(FUSED.attention)), ...Object.values(QUANTIZED)].sort());
   });
 
   it('switches off and back: plain tfjs-backend-wasm has neither BLAS nor fused kernels', async () => {

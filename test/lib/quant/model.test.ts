@@ -41,19 +41,22 @@ describe('quantized models', () => {
     ids = tf.tensor2d(IDS, [2, 8], 'int32');
   });
 
-  it.each(TYPES)('%s Linear: x·Wᵀ with the unpacked weight, for rows that are not whole blocks, and x gets a gradient', (type) => {
+  it.each(TYPES)('%s Linear: x·Wᵀ with the unpacked weight, for rows that are not whole blocks, from the blocks (≤ 8 rows) and unpacked (more); x gets a gradient', (type) => {
     const [out, inDim] = [40, 120];
     const weight = randomValues(out * inDim, 1);
     const q = QuantizedLinear.fromWeight(type, tf.tensor2d(weight, [out, inDim]));
     expect(q.bytes()).toEqual(quantize(weight, QUANT_FORMATS[type])); // the blocks run along the flattened weight
-    const x = tf.tensor3d(randomValues(2 * 3 * inDim, 2), [2, 3, inDim]);
     const unpacked = tf.tensor2d(dequantize(q.bytes(), QUANT_FORMATS[type]), [out, inDim]);
-    const want = tf.matMul(x.reshape([6, inDim]), unpacked, false, true).reshape([2, 3, out]);
-    const y = q.apply(x);
-    expect(y.shape).toEqual([2, 3, out]);
-    expect(Math.max(...(tf.sub(y, want).abs().dataSync() as Float32Array))).toBeLessThan(1e-6);
-    const dx = tf.grad((t: tf.Tensor) => q.apply(t).sum())(x); // Σ over y of x·Wᵀ: every row of dx is the column sums of W
-    expect(Math.max(...(tf.sub(dx, tf.sum(unpacked, 0).reshape([1, 1, inDim]).tile([2, 3, 1])).abs().dataSync() as Float32Array))).toBeLessThan(1e-5);
+    expect(tf.sub(q.dequantized(), unpacked).abs().max().dataSync()[0]).toBe(0);
+    for (const T of [1, 3, 5]) { // 2, 6 and 10 rows: the matvec kernel for the first two
+      const x = tf.tensor3d(randomValues(2 * T * inDim, 2 + T), [2, T, inDim]);
+      const want = tf.matMul(x.reshape([2 * T, inDim]), unpacked, false, true).reshape([2, T, out]);
+      const y = q.apply(x);
+      expect(y.shape).toEqual([2, T, out]);
+      expect(Math.max(...(tf.sub(y, want).abs().dataSync() as Float32Array)), `${2 * T} rows`).toBeLessThan(1e-5);
+      const dx = tf.grad((t: tf.Tensor) => q.apply(t).sum())(x); // Σ over y of x·Wᵀ: every row of dx is the column sums of W
+      expect(Math.max(...(tf.sub(dx, tf.sum(unpacked, 0).reshape([1, 1, inDim]).tile([2, T, 1])).abs().dataSync() as Float32Array))).toBeLessThan(1e-5);
+    }
   });
 
   it.each(TYPES)('%s model: the logits of a float model holding the unpacked weights; embeddings, head, norms untouched', (type) => {

@@ -1,0 +1,49 @@
+// The quantized-projection kernels (lib/model/quantized-linear.ts) on the cpu and wasm backends, in
+// plain JavaScript: unpacking the blocks into a float32 weight (for products of many rows, which the
+// backend's BLAS then multiplies) and the product that reads the blocks directly (decoding).
+import * as tf from '@tensorflow/tfjs';
+import { QUANTIZED } from '../model/fused.js';
+import { quantizedMatVec } from '../quant/matvec.js';
+import { dequantize, QUANT_FORMATS, type QuantFormat } from '../quant/types.js';
+import { MAKE_OUTPUT } from './extra-kernels.js';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+interface ReadableBackend {
+  readSync(dataId: object): ArrayLike<number>;
+}
+interface Attrs { type: number; rows: number; cols: number }
+
+/** The format and packed bytes of a kernel call's blocks input. */
+function blocksOf(args: KernelArgs): { format: QuantFormat; bytes: Uint8Array; attrs: Attrs } {
+  const attrs = args.attrs as unknown as Attrs;
+  const format = Object.values(QUANT_FORMATS).find((f) => f.ggmlType === attrs.type);
+  if (!format) throw new Error(`quantized kernels: no format for GGML type ${attrs.type}`);
+  const words = (args.backend as ReadableBackend).readSync((args.inputs.blocks as tf.TensorInfo).dataId) as Int32Array;
+  const length = (attrs.rows * attrs.cols / format.blockSize) * format.blockBytes;
+  return { format, bytes: new Uint8Array(words.buffer, words.byteOffset, length), attrs };
+}
+
+const dequantizeKernel = (backendName: 'cpu' | 'wasm') => (args: KernelArgs): tf.TensorInfo => {
+  const { format, bytes, attrs } = blocksOf(args);
+  return MAKE_OUTPUT[backendName](args.backend, [attrs.rows, attrs.cols], 'float32', dequantize(bytes, format));
+};
+
+const matVecKernel = (backendName: 'cpu' | 'wasm') => (args: KernelArgs): tf.TensorInfo => {
+  const { format, bytes, attrs } = blocksOf(args);
+  const x = args.inputs.x as tf.TensorInfo;
+  const N = x.shape[0]!;
+  const values = (args.backend as ReadableBackend).readSync(x.dataId);
+  return MAKE_OUTPUT[backendName](args.backend, [N, attrs.rows], 'float32', quantizedMatVec(values, N, bytes, format, attrs.rows, attrs.cols));
+};
+
+let registered = false;
+
+/** Register both kernels on cpu and wasm (once). */
+export function registerQuantizedKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const backendName of ['cpu', 'wasm'] as const) {
+    tf.registerKernel({ kernelName: QUANTIZED.dequantize, backendName, kernelFunc: dequantizeKernel(backendName) });
+    tf.registerKernel({ kernelName: QUANTIZED.matVec, backendName, kernelFunc: matVecKernel(backendName) });
+  }
+}
