@@ -15,6 +15,8 @@ export interface GenerationRequest {
   seed: number;
   stream: boolean;
   includeUsage: boolean;
+  /** vLLM's ignore_eos: generate max_tokens whatever the model says (benchmarks, tests). */
+  ignoreEos: boolean;
 }
 
 export interface ChatRequest extends GenerationRequest {
@@ -79,6 +81,7 @@ function generationFields(body: Body, defaultMaxTokens: number | null): Generati
     seed: optionalInt(body, 'seed', 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 32),
     stream: optionalBoolean(body, 'stream'),
     includeUsage,
+    ignoreEos: optionalBoolean(body, 'ignore_eos'),
   };
 }
 

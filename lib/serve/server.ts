@@ -74,6 +74,7 @@ function topLogprobs(logp: Float64Array, k: number, tokenizer: Tokenizer): Recor
 /** Start answering requests for `model` (listen() is the caller's). */
 export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options: ServeOptions): Server {
   const scheduler = new Scheduler(options.maxRunning, options.maxWaiting);
+  let tokensGenerated = 0; // over the server's life, for /health
   const created = Math.floor(Date.now() / 1000);
   const stopIds = options.stopIds ?? defaultStopIds(tokenizer);
   const maxSeq = model.config.maxSeq;
@@ -107,7 +108,7 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
     const room = maxSeq - prompt.length;
     if (room < 1) throw new ApiError(400, `${param}: ${prompt.length} tokens, which leaves no room in the model's context of ${maxSeq} tokens`, 'invalid_request_error', param, 'context_length_exceeded');
     const maxNewTokens = Math.min(request.maxTokens ?? room, room);
-    return new Decoder(model, prompt, { ...request.sampling, maxNewTokens, seed: request.seed, stopIds });
+    return new Decoder(model, prompt, { ...request.sampling, maxNewTokens, seed: request.seed, stopIds: request.ignoreEos ? [] : stopIds });
   };
 
   /** Run a generation: stream it as SSE chunks, or answer once it is done. */
@@ -130,6 +131,7 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
       else if (extra.echo) send({ ...head, choices: [{ index: 0, text: extra.echo, logprobs: null, finish_reason: null }], ...usageField });
     }
     const job = new GenerationJob(generation, (text, logits) => {
+      tokensGenerated++;
       const tokenId = decoder.ids.at(-1)!;
       if (logprobs !== null && logits && !stopIds.includes(tokenId)) { // a stop token is not part of the text
         const logp = logSoftmax(logits);
@@ -216,7 +218,7 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' });
       res.end(pageAsset('markdown-it'));
     },
-    'GET /health': (_, res) => sendJson(res, 200, { status: 'ok', ...scheduler.load }),
+    'GET /health': (_, res) => sendJson(res, 200, { status: 'ok', ...scheduler.load, tokens_generated: tokensGenerated }),
     'GET /v1/models': (_, res) => sendJson(res, 200, { object: 'list', data: [{ id: options.modelName, object: 'model', created, owned_by: 'tiny-llm-ts' }] }),
     'POST /v1/chat/completions': chatCompletions,
     'POST /v1/completions': completions,

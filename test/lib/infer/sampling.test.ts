@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../lib/backend/init.js';
 import {
-  applyRepetitionPenalty, checkSamplingOptions, defaultStopIds, generate, generateText, SAMPLING_DEFAULTS, sampleToken, type SampleOptions,
+  applyOpenAiPenalties, applyRepetitionPenalty, checkSamplingOptions, defaultStopIds, generate, generateText, SAMPLING_DEFAULTS, sampleToken, type SampleOptions,
 } from '../../../lib/infer/sampling.js';
 import { presetConfig } from '../../../lib/model/config.js';
 import { LlamaModel } from '../../../lib/model/model.js';
@@ -83,6 +83,27 @@ describe('repetition penalty', () => {
     const counts = [0, 0, 0];
     for (let i = 0; i < 20000; i++) counts[sampleToken(logits, { repetitionPenalty: 2 }, rng, [0])]!++;
     expectFrequencies(counts.map((c) => c / 20000), [0.25 / 0.75, 0.3 / 0.75, 0.2 / 0.75]);
+  });
+});
+
+describe('min-p', () => {
+  it('keeps tokens at least p times as likely as the best: 0.5 over [0.5, 0.3, 0.15, 0.05] keeps ids 0 and 1', () => {
+    // 0.3 ≥ 0.5·0.5 = 0.25 > 0.15: {0, 1}, renormalised by 0.8.
+    expectFrequencies(frequencies(LOGITS, { minP: 0.5 }), [0.625, 0.375, 0, 0]);
+    expectFrequencies(frequencies(LOGITS, { minP: 0.1 }), P); // 0.05 ≥ 0.05: all kept
+    expectFrequencies(frequencies(LOGITS, { minP: 1 }, 2000), [1, 0, 0, 0]);
+  });
+});
+
+describe('presence and frequency penalties', () => {
+  it("subtract OpenAI's presence once and frequency per occurrence from the generated ids' logits", () => {
+    const logits = [2, 1, 0.5, 0];
+    expect(Array.from(applyOpenAiPenalties(logits, [0, 0, 0, 2], 0.5, 0.25))).toEqual([2 - 0.5 - 0.75, 1, 0.5 - 0.5 - 0.25, 0]);
+    expect(Array.from(applyOpenAiPenalties(logits, [1], -1, 0))).toEqual([2, 2, 0.5, 0]); // negative: encourages repeats
+    // Greedy moves off id 0 once it was generated twice: 2 − 0.2 − 2·0.5 = 0.8 < 1.
+    expect(sampleToken(logits, { temperature: 0, presencePenalty: 0.2, frequencyPenalty: 0.5 }, new Rng(1), undefined, [0])).toBe(0);
+    expect(sampleToken(logits, { temperature: 0, presencePenalty: 0.2, frequencyPenalty: 0.5 }, new Rng(1), undefined, [0, 0])).toBe(1);
+    expect(() => sampleToken(logits, { presencePenalty: 3 }, new Rng(1))).toThrow('presencePenalty: 3, expected a number in [-2, 2] (0: off)');
   });
 });
 

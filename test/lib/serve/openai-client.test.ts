@@ -126,6 +126,21 @@ describe('tinyllm serve with the openai client', () => {
     expect(await huge.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_too_large' } });
   });
 
+  it('a client that disconnects mid-stream cancels its generation and frees its cache', async () => {
+    const tensors = tf.memory().numTensors;
+    const health = async () => (await (await fetch(`${base}/health`)).json()) as { running: number; waiting: number; tokens_generated: number };
+    const before = (await health()).tokens_generated;
+    // ignore_eos (vLLM's): 400 tokens unless cancelled.
+    const stream = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: '请介绍一下长城。' }], max_tokens: 400, stream: true, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsStreaming);
+    let chunks = 0;
+    for await (const _ of stream) if (++chunks === 3) break; // leaving the loop aborts the request
+    for (let i = 0; i < 200 && (await health()).running > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const after = await health();
+    expect(after).toMatchObject({ status: 'ok', running: 0, waiting: 0 });
+    expect(after.tokens_generated - before).toBeLessThan(100);
+    expect(tf.memory().numTensors).toBe(tensors);
+  });
+
   it('load: 50 concurrent streams all end with [DONE] and the right text, none starves; bad requests in between change nothing', async () => {
     const questions = ['你是谁？', '请介绍一下长城。', '写一首关于春天的短诗。', '什么是 Debian？', 'LibreOffice 是什么？'];
     const want = questions.map((q) => greedyReply(q, 12).text);
