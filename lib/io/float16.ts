@@ -41,3 +41,10 @@ export function halfToFloat(h: number): number {
   if (exponent === 31) return fraction ? NaN : sign * Infinity;
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
+
+let table: Float32Array | null = null;
+
+/** halfToFloat of all 65,536 bit patterns (built on first use, 256 KB): a lookup for loops over many scales. */
+export function halfTable(): Float32Array {
+  return (table ??= Float32Array.from({ length: 65536 }, (_, h) => halfToFloat(h)));
+}

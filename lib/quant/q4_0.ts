@@ -3,7 +3,7 @@
 // [0, 15], so m itself lands exactly on q = 0 and the rest spread over the 16 levels. Two weights per
 // byte: byte j holds weight j in its low nibble and weight j + 16 in its high one. 18 bytes per 32
 // weights: 4.5 bits per weight.
-import { floatToHalf, halfToFloat } from '../io/float16.js';
+import { floatToHalf, halfTable } from '../io/float16.js';
 
 export const Q4_0 = { name: 'q4_0', ggmlType: 2, blockSize: 32, blockBytes: 18 } as const;
 
@@ -28,7 +28,7 @@ export function quantizeQ4_0Block(x: Float32Array, from: number, out: Uint8Array
 
 /** The 32 values a block stands for: d × (q − 8). */
 export function dequantizeQ4_0Block(bytes: Uint8Array, at: number, out: Float32Array, to: number): void {
-  const d = halfToFloat(bytes[at]! | (bytes[at + 1]! << 8));
+  const d = halfTable()[bytes[at]! | (bytes[at + 1]! << 8)]!;
   for (let j = 0; j < 16; j++) {
     const b = bytes[at + 2 + j]!;
     out[to + j] = d * ((b & 0x0f) - 8);

@@ -1,7 +1,7 @@
 // Q8_0, GGUF's 8-bit block format: every 32 weights share one scale d = max|x| / 127 (stored as float16),
 // and each weight is stored as round(x / d), an int8 in [-127, 127]. 34 bytes per 32 weights: 8.5 bits
 // per weight, a quarter of float32's size, with an error of at most d/2 per weight.
-import { floatToHalf, halfToFloat } from '../io/float16.js';
+import { floatToHalf, halfTable } from '../io/float16.js';
 
 export const Q8_0 = { name: 'q8_0', ggmlType: 8, blockSize: 32, blockBytes: 34 } as const;
 
@@ -24,6 +24,6 @@ export function quantizeQ8_0Block(x: Float32Array, from: number, out: Uint8Array
 
 /** The 32 values a block stands for: d × q. */
 export function dequantizeQ8_0Block(bytes: Uint8Array, at: number, out: Float32Array, to: number): void {
-  const d = halfToFloat(bytes[at]! | (bytes[at + 1]! << 8));
+  const d = halfTable()[bytes[at]! | (bytes[at + 1]! << 8)]!;
   for (let j = 0; j < 32; j++) out[to + j] = d * ((bytes[at + 2 + j]! << 24) >> 24); // sign-extend the int8
 }
