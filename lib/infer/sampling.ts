@@ -85,62 +85,83 @@ export function sampleToken(logits: ArrayLike<number>, options: SampleOptions, r
 }
 
 /**
- * One sequence being generated: its KV cache, the ids so far and its random stream. step() runs the
- * model on the positions not yet seen (the whole prompt first, then the last token) and samples the
- * next id. A server steps many decoders in turn; generate() steps one to the end.
+ * One sequence being generated, apart from how its logits are computed: the prompt, the ids sampled
+ * so far, its random stream and penalties, and why it ended. accept() samples the next id from the
+ * logits after the last one. A Decoder computes them alone; a BatchDecoder for many sequences at once.
  */
-export class Decoder {
+export class Sequence {
   /** The ids sampled so far (a stop id included). */
   readonly ids: number[] = [];
-  /** Why it ended: 'stop' (a stop id), 'length' (maxNewTokens), or null while it runs. */
+  /** Why it ended: 'stop' (a stop id or string), 'length' (maxNewTokens, or cancelled), or null while it runs. */
   finishReason: 'stop' | 'length' | null = null;
   /** The raw logits [V] the last id was sampled from (for log-probabilities). */
   lastLogits: Float32Array | null = null;
-  private input: number[];
-  private readonly cache: KvCache;
   private readonly rng: Rng;
   private readonly seen: Set<number>; // what the repetition penalty applies to: prompt and output
 
-  constructor(readonly model: LlamaModel, readonly prompt: readonly number[], readonly options: GenerateOptions) {
+  constructor(readonly prompt: readonly number[], readonly options: GenerateOptions, maxSeq: number) {
     checkSamplingOptions(options);
     if (prompt.length === 0) throw new Error('generate: empty prompt, expected at least one id');
-    if (prompt.length + options.maxNewTokens > model.config.maxSeq) {
-      throw new Error(`generate: ${prompt.length} prompt + ${options.maxNewTokens} new tokens exceed maxSeq ${model.config.maxSeq}`);
+    if (prompt.length + options.maxNewTokens > maxSeq) {
+      throw new Error(`generate: ${prompt.length} prompt + ${options.maxNewTokens} new tokens exceed maxSeq ${maxSeq}`);
     }
-    this.input = [...prompt];
     this.rng = new Rng(options.seed ?? 0);
     this.seen = new Set(prompt);
-    this.cache = model.newCache();
-    if (options.maxNewTokens === 0) this.finish('length');
+    if (options.maxNewTokens === 0) this.finishReason = 'length';
   }
 
   get done(): boolean {
     return this.finishReason !== null;
   }
 
-  /** Sample the next id (call while !done). */
-  step(): number {
-    if (this.done) throw new Error('generate: step() after the end of the sequence');
-    const input = this.input;
-    // Only the new positions go through the model; the cache holds the keys and values of the rest.
-    this.lastLogits = tf.tidy(() => {
-      const { logits } = this.model.forward(tf.tensor2d([input], [1, input.length], 'int32'), { cache: this.cache });
-      return logits.slice([0, input.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array; // [V]
-    });
-    const id = sampleToken(this.lastLogits, this.options, this.rng, this.seen, this.ids);
+  /** Sample the next id from `logits` [V], record it, and end the sequence at a stop id or the length limit. */
+  accept(logits: Float32Array): number {
+    if (this.done) throw new Error('generate: a token after the end of the sequence');
+    this.lastLogits = logits;
+    const id = sampleToken(logits, this.options, this.rng, this.seen, this.ids);
     this.ids.push(id);
     this.seen.add(id);
-    this.input = [id];
     this.options.onToken?.(id);
     if (this.options.stopIds?.includes(id)) this.finish('stop');
     else if (this.ids.length >= this.options.maxNewTokens) this.finish('length');
     return id;
   }
 
-  /** End early (a client went away, a stop string matched): frees the cache. */
+  /** End it early (a stop string matched, its client went away). */
   finish(reason: 'stop' | 'length'): void {
     this.finishReason ??= reason;
-    this.cache.dispose();
+  }
+}
+
+/**
+ * A sequence generated alone with its own KV cache: step() runs the model on the positions not yet seen
+ * (the whole prompt first, then the last token) and samples the next id. generate() steps one to the end.
+ */
+export class Decoder extends Sequence {
+  private readonly cache: KvCache;
+
+  constructor(readonly model: LlamaModel, prompt: readonly number[], options: GenerateOptions) {
+    super(prompt, options, model.config.maxSeq);
+    this.cache = model.newCache();
+  }
+
+  /** Sample the next id (call while !done). */
+  step(): number {
+    if (this.done) throw new Error('generate: step() after the end of the sequence');
+    // Only the new positions go through the model; the cache holds the keys and values of the rest.
+    const input = this.ids.length === 0 ? [...this.prompt] : [this.ids.at(-1)!];
+    const logits = tf.tidy(() => {
+      const { logits } = this.model.forward(tf.tensor2d([input], [1, input.length], 'int32'), { cache: this.cache });
+      return logits.slice([0, input.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array; // [V]
+    });
+    const id = this.accept(logits);
+    if (this.done) this.cache.dispose();
+    return id;
+  }
+
+  override finish(reason: 'stop' | 'length'): void {
+    super.finish(reason);
+    this.cache?.dispose(); // (finish may run from the base constructor, before the cache exists)
   }
 }
 

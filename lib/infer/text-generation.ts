@@ -1,10 +1,10 @@
-// A generation as text, for streaming to a person or a client: each step samples one token and returns
-// the text it completes — never half a UTF-8 character (TextStream), never the start of a stop string
-// that may still complete (held back until it is decided), and nothing from a stop string on (the
-// sequence ends there, as OpenAI's `stop` does).
+// A generation as text, for streaming to a person or a client: after each new id of a Sequence, next()
+// returns the text it completes — never half a UTF-8 character (TextStream), never the start of a stop
+// string that may still complete (held back until it is decided), and nothing from a stop string on
+// (the sequence ends there, as OpenAI's `stop` does).
 import { TextStream } from '../tokenizer/text-stream.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import type { Decoder } from './sampling.js';
+import { Decoder, type Sequence } from './sampling.js';
 
 export class TextGeneration {
   /** The text returned so far. */
@@ -12,20 +12,26 @@ export class TextGeneration {
   private pending = ''; // decoded but held back: it may be the beginning of a stop string
   private readonly stream: TextStream;
 
-  constructor(readonly decoder: Decoder, tokenizer: Tokenizer, readonly stop: readonly string[] = []) {
+  constructor(readonly sequence: Sequence, tokenizer: Tokenizer, readonly stop: readonly string[] = []) {
     this.stream = new TextStream(tokenizer);
     if (stop.some((s) => s === '')) throw new Error('stop: an empty string, expected non-empty stop strings');
   }
 
   get done(): boolean {
-    return this.decoder.done;
+    return this.sequence.done;
   }
 
-  /** Sample one token; returns the text that can be shown now ('' while it is held back). */
+  /** For a sequence generated alone (a Decoder): sample one id and return next(). */
   step(): string {
-    this.decoder.step();
-    this.pending += this.stream.push(this.decoder.ids.at(-1)!);
-    if (this.decoder.done) this.pending += this.stream.end();
+    if (!(this.sequence instanceof Decoder)) throw new Error('TextGeneration.step(): the sequence is stepped by its batch; call next() after each id');
+    this.sequence.step();
+    return this.next();
+  }
+
+  /** After the sequence's newest id: the text that can be shown now ('' while it is held back). */
+  next(): string {
+    this.pending += this.stream.push(this.sequence.ids.at(-1)!);
+    if (this.sequence.done) this.pending += this.stream.end();
     // The earliest complete stop string ends the text where it starts.
     let cut = -1;
     for (const s of this.stop) {
@@ -36,8 +42,8 @@ export class TextGeneration {
     if (cut >= 0) {
       out = this.pending.slice(0, cut);
       this.pending = '';
-      this.decoder.finish('stop');
-    } else if (this.decoder.done) {
+      this.sequence.finish('stop');
+    } else if (this.sequence.done) {
       out = this.pending;
       this.pending = '';
     } else {

@@ -40,6 +40,51 @@ export class KvCache {
     return [keys, values];
   }
 
+  /** Rows in the cache (the batch size), 0 while empty. */
+  get rows(): number {
+    return this.keys[0]?.shape[0] ?? 0;
+  }
+
+  /** Apply f to every cached tensor, replacing it (the batch decoder's row and slot edits). */
+  private map(f: (t: tf.Tensor4D) => tf.Tensor4D): void {
+    for (const list of [this.keys, this.values]) {
+      list.forEach((t, layer) => {
+        if (!t) return;
+        list[layer] = tf.keep(tf.tidy(() => f(t)));
+        t.dispose();
+      });
+    }
+  }
+
+  /** Insert `slots` empty slots before the first (left padding: the rows' own slots move right). */
+  padFront(slots: number): void {
+    if (slots > 0) this.map((t) => tf.pad(t, [[0, 0], [0, 0], [slots, 0], [0, 0]]));
+  }
+
+  /** Append the rows of another cache with as many slots (it is emptied). */
+  concatRows(other: KvCache): void {
+    if (this.rows > 0 && other.length !== this.length) throw new Error(`KvCache: rows of ${other.length} slots joined to rows of ${this.length}`);
+    for (const [mine, theirs] of [[this.keys, other.keys], [this.values, other.values]] as const) {
+      mine.forEach((t, layer) => {
+        const added = theirs[layer]!;
+        mine[layer] = t ? tf.keep(tf.concat([t, added], 0)) : added;
+        if (t) tf.dispose([t, added]);
+      });
+      theirs.fill(null);
+    }
+  }
+
+  /** Drop the first `slots` slots of every row (padding no row needs any more). */
+  keepSlotsFrom(slots: number): void {
+    if (slots > 0) this.map((t) => tf.slice(t, [0, 0, slots, 0], [-1, -1, -1, -1]));
+  }
+
+  /** Keep only these rows, in this order. */
+  keepRows(rows: number[]): void {
+    if (rows.length === 0) return this.dispose();
+    this.map((t) => tf.gather(t, rows, 0));
+  }
+
   /** Free all cached tensors. */
   dispose(): void {
     for (const t of [...this.keys, ...this.values]) t?.dispose();
@@ -59,6 +104,8 @@ export interface AttentionOptions {
   cache?: { store: KvCache; layer: number };
   /** Added to the scores [B or 1, 1, T, S] (e.g. −1e9 at padding); the causal mask is always applied. */
   mask?: tf.Tensor;
+  /** RoPE positions per row [B, T] (int32) when rows do not start at `offset` (left-padded batches). */
+  positions?: tf.Tensor2D;
 }
 
 /** A large negative score: exp() of it is 0 in float32 and it never turns into NaN as −∞ can. */
@@ -93,15 +140,15 @@ export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOp
     const { heads: H, kvHeads: K } = opts;
     const { offset } = opts;
     const Dh = w.q.outFeatures / H;
-    if (hasFused(FUSED.attention) && !opts.mask && !opts.cache && offset === 0 && fusedAttentionHeadDim(Dh)) {
+    if (hasFused(FUSED.attention) && !opts.mask && !opts.cache && !opts.positions && offset === 0 && fusedAttentionHeadDim(Dh)) {
       // One kernel from the projections to the heads' outputs: RoPE, scores, softmax and the weighted
       // sum, tile by tile, in the [B, T, heads, Dh] layout the projections already have.
       const [q, k, v] = ([[w.q, H], [w.k, K], [w.v, K]] as const).map(([proj, n]) => tf.reshape(proj.apply(x), [B, T, n, Dh]));
       const out = runFused(FUSED.attention, { q: q!, k: k!, v: v!, cos: opts.rope.cos, sin: opts.rope.sin }); // [B, T, H, Dh]
       return w.o.apply(tf.reshape(out, [B, T, H * Dh])) as tf.Tensor3D;
     }
-    const q = applyRope(toHeads(w.q.apply(x), H), opts.rope, offset); // [B, H, T, Dh]
-    let k = applyRope(toHeads(w.k.apply(x), K), opts.rope, offset) as tf.Tensor4D; // [B, K, T, Dh]
+    const q = applyRope(toHeads(w.q.apply(x), H), opts.rope, offset, opts.positions); // [B, H, T, Dh]
+    let k = applyRope(toHeads(w.k.apply(x), K), opts.rope, offset, opts.positions) as tf.Tensor4D; // [B, K, T, Dh]
     let v = toHeads(w.v.apply(x), K); // [B, K, T, Dh]
     if (opts.cache) [k, v] = opts.cache.store.append(opts.cache.layer, k, v); // [B, K, S, Dh]
     const S = k.shape[2];

@@ -59,6 +59,8 @@ export interface ForwardOptions {
   cache?: KvCache;
   /** Additive attention mask [B or 1, 1, T, S] on top of the causal mask (e.g. padding). */
   mask?: tf.Tensor;
+  /** RoPE positions of each row [B, T] (int32), when they are not the cache length onwards (left-padded batches). */
+  positions?: tf.Tensor2D;
 }
 
 /** One decoder block: its norms' gains [D] and its projections. */
@@ -269,7 +271,7 @@ export class LlamaModel {
     this.layers.forEach((layer, i) => {
       const normed = rmsNorm(h, layer.inputNorm, c.normEps) as tf.Tensor3D;
       h = tf.add(h, attention(normed, layer.attention, {
-        heads: c.heads, kvHeads: c.kvHeads, rope: this.rope, offset, mask: options.mask,
+        heads: c.heads, kvHeads: c.kvHeads, rope: this.rope, offset, mask: options.mask, positions: options.positions,
         cache: options.cache ? { store: options.cache, layer: i } : undefined,
       }));
       const normed2 = rmsNorm(h, layer.postNorm, c.normEps);

@@ -42,11 +42,18 @@ export function rotateHalf(x: tf.Tensor): tf.Tensor {
   return tf.concat([tf.neg(x2!), x1!], -1);
 }
 
-/** Rotate x [B, H, T, Dh] whose first position is `offset`. */
-export function applyRope(x: tf.Tensor, tables: RopeTables, offset: number): tf.Tensor {
+/**
+ * Rotate x [B, H, T, Dh] whose first position is `offset`; or, with `positions` [B, T] (int32), each
+ * row at its own positions (batched decoding of prompts of different lengths).
+ */
+export function applyRope(x: tf.Tensor, tables: RopeTables, offset: number, positions?: tf.Tensor2D): tf.Tensor {
   return tf.tidy(() => {
     const T = x.shape[2]!;
     const headDim = x.shape[3]!;
+    if (positions) {
+      const [cos, sin] = [tables.cos, tables.sin].map((t) => tf.expandDims(tf.gather(t, positions), 1)); // [B, 1, T, Dh], broadcast over H
+      return tf.add(tf.mul(x, cos!), tf.mul(rotateHalf(x), sin!));
+    }
     if (offset + T > tables.cos.shape[0]) throw new Error(`rope: positions up to ${offset + T} exceed the model's maxSeq ${tables.cos.shape[0]}`);
     if (hasFused(FUSED.rope)) return runFused(FUSED.rope, { x, cos: tables.cos, sin: tables.sin }, { offset, inverse: false });
     const cos = tf.slice(tables.cos, [offset, 0], [T, headDim]); // [T, Dh], broadcast over B and H

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import * as tf from '@tensorflow/tfjs';
-import { Decoder, defaultStopIds } from '../infer/sampling.js';
+import { defaultStopIds, type GenerateOptions, type Sequence } from '../infer/sampling.js';
 import { TextGeneration } from '../infer/text-generation.js';
 import type { LlamaModel } from '../model/model.js';
 import { applyChatTemplate } from '../tokenizer/chat.js';
@@ -32,25 +32,29 @@ export interface ServeOptions {
   stopIds?: number[];
 }
 
-/** One generation as a scheduler job: a TextGeneration stepped token by token, reporting each piece of text. */
+/** One generation as a scheduler job: its sequence's ids as text, reported piece by piece. */
 class GenerationJob implements Job {
+  generation: TextGeneration | null = null;
+
   constructor(
-    readonly generation: TextGeneration,
-    private readonly onText: (text: string, logits: Float32Array | null) => void,
+    readonly prompt: readonly number[],
+    readonly options: GenerateOptions,
+    private readonly tokenizer: Tokenizer,
+    private readonly stop: string[],
+    private readonly onText: (text: string, sequence: Sequence) => void,
     private readonly onFinish: (err?: Error) => void,
   ) {}
 
-  get done(): boolean {
-    return this.generation.done;
+  start(sequence: Sequence): void {
+    this.generation = new TextGeneration(sequence, this.tokenizer, this.stop);
   }
 
-  step(): void {
-    const text = this.generation.step();
-    this.onText(text, this.generation.decoder.lastLogits);
+  onToken(): void {
+    const text = this.generation!.next();
+    this.onText(text, this.generation!.sequence);
   }
 
   finish(err?: Error): void {
-    this.generation.decoder.finish('length'); // frees the cache; the reason stays what it was
     this.onFinish(err);
   }
 }
@@ -73,7 +77,7 @@ function topLogprobs(logp: Float64Array, k: number, tokenizer: Tokenizer): Recor
 
 /** Start answering requests for `model` (listen() is the caller's). */
 export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options: ServeOptions): Server {
-  const scheduler = new Scheduler(options.maxRunning, options.maxWaiting);
+  const scheduler = new Scheduler(model, options.maxRunning, options.maxWaiting);
   let tokensGenerated = 0; // over the server's life, for /health
   const created = Math.floor(Date.now() / 1000);
   const stopIds = options.stopIds ?? defaultStopIds(tokenizer);
@@ -103,26 +107,27 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
     req.on('error', reject);
   });
 
-  /** Decoding options within the context: the prompt must leave room for one token. */
-  const decoderFor = (prompt: number[], request: GenerationRequest, param: string): Decoder => {
+  /** Generation options within the context: the prompt must leave room for one token. */
+  const generationOptions = (prompt: number[], request: GenerationRequest, param: string): GenerateOptions => {
     const room = maxSeq - prompt.length;
     if (room < 1) throw new ApiError(400, `${param}: ${prompt.length} tokens, which leaves no room in the model's context of ${maxSeq} tokens`, 'invalid_request_error', param, 'context_length_exceeded');
     const maxNewTokens = Math.min(request.maxTokens ?? room, room);
-    return new Decoder(model, prompt, { ...request.sampling, maxNewTokens, seed: request.seed, stopIds: request.ignoreEos ? [] : stopIds });
+    return { ...request.sampling, maxNewTokens, seed: request.seed, stopIds: request.ignoreEos ? [] : stopIds };
   };
 
   /** Run a generation: stream it as SSE chunks, or answer once it is done. */
-  const run = (req: IncomingMessage, res: ServerResponse, kind: 'chat' | 'completion', request: GenerationRequest, decoder: Decoder, extra: {
+  const run = (res: ServerResponse, kind: 'chat' | 'completion', request: GenerationRequest, prompt: number[], generateOptions: GenerateOptions, extra: {
     echo?: string; logprobs?: number | null; promptLogprobs?: CompletionLogprobs;
   }) => {
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
     const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
     const head = { id, object: request.stream && kind === 'chat' ? 'chat.completion.chunk' : object, created: Math.floor(Date.now() / 1000), model: options.modelName };
-    const generation = new TextGeneration(decoder, tokenizer, request.stop);
     const logprobs = extra.logprobs ?? null;
     const tokenLogprobs: CompletionLogprobs = extra.promptLogprobs ?? { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
     let offset = extra.echo?.length ?? 0;
-    const usage = () => ({ prompt_tokens: decoder.prompt.length, completion_tokens: decoder.ids.length, total_tokens: decoder.prompt.length + decoder.ids.length });
+    let sequence: Sequence | null = null;
+    const generated = () => sequence?.ids.length ?? 0;
+    const usage = () => ({ prompt_tokens: prompt.length, completion_tokens: generated(), total_tokens: prompt.length + generated() });
     const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
     const usageField = request.includeUsage ? { usage: null } : {};
     if (request.stream) {
@@ -130,11 +135,12 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
       if (kind === 'chat') send({ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...usageField });
       else if (extra.echo) send({ ...head, choices: [{ index: 0, text: extra.echo, logprobs: null, finish_reason: null }], ...usageField });
     }
-    const job = new GenerationJob(generation, (text, logits) => {
+    const job: GenerationJob = new GenerationJob(prompt, generateOptions, tokenizer, request.stop, (text, current) => {
+      sequence = current;
       tokensGenerated++;
-      const tokenId = decoder.ids.at(-1)!;
-      if (logprobs !== null && logits && !stopIds.includes(tokenId)) { // a stop token is not part of the text
-        const logp = logSoftmax(logits);
+      const tokenId = current.ids.at(-1)!;
+      if (logprobs !== null && current.lastLogits && !stopIds.includes(tokenId)) { // a stop token is not part of the text
+        const logp = logSoftmax(current.lastLogits);
         const token = tokenizer.decode([tokenId]);
         tokenLogprobs.tokens.push(token);
         tokenLogprobs.token_logprobs.push(logp[tokenId]!);
@@ -148,7 +154,8 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
       }
     }, (err) => {
       if (res.writableEnded || res.destroyed) return;
-      const finishReason = decoder.finishReason ?? 'length';
+      const finishReason = sequence?.finishReason ?? 'length';
+      const text: string = job.generation?.text ?? '';
       if (err) {
         const failure = new ApiError(500, `generation failed: ${err.message}`, 'server_error');
         if (request.stream) send(failure.body());
@@ -158,9 +165,9 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
         send({ ...head, choices: [last], ...usageField });
         if (request.includeUsage) send({ ...head, choices: [], usage: usage() });
       } else if (kind === 'chat') {
-        return sendJson(res, 200, { ...head, choices: [{ index: 0, message: { role: 'assistant', content: generation.text, refusal: null }, logprobs: null, finish_reason: finishReason }], usage: usage() });
+        return sendJson(res, 200, { ...head, choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: finishReason }], usage: usage() });
       } else {
-        return sendJson(res, 200, { ...head, choices: [{ index: 0, text: (extra.echo ?? '') + generation.text, logprobs: logprobs === null ? null : tokenLogprobs, finish_reason: finishReason }], usage: usage() });
+        return sendJson(res, 200, { ...head, choices: [{ index: 0, text: (extra.echo ?? '') + text, logprobs: logprobs === null ? null : tokenLogprobs, finish_reason: finishReason }], usage: usage() });
       }
       res.end('data: [DONE]\n\n');
     });
@@ -168,7 +175,7 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
     res.on('close', () => {
       if (!res.writableFinished) scheduler.cancel(job);
     });
-    if (decoder.done) job.finish(); // max_tokens 0: nothing to generate (echo scoring)
+    if (generateOptions.maxNewTokens === 0) job.finish(); // max_tokens 0: nothing to generate (echo scoring)
     else scheduler.submit(job);
   };
 
@@ -180,7 +187,7 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
     } catch (err) {
       throw new ApiError(400, `messages: ${(err as Error).message}`, 'invalid_request_error', 'messages');
     }
-    run(req, res, 'chat', request, decoderFor(prompt, request, 'messages'), {});
+    run(res, 'chat', request, prompt, generationOptions(prompt, request, 'messages'), {});
   };
 
   const completions = async (req: IncomingMessage, res: ServerResponse) => {
@@ -189,7 +196,7 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
     if (prompt.length === 0) throw badField('prompt', request.prompt, 'a non-empty string');
     if (request.stream && request.logprobs !== null) throw badField('logprobs', request.logprobs, 'null when streaming (log-probabilities come with non-streamed completions)');
     const promptLogprobs = request.echo && request.logprobs !== null ? promptTokenLogprobs(prompt, request.logprobs) : undefined;
-    run(req, res, 'completion', request, decoderFor(prompt, request, 'prompt'), { echo: request.echo ? request.prompt : undefined, logprobs: request.logprobs, promptLogprobs });
+    run(res, 'completion', request, prompt, generationOptions(prompt, request, 'prompt'), { echo: request.echo ? request.prompt : undefined, logprobs: request.logprobs, promptLogprobs });
   };
 
   /** log p of each prompt token given those before (null for the first), and the top k at each position. */

@@ -174,7 +174,7 @@ while (!generation.done) {
   live.text(generation.text + ' ▌');
 }
 live.text(generation.text);
-console.log(`${pieces.length} steps, ${pieces.filter((p) => p === '').length} of them showed nothing yet (an unfinished character or a possible stop); finish: ${generation.decoder.finishReason}`);
+console.log(`${pieces.length} steps, ${pieces.filter((p) => p === '').length} of them showed nothing yet (an unfinished character or a possible stop); finish: ${generation.sequence.finishReason}`);
 
 // %% [markdown]
 // ## 4. An OpenAI-compatible server

@@ -28,14 +28,14 @@ describe('TextGeneration', () => {
     const { pieces, generation } = run([]);
     expect(pieces.join('')).toBe(full);
     expect(full.startsWith('我是 tiny-llm-ts')).toBe(true);
-    expect(generation.decoder.finishReason).not.toBeNull();
+    expect(generation.sequence.finishReason).not.toBeNull();
   });
 
   it('a stop string spread over several tokens ends the text where it starts, and is never shown in part', () => {
     const stop = 'tiny-llm'; // several tokens: t, in, y, -, …
     const { pieces, generation } = run([stop]);
     expect(generation.text).toBe(full.slice(0, full.indexOf(stop)));
-    expect(generation.decoder.finishReason).toBe('stop');
+    expect(generation.sequence.finishReason).toBe('stop');
     for (let i = 1; i <= pieces.length; i++) expect(stop.startsWith(pieces.slice(0, i).join('').slice(full.indexOf(stop)))).toBe(true);
     expect(pieces.join('')).toBe(generation.text);
   });

@@ -1,0 +1,63 @@
+// Batched generation against generate() prompt by prompt: left padding, the padding mask and per-row
+// RoPE positions must make every row compute what it would alone — greedy and sampled, with rows that
+// stop early, on the shipped chat model.
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../../lib/backend/init.js';
+import { generateBatch } from '../../../lib/infer/batch.js';
+import { BatchDecoder } from '../../../lib/infer/batch-decoder.js';
+import { generate, type Sequence } from '../../../lib/infer/sampling.js';
+import { loadModelDir } from '../../../lib/io/model-dir.js';
+import { applyChatTemplate } from '../../../lib/tokenizer/chat.js';
+
+await initBackend('cpu', { quiet: true });
+const { model, tokenizer } = loadModelDir('datasets/models/chat');
+const questions = ['你是谁？', '请介绍一下长城。', '写一首关于春天的短诗，要有花和雨。', 'Hi'];
+const prompts = questions.map((q) => applyChatTemplate(tokenizer!, [{ role: 'user', content: q }], { addGenerationPrompt: true }).ids);
+const stopIds = [tokenizer!.specialId('<|im_end|>')];
+
+describe('generateBatch', () => {
+  it('prompts of different lengths: each row equals generate() alone, greedy', () => {
+    expect(new Set(prompts.map((p) => p.length)).size).toBe(4);
+    const options = { temperature: 0, maxNewTokens: 24, stopIds };
+    expect(generateBatch(model, prompts, options)).toEqual(prompts.map((p) => generate(model, p, options)));
+  });
+
+  it('sampled with penalties and a seed: the same tokens as alone, rows ending at different steps', () => {
+    const options = { temperature: 0.9, topK: 40, topP: 0.95, repetitionPenalty: 1.1, frequencyPenalty: 0.3, maxNewTokens: 40, seed: 7, stopIds };
+    const batched = generateBatch(model, prompts, options);
+    expect(batched).toEqual(prompts.map((p) => generate(model, p, options)));
+    expect(new Set(batched.map((r) => r.length)).size).toBeGreaterThan(1);
+  });
+
+  it('checks every prompt against the context', () => {
+    expect(() => generateBatch(model, [prompts[0]!, []], { temperature: 0, maxNewTokens: 4 })).toThrow('generateBatch: prompt 1 is empty, expected at least one id');
+    expect(() => generateBatch(model, [prompts[0]!], { temperature: 0, maxNewTokens: 600 })).toThrow(/prompt 0: \d+ prompt \+ 600 new tokens exceed maxSeq 512/);
+  });
+});
+
+describe('BatchDecoder (continuous batching)', () => {
+  it('sequences joining at different steps and leaving early each give what generate() gives alone; no tensor is left', () => {
+    const tensors = tf.memory().numTensors;
+    const options = (seed: number) => ({ temperature: 0.8, topP: 0.95, maxNewTokens: 30, seed, stopIds });
+    const batch = new BatchDecoder(model);
+    const sequences: { prompt: number[]; seed: number; sequence: Sequence }[] = [];
+    const join = (i: number) => sequences.push({ prompt: prompts[i]!, seed: i + 1, sequence: batch.add(prompts[i]!, options(i + 1)) });
+    join(0);
+    for (let step = 0; step < 60; step++) {
+      if (step === 2) join(2); // longer than the batch's slots so far: the batch gets padded
+      if (step === 5) join(3); // shorter: it gets padded
+      if (step === 9) sequences[0]!.sequence.finish('length'); // cancelled: its row goes
+      if (step === 12) join(1);
+      batch.step();
+    }
+    expect(batch.size).toBe(0);
+    for (const { prompt, seed, sequence } of sequences) {
+      const alone = generate(model, prompt, options(seed));
+      if (sequence === sequences[0]!.sequence) expect(alone.slice(0, sequence.ids.length)).toEqual(sequence.ids);
+      else expect(sequence.ids).toEqual(alone);
+    }
+    batch.dispose();
+    expect(tf.memory().numTensors).toBe(tensors);
+  });
+});
