@@ -1,32 +1,45 @@
-// Decoding speed at batch 1: a prompt of --prompt ids, then --new greedy tokens with the KV cache, on
-// random weights of a preset (what the weights are does not change the time). Prints time to first
-// token and decode tokens/s, as JSON. Compare with Hugging Face generate in the same command:
-//   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --backend wasm --threads 2]
+// Decoding speed: a prompt of --prompt ids, then --new greedy tokens with the KV cache, on random
+// weights of a preset (what the weights are does not change the time). At batch 1: time to first token
+// and decode tokens/s; with --batch n: n prompts at once (generateBatch, one forward pass per step for
+// all), aggregate tokens/s. Prints JSON. Compare with Hugging Face generate in the same command:
+//   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --backend wasm --threads 2]
 import { describeBackend, initBackend, parseBackendName } from '../lib/backend/init.js';
 import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import { presetConfig } from '../lib/model/config.js';
 import { LlamaModel } from '../lib/model/model.js';
+import { generateBatch } from '../lib/infer/batch.js';
 import { generate } from '../lib/infer/sampling.js';
 import { Rng } from '../lib/rng.js';
 
 const args = parseArgs(process.argv.slice(2));
 const preset = stringFlag(args, 'preset', 'nano')!;
 const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 6400, 2)! });
-const promptLength = intFlag(args, 'prompt', 32, 1)!, newTokens = intFlag(args, 'new', 128, 2)!;
+const promptLength = intFlag(args, 'prompt', 32, 1)!, newTokens = intFlag(args, 'new', 128, 2)!, batch = intFlag(args, 'batch', 1, 1)!;
 await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true, threads: intFlag(args, 'threads', undefined, 1) });
 
 const model = LlamaModel.create(config, 0);
 const rng = new Rng(1);
 const prompt = Array.from({ length: promptLength }, () => rng.int(config.vocabSize));
 const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, maxNewTokens: newTokens };
-generate(model, prompt, { ...greedy, maxNewTokens: 8 }); // warm up: kernels, allocations
-const times: number[] = [];
-let last = performance.now();
-const started = last;
-generate(model, prompt, { ...greedy, onToken: () => { const now = performance.now(); times.push(now - last); last = now; } });
-const decodeMs = times.slice(1).reduce((a, b) => a + b, 0);
-console.log(JSON.stringify({
-  backend: describeBackend(), preset, vocab: config.vocabSize, prompt: promptLength, new_tokens: times.length,
-  first_token_ms: +times[0]!.toFixed(1), decode_tok_s: +((1000 * (times.length - 1)) / decodeMs).toFixed(1), total_s: +((last - started) / 1000).toFixed(2),
-}));
+const header = { backend: describeBackend(), preset, vocab: config.vocabSize, prompt: promptLength, batch };
+if (batch > 1) {
+  const prompts = Array.from({ length: batch }, () => Array.from({ length: promptLength }, () => rng.int(config.vocabSize)));
+  generateBatch(model, prompts, { ...greedy, maxNewTokens: 8 }); // warm up
+  const started = performance.now();
+  const out = generateBatch(model, prompts, greedy);
+  const seconds = (performance.now() - started) / 1000;
+  const tokens = out.reduce((n, ids) => n + ids.length, 0);
+  console.log(JSON.stringify({ ...header, new_tokens: tokens, aggregate_tok_s: +(tokens / seconds).toFixed(1), per_sequence_tok_s: +(tokens / batch / seconds).toFixed(1), total_s: +seconds.toFixed(2) }));
+} else {
+  generate(model, prompt, { ...greedy, maxNewTokens: 8 }); // warm up: kernels, allocations
+  const times: number[] = [];
+  let last = performance.now();
+  const started = last;
+  generate(model, prompt, { ...greedy, onToken: () => { const now = performance.now(); times.push(now - last); last = now; } });
+  const decodeMs = times.slice(1).reduce((a, b) => a + b, 0);
+  console.log(JSON.stringify({
+    ...header, new_tokens: times.length,
+    first_token_ms: +times[0]!.toFixed(1), decode_tok_s: +((1000 * (times.length - 1)) / decodeMs).toFixed(1), total_s: +((last - started) / 1000).toFixed(2),
+  }));
+}
 model.dispose();

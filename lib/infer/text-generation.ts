@@ -4,7 +4,8 @@
 // (the sequence ends there, as OpenAI's `stop` does).
 import { TextStream } from '../tokenizer/text-stream.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { Decoder, type Sequence } from './sampling.js';
+import type { LlamaModel } from '../model/model.js';
+import { Decoder, type GenerateOptions, type Sequence } from './sampling.js';
 
 export class TextGeneration {
   /** The text returned so far. */
@@ -68,4 +69,22 @@ export class TextGeneration {
     }
     return longest;
   }
+}
+
+/**
+ * Stream a continuation of `prompt` (ids) as text: yields each piece as soon as it can be shown, and
+ * gives the event loop a turn between tokens. Returns the finished TextGeneration (text, finish reason).
+ */
+export async function* streamText(model: LlamaModel, tokenizer: Tokenizer, prompt: readonly number[], options: GenerateOptions, stop: readonly string[] = []): AsyncGenerator<string, TextGeneration> {
+  const generation = new TextGeneration(new Decoder(model, prompt, options), tokenizer, stop);
+  try {
+    while (!generation.done) {
+      const piece = generation.step();
+      if (piece) yield piece;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    generation.sequence.finish('length'); // a consumer that stops early frees the cache
+  }
+  return generation;
 }

@@ -1,6 +1,7 @@
 // The whole GPU suite as one module, so that it bundles into one file (one copy of tfjs) for a GPU
 // machine: ../shared/device/prepare.sh test/gpu/suite.ts, then there node --test .device/suite.mjs.
 // A test in test/lib/cuda checks that every test/gpu/*.test.ts is imported here.
+import './batch.test.js';
 import './driver.test.js';
 import './elementwise.test.js';
 import './eval.test.js';

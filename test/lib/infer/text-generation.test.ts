@@ -1,10 +1,11 @@
 // TextGeneration: streamed text with stop strings — a stop string ends the text where it begins, also
 // when it arrives split over several tokens (the start is held back until it is decided), and text
 // that only looked like the start of one comes out once it is clear.
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../lib/backend/init.js';
 import { Decoder } from '../../../lib/infer/sampling.js';
-import { TextGeneration } from '../../../lib/infer/text-generation.js';
+import { streamText, TextGeneration } from '../../../lib/infer/text-generation.js';
 import { loadModelDir } from '../../../lib/io/model-dir.js';
 import { applyChatTemplate } from '../../../lib/tokenizer/chat.js';
 
@@ -45,6 +46,21 @@ describe('TextGeneration', () => {
     expect(generation.text).toBe(full.slice(0, full.indexOf('训练')));
     const never = run(['tiny-llm-ts 训练了']);
     expect(never.generation.text).toBe(full); // it never completes: everything comes out, finish as without it
+  });
+
+  it('streamText yields the same pieces as an async generator, and a consumer that stops early frees the cache', async () => {
+    const pieces: string[] = [];
+    const stream = streamText(model, tokenizer!, prompt, { temperature: 0, maxNewTokens: 40, stopIds: [imEnd] });
+    let result = await stream.next();
+    while (!result.done) {
+      pieces.push(result.value);
+      result = await stream.next();
+    }
+    expect(pieces.join('')).toBe(full);
+    expect(result.value.text).toBe(full);
+    const tensors = tf.memory().numTensors;
+    for await (const piece of streamText(model, tokenizer!, prompt, { temperature: 0, maxNewTokens: 40 })) if (piece) break;
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 
   it('refuses an empty stop string', () => {
