@@ -91,10 +91,15 @@ export async function loadLlamaCpp(): Promise<LoadedLlamaCpp> {
     renameSync(partial, LLAMA_CPP_DIR);
   }
   const entry = join(LLAMA_CPP_DIR, 'node_modules/node-llama-cpp/dist/index.js');
-  // node-llama-cpp is ES modules only; a CommonJS caller (tslab compiles notebooks to it) would turn a
-  // plain import() into require(), which Node 20 cannot do for ES modules: keep a real import().
-  const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
-  return { module: (await importModule(pathToFileURL(entry).href)) as NodeLlamaCpp, installSeconds };
+  const url = pathToFileURL(entry).href;
+  try {
+    return { module: (await import(url)) as NodeLlamaCpp, installSeconds };
+  } catch {
+    // node-llama-cpp is ES modules only, and a CommonJS caller (tslab compiles notebooks to it) turns
+    // import() into require(), which Node 20 cannot do for ES modules: a Function keeps a real import().
+    const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
+    return { module: (await importModule(url)) as NodeLlamaCpp, installSeconds };
+  }
 }
 
 /** llama.cpp on the CPU (one thread unless told; benchmarks pass theirs), never building from source; warnings and errors only. */
