@@ -21,6 +21,7 @@ import { Rng } from '../../lib/rng.js';
 import { AdamW } from '../../lib/train/adamw.js';
 import { trainStep } from '../../lib/train/step.js';
 import { Dense } from '../../lib/model/linear.js';
+import { QuantizedLinear } from '../../lib/model/quantized-linear.js';
 
 type Result = { shape: number[]; values: number[] }[];
 
@@ -166,6 +167,19 @@ describe('the CPU fast path', () => {
         const run = (a: tf.Tensor) => attention(a as tf.Tensor3D, w, { heads: heads!, kvHeads: kvHeads!, rope, offset: 0 });
         return [run(x), tf.grad((a: tf.Tensor) => tf.sum(tf.square(run(a))))(x)];
       }), 2e-5);
+    }
+  });
+
+  it('quantized products of up to 8 rows (SIMD from the blocks) equal the JavaScript kernel, q8_0 and q4_0, rows inside and across blocks', async () => {
+    const rng = new Rng(21);
+    for (const type of ['q8_0', 'q4_0'] as const) {
+      for (const [rows, cols] of [[40, 120], [24, 352], [8, 32]]) {
+        const weight = Array.from({ length: rows * cols }, () => rng.next() - 0.5);
+        for (const N of [1, 3, 8]) {
+          const x = Array.from({ length: N * cols }, () => rng.next() - 0.5);
+          expectClose(await onBoth(() => [QuantizedLinear.fromWeight(type, tf.tensor2d(weight, [rows, cols])).apply(tf.tensor2d(x, [N, cols]))]), 1e-6);
+        }
+      }
     }
   });
 

@@ -22,6 +22,7 @@ export interface SimdKernels {
   rope(out: number, x: number, cos: number, sin: number, rows: number, T: number, Dh: number, offset: number, sign: number): void;
   gather_rows(out: number, x: number, ids: number, outer: number, dim: number, n: number, inner: number): void;
   segment_sum_rows(out: number, x: number, ids: number, n: number, segments: number, inner: number): void;
+  quantized_matvec(y: number, x: number, blocks: number, N: number, rows: number, cols: number, q4: number): void;
   adamw(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number,
     decay: number, c1: number, c2: number, gradScale: number): void;
 }

@@ -309,3 +309,67 @@ void segment_sum_rows(float* out, const float* x, const int* ids, int n, int seg
     for (; j < inner; j++) o[j] += in[j];
   }
 }
+
+// IEEE half → float by its bits (the scale of a quantized block): sign, 5-bit exponent, 10-bit mantissa.
+static inline float half_to_float(unsigned h) {
+  unsigned sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+  if (exponent == 0) return (sign ? -1.0f : 1.0f) * (float)mantissa * 5.9604644775390625e-8f; // subnormal: m·2⁻²⁴
+  unsigned bits = exponent == 31 ? (sign | 0x7f800000u | (mantissa << 13)) : (sign | ((exponent + 112) << 23) | (mantissa << 13));
+  return __builtin_bit_cast(float, bits);
+}
+
+// Eight levels of a block as floats, from 8 bytes at p: int8 (Q8_0), or the low / high nibbles minus 8 (Q4_0).
+static inline __attribute__((always_inline)) void levels8(const unsigned char* p, int q4, int high, f32x4* lo, f32x4* hi) {
+  v128_t v; // 8 values widened to 16 bits
+  if (q4) {
+    v = wasm_u16x8_load8x8(p);
+    v = high ? wasm_u16x8_shr(v, 4) : wasm_v128_and(v, wasm_i16x8_splat(15));
+    v = wasm_i16x8_sub(v, wasm_i16x8_splat(8));
+  } else {
+    v = wasm_i16x8_load8x8(p); // int8, sign-extended
+  }
+  *lo = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(v));
+  *hi = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(v));
+}
+
+// y [N, rows] = x [N, cols] · Wᵀ, W [rows, cols] as Q8_0 (q4 = 0: 34-byte blocks) or Q4_0 (q4 = 1:
+// 18-byte blocks) blocks of 32 along the flattened weight (lib/quant/matvec.ts is the reference): each
+// block's scale read once, its levels widened eight at a time and multiplied in four lanes.
+EXPORT(quantized_matvec)
+void quantized_matvec(float* y, const float* x, const unsigned char* blocks, int N, int rows, int cols, int q4) {
+  const int block_bytes = q4 ? 18 : 34;
+  for (int n = 0; n < N * rows; n++) y[n] = 0.0f;
+  for (int r = 0; r < rows; r++) {
+    const long row_start = (long)r * cols;
+    for (long i = row_start; i < row_start + cols;) {
+      const long block = i >> 5;
+      const unsigned char* b = blocks + block * block_bytes;
+      const float d = half_to_float(b[0] | (b[1] << 8));
+      const int first = (int)(i - block * 32);
+      const long row_end = row_start + cols - block * 32;
+      const int last = row_end < 32 ? (int)row_end : 32;
+      for (int n = 0; n < N; n++) {
+        const float* xb = x + (long)n * cols + block * 32 - row_start; // xb[j] meets level j of this block
+        f32x4 acc = splat(0.0f);
+        float tail = 0.0f;
+        int j = first;
+        // Whole groups of eight inside one half of the block (Q4_0's halves live in different nibbles).
+        for (; j < last; ) {
+          const int half_end = q4 && j < 16 ? (last < 16 ? last : 16) : last;
+          if ((j & 7) == 0 && j + 8 <= half_end) {
+            f32x4 lo, hi;
+            levels8(b + 2 + (q4 ? (j & 15) : j), q4, q4 && j >= 16, &lo, &hi);
+            acc = wasm_f32x4_add(acc, wasm_f32x4_add(wasm_f32x4_mul(lo, load(xb + j)), wasm_f32x4_mul(hi, load(xb + j + 4))));
+            j += 8;
+          } else {
+            const int level = q4 ? (j < 16 ? (b[2 + j] & 15) : (b[2 + j - 16] >> 4)) - 8 : (signed char)b[2 + j];
+            tail += xb[j] * (float)level;
+            j++;
+          }
+        }
+        y[(long)n * rows + r] += d * (sum4(acc) + tail);
+      }
+      i = block * 32 + last;
+    }
+  }
+}
