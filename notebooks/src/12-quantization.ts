@@ -155,8 +155,9 @@ for (const type of ['q8_0', 'q4_0'] as const) console.log(`${type}: RMS error ${
 // ## 4. Perplexity against bits and size
 //
 // `quantizeModel` (what `tinyllm quantize` runs) replaces every projection with a `QuantizedLinear`, the
-// quantized kind of `Linear`: the packed blocks stay packed, and each product unpacks them on the fly (on a
-// GPU, a kernel reads the blocks directly for decoding). The embeddings, the LM head and the norms stay in
+// quantized kind of `Linear`: the blocks stay packed; a decoding step multiplies straight from them (a SIMD
+// WebAssembly kernel on the CPU, a CUDA kernel on the GPU), and a prompt unpacks them for the ordinary
+// matrix product. The embeddings, the LM head and the norms stay in
 // float: they are a small share of a large model (and half of this tiny one, whose 6,400-token vocabulary is
 // big next to its width of 120), and the head's errors go straight into every logit.
 //
