@@ -7,7 +7,7 @@ import { describeBackend, initBackend, parseBackendName } from '../lib/backend/i
 import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import { presetConfig } from '../lib/model/config.js';
 import { LlamaModel } from '../lib/model/model.js';
-import { generateBatch } from '../lib/infer/batch.js';
+import { generateBatch } from '../lib/infer/batch-decoder.js';
 import { generate } from '../lib/infer/sampling.js';
 import { Rng } from '../lib/rng.js';
 

@@ -13,7 +13,7 @@ export const serveCommand: Command = {
     { name: 'port', value: '<n>', default: SERVE_DEFAULTS.port, help: 'TCP port (0: any free one, printed)' },
     { name: 'api-key', value: '<key>', help: 'require Authorization: Bearer <key> on /v1/* (also read from TINYLLM_API_KEY)' },
     { name: 'name', value: '<id>', default: "the model directory's name", help: 'the model id clients see' },
-    { name: 'max-running', value: '<n>', default: SERVE_DEFAULTS.maxRunning, help: 'generations that take turns token by token; more wait' },
+    { name: 'max-running', value: '<n>', default: SERVE_DEFAULTS.maxRunning, help: 'generations decoded together as one batch (one forward pass per token for all); more wait' },
     { name: 'max-waiting', value: '<n>', default: SERVE_DEFAULTS.maxWaiting, help: 'generations that may wait; beyond them requests get 429' },
     BACKEND_OPTION,
   ],

@@ -1,13 +1,20 @@
-// Continuous batching: sequences join and leave a running batch between steps, and every step is one
-// forward pass over all of them — the weights are read once for the whole batch instead of once per
-// sequence. A new sequence runs its prompt alone (prefill), then its keys and values join the batch's
-// cache, left-padded to the batch's slot count (or the batch padded to its length), as in batch.ts:
-// padding slots are masked out and each row has its own RoPE positions. A finished sequence's row is
-// dropped at the next step. The server steps one BatchDecoder; each request is one Sequence in it.
+// Batched decoding: every step is one forward pass over all running sequences, so the weights are read
+// once for the whole batch instead of once per sequence (what makes serving many users fast, on a GPU
+// above all). Sequences of different lengths share the cache's slots by left padding:
+//
+//   cache slot   0    1    2    3  | 4 …
+//   row 0        pad  pad  a₀   a₁ | new tokens
+//   row 1        b₀   b₁   b₂   b₃ | new tokens
+//
+// Every row's next token goes into the same slot, the padding slots are masked out of attention, and
+// RoPE gets each row's own positions (slot − its padding), so each row computes what it would alone —
+// the tests check it against generate() sequence by sequence. Batching is continuous: a new sequence
+// runs its prompt alone (prefill) and its keys and values join the batch between steps (it, or the
+// batch, gets padded in front); a finished sequence's row is dropped. The server steps one BatchDecoder.
 import * as tf from '@tensorflow/tfjs';
 import { KvCache, MASKED } from '../model/attention.js';
 import type { LlamaModel } from '../model/model.js';
-import { type GenerateOptions, Sequence } from './sampling.js';
+import { checkSamplingOptions, type GenerateOptions, Sequence } from './sampling.js';
 
 /** A sequence in a batch, and the padding slots in front of its cache row. */
 class Row {
@@ -95,5 +102,27 @@ export class BatchDecoder {
     for (const row of this.rows) row.sequence.finish('length');
     this.rows = [];
     this.cache.dispose();
+  }
+}
+
+/**
+ * Continue each prompt as generate() would (the same options, the same seed for every row), decoding
+ * them as one batch; returns the new ids of each row, a stop id included.
+ */
+export function generateBatch(model: LlamaModel, prompts: readonly (readonly number[])[], options: GenerateOptions): number[][] {
+  checkSamplingOptions(options);
+  const batch = new BatchDecoder(model);
+  try {
+    const sequences = prompts.map((prompt, b) => {
+      try {
+        return batch.add(prompt, options);
+      } catch (err) {
+        throw new Error(`generateBatch: prompt ${b}: ${(err as Error).message.replace(/^generate: /, '')}`);
+      }
+    });
+    while (batch.size > 0) batch.step();
+    return sequences.map((s) => s.ids);
+  } finally {
+    batch.dispose();
   }
 }

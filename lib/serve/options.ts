@@ -7,7 +7,7 @@ export const SERVE_DEFAULTS = {
   port: 8000,
   /** Largest request body; bigger ones get 413. */
   maxBodyBytes: 1 << 20,
-  /** Generations stepped in turn, one token each; more wait. */
+  /** Generations decoded together, one token each per step; more wait. */
   maxRunning: 8,
   /** Generations that may wait; beyond them requests get 429. */
   maxWaiting: 64,

@@ -2,7 +2,8 @@
 // streamed as server-sent events), /v1/models, /health, and a chat page at /. Exact to the API's shapes
 // so that the official clients and chat UIs work unchanged: every stream chunk carries the same id,
 // object, created and model, the stream ends with `data: [DONE]`, errors are {"error": {…}} with the
-// status the clients expect. Generations share the model through a fair scheduler (scheduler.ts).
+// status the clients expect. Running generations share the model as rows of one batch, one forward pass
+// per step for all of them (scheduler.ts).
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import * as tf from '@tensorflow/tfjs';
@@ -24,7 +25,7 @@ export interface ServeOptions {
   apiKey?: string;
   /** Largest request body; bigger ones get 413. */
   maxBodyBytes: number;
-  /** Generations stepped in turn; more wait. */
+  /** Generations decoded together as one batch; more wait. */
   maxRunning: number;
   /** Generations that may wait; beyond them requests get 429. */
   maxWaiting: number;

@@ -1,11 +1,10 @@
-// Batched generation against generate() prompt by prompt: left padding, the padding mask and per-row
-// RoPE positions must make every row compute what it would alone — greedy and sampled, with rows that
-// stop early, on the shipped chat model.
+// Batched decoding against generate() prompt by prompt: left padding, the padding mask and per-row RoPE
+// positions must make every row compute what it would alone — greedy and sampled, rows that stop early,
+// sequences joining and leaving a running batch — on the shipped chat model.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../lib/backend/init.js';
-import { generateBatch } from '../../../lib/infer/batch.js';
-import { BatchDecoder } from '../../../lib/infer/batch-decoder.js';
+import { BatchDecoder, generateBatch } from '../../../lib/infer/batch-decoder.js';
 import { generate, type Sequence } from '../../../lib/infer/sampling.js';
 import { loadModelDir } from '../../../lib/io/model-dir.js';
 import { applyChatTemplate } from '../../../lib/tokenizer/chat.js';
@@ -31,8 +30,8 @@ describe('generateBatch', () => {
   });
 
   it('checks every prompt against the context', () => {
-    expect(() => generateBatch(model, [prompts[0]!, []], { temperature: 0, maxNewTokens: 4 })).toThrow('generateBatch: prompt 1 is empty, expected at least one id');
-    expect(() => generateBatch(model, [prompts[0]!], { temperature: 0, maxNewTokens: 600 })).toThrow(/prompt 0: \d+ prompt \+ 600 new tokens exceed maxSeq 512/);
+    expect(() => generateBatch(model, [prompts[0]!, []], { temperature: 0, maxNewTokens: 4 })).toThrow('generateBatch: prompt 1: empty prompt, expected at least one id');
+    expect(() => generateBatch(model, [prompts[0]!], { temperature: 0, maxNewTokens: 600 })).toThrow(/^generateBatch: prompt 0: \d+ prompt \+ 600 new tokens exceed maxSeq 512$/);
   });
 });
 
