@@ -2,10 +2,13 @@
 // weights of a preset (what the weights are does not change the time). At batch 1: time to first token
 // and decode tokens/s; with --batch n: n prompts at once (generateBatch, one forward pass per step for
 // all), aggregate tokens/s. Prints JSON. Compare with Hugging Face generate in the same command:
-//   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --backend wasm --threads 2]
+// --quantize q8_0|q4_0 decodes with the projections quantized (the decoding path of `tinyllm quantize`).
+//   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --quantize q8_0 --backend wasm --threads 2]
 import { describeBackend, initBackend, parseBackendName } from '../lib/backend/init.js';
 import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import { presetConfig } from '../lib/model/config.js';
+import { quantizeModel } from '../lib/quant/quantize-model.js';
+import { quantFormat, type QuantType } from '../lib/quant/types.js';
 import { LlamaModel } from '../lib/model/model.js';
 import { generateBatch } from '../lib/infer/batch-decoder.js';
 import { generate } from '../lib/infer/sampling.js';
@@ -17,11 +20,15 @@ const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 6400, 2)
 const promptLength = intFlag(args, 'prompt', 32, 1)!, newTokens = intFlag(args, 'new', 128, 2)!, batch = intFlag(args, 'batch', 1, 1)!;
 await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true, threads: intFlag(args, 'threads', undefined, 1) });
 
-const model = LlamaModel.create(config, 0);
+const quantize = stringFlag(args, 'quantize');
+if (quantize) quantFormat(quantize); // an unknown type fails before any work
+const float = LlamaModel.create(config, 0);
+const model = quantize ? quantizeModel(float, quantize as QuantType) : float;
+if (model !== float) float.dispose();
 const rng = new Rng(1);
 const prompt = Array.from({ length: promptLength }, () => rng.int(config.vocabSize));
 const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, maxNewTokens: newTokens };
-const header = { backend: describeBackend(), preset, vocab: config.vocabSize, prompt: promptLength, batch };
+const header = { backend: describeBackend(), preset, vocab: config.vocabSize, weights: quantize ?? 'float32', prompt: promptLength, batch };
 if (batch > 1) {
   const prompts = Array.from({ length: batch }, () => Array.from({ length: promptLength }, () => rng.int(config.vocabSize)));
   generateBatch(model, prompts, { ...greedy, maxNewTokens: 8 }); // warm up

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One GPU-machine session's worth of checks and figures, in one command (the machine has no Node.js and
+# no network; device time is scarce). On the CPU machine, from the project root:
+#   ../shared/device/prepare.sh test/gpu/suite.ts lib/cli/main.ts bench/generate.ts bench/train-throughput.ts
+#   xz -9 -f .device/*.mjs && cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm .device/
+# then run `bash test/gpu/device-run.sh` there with .device carried; logs and JSON land in $OUT (or ./gpu-out).
+# It runs: the GPU suite (every cuda kernel, fused op, quantized kernel and batched decode against the
+# CPU); decoding at batch 1 and 16 (float32, q8_0, q4_0) beside Hugging Face generate in bf16; evaluation
+# (multiple choice, both scorings) and DPO of the shipped chat model on cuda.
+set -uo pipefail
+out=${OUT:-gpu-out}
+mkdir -p "$out"
+source .device/env.sh
+xz -dkf .device/*.mjs.xz 2>/dev/null
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/gpu.csv" 2>&1
+step() { echo "== $1 ($(date +%T))" | tee -a "$out/steps.log"; }
+
+step 'GPU suite'
+node --test .device/suite.mjs > "$out/suite.txt" 2>&1; tail -12 "$out/suite.txt" >> "$out/steps.log"
+
+step 'decoding, 92m shape, vocabulary 6,400: ours (float32, q8_0, q4_0; batch 1 and 16) and Hugging Face bf16'
+for weights in float32 q8_0 q4_0; do
+  q=$([ "$weights" = float32 ] || echo "--quantize $weights")
+  for b in 1 16; do node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch $b $q --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"; done
+done
+python3 - >> "$out/generate.jsonl" 2>> "$out/generate.err" <<'PY'
+import json, time, torch
+from transformers import LlamaConfig, LlamaForCausalLM
+cfg = LlamaConfig(vocab_size=6400, hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8,
+                  num_key_value_heads=8, max_position_embeddings=1024, rms_norm_eps=1e-5)
+m = LlamaForCausalLM(cfg).to('cuda', torch.bfloat16).eval()
+for b in (1, 16):
+    x = torch.randint(0, 6400, (b, 32), device='cuda')
+    run = lambda n: m.generate(x, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
+    with torch.inference_mode():
+        run(8); torch.cuda.synchronize(); t = time.time(); run(128); torch.cuda.synchronize(); s = time.time() - t
+    print(json.dumps({'reference': 'transformers generate bf16', 'preset': '92m', 'batch': b, 'aggregate_tok_s': round(b * 128 / s, 1)}))
+PY
+cat "$out/generate.jsonl" >> "$out/steps.log"
+
+step 'evaluation of the shipped chat model on cuda'
+for score in letter option; do
+  node .device/main.mjs eval --model datasets/models/chat --task mcq --data datasets/eval/mcq --score $score --backend cuda --json >> "$out/eval.jsonl" 2>> "$out/eval.err"
+done
+cut -c1-300 "$out/eval.jsonl" >> "$out/steps.log"
+
+step 'DPO of the shipped chat model on cuda (300 steps, batch 16)'
+node .device/main.mjs data prepare --format dpo --tokenizer datasets/tokenizer --input datasets/dpo/train.jsonl.gz --val datasets/dpo/val.jsonl.gz --out /tmp/dpo-data --seq 512 > "$out/dpo-prepare.txt" 2>&1
+node .device/main.mjs dpo --model datasets/models/chat --data /tmp/dpo-data --out /tmp/dpo-run --steps 300 --batch 16 --eval-every 50 --eval-batches 30 --save-every 0 --backend cuda > "$out/dpo.txt" 2>&1
+tail -5 "$out/dpo.txt" >> "$out/steps.log"; cp /tmp/dpo-run/metrics.jsonl "$out/dpo-metrics.jsonl" 2>/dev/null
+
+step 'done'
