@@ -7,6 +7,7 @@
 // (no files, a missing column) is an error.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { CMMLU_SUBJECTS } from './cmmlu-subjects.js';
 import { parseCsv } from './csv.js';
 
 export const LETTERS = ['A', 'B', 'C', 'D'] as const;
@@ -28,7 +29,7 @@ export interface McqItem {
 export interface McqSubject {
   /** The file's name without `.csv` and the `_{split}` suffix, e.g. `computer_network`. */
   key: string;
-  /** As the prompt names it: the Chinese name from subject_mapping.json, else the key with spaces. */
+  /** As the prompt names it: the Chinese name from subject_mapping.json or CMMLU's table, else the key with spaces. */
   name: string;
   file: string;
   items: McqItem[];
@@ -80,7 +81,7 @@ function readSubject(file: string, split: string, root: string, skipped: { count
   return { key, name: subjectName(root, key), file, items: readItems(file, skip), dev };
 }
 
-/** The Chinese name from C-Eval's subject_mapping.json beside the splits, else the key with spaces. */
+/** The Chinese name from C-Eval's subject_mapping.json beside the splits, else CMMLU's name for the key, else the key with spaces. */
 function subjectName(root: string, key: string): string {
   const mapping = join(root, 'subject_mapping.json');
   if (existsSync(mapping)) {
@@ -93,7 +94,7 @@ function subjectName(root: string, key: string): string {
     const entry = (names as Record<string, unknown>)[key];
     if (Array.isArray(entry) && typeof entry[1] === 'string' && entry[1] !== '') return entry[1];
   }
-  return key.replace(/_/g, ' ');
+  return Object.hasOwn(CMMLU_SUBJECTS, key) ? CMMLU_SUBJECTS[key]! : key.replace(/_/g, ' ');
 }
 
 /** The rows of one CSV file; bad rows go to `skip`. */

@@ -461,8 +461,9 @@ ${qa.slice(0, 4).map((q, i) => `| ${cell(q.prompt[q.prompt.length - 1]!.content)
 // `val/`, `test/` with `{subject}_{split}.csv` (the `test` answers are withheld: `val` is scored by default),
 // CMMLU's `dev/` and `test/` with `{subject}.csv`. The prompt's header names the subject in Chinese from a
 // `subject_mapping.json` beside those folders (C-Eval's, from its GitHub repository: `{"computer_network":
-// ["Computer Network", "计算机网络", "STEM"], …}`); without one it uses the file name (`chinese history`), which
-// CMMLU's own script would give in Chinese — write one in the same form for CMMLU to match it exactly.
+// ["Computer Network", "计算机网络", "STEM"], …}`); CMMLU has no such file, so its 67 file names are looked up
+// in `lib/eval/cmmlu-subjects.ts` (`chinese_history` → 中国历史, as CMMLU's own script names them); any other
+// file name is used as it is (`my_subject` → `my subject`).
 //
 // ```bash
 // unzip ceval-exam.zip -d ceval-exam && cp ceval/subject_mapping.json ceval-exam/   # the zip, and a clone of C-Eval's repository

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../../lib/eval/csv.js';
 import { readMcq } from '../../../lib/eval/mcq-data.js';
+import { CMMLU_SUBJECTS } from '../../../lib/eval/cmmlu-subjects.js';
 
 /** A folder with these files (path → content). */
 function folder(files: Record<string, string>): string {
@@ -53,16 +54,19 @@ describe('readMcq', () => {
     expect(readMcq(root, 'test').subjects[0]!.items[0]).toMatchObject({ question: 'T1', answer: null });
   });
 
-  it("reads CMMLU's layout: the test split, an unnamed index column, names from the file name", () => {
+  it("reads CMMLU's layout: the test split, an unnamed index column, CMMLU's Chinese name for the file name (else the name itself)", () => {
     const root = folder({
       'test/high_school_physics.csv': ',Question,A,B,C,D,Answer\n0,Q,a,b,c,d,C\n',
       'dev/high_school_physics.csv': ',Question,A,B,C,D,Answer\n0,S,a,b,c,d,A\n',
+      'test/my_own_subject.csv': ',Question,A,B,C,D,Answer\n0,Q,a,b,c,d,B\n',
+      'test/constructor.csv': ',Question,A,B,C,D,Answer\n0,Q,a,b,c,d,B\n',
     });
     const set = readMcq(root);
     expect(set.split).toBe('test');
-    expect(set.subjects[0]).toMatchObject({ key: 'high_school_physics', name: 'high school physics' });
-    expect(set.subjects[0]!.items[0]).toMatchObject({ id: '0', question: 'Q', options: ['a', 'b', 'c', 'd'], answer: 'C' });
-    expect(set.subjects[0]!.dev).toHaveLength(1);
+    expect(set.subjects.map((s) => [s.key, s.name])).toEqual([['constructor', 'constructor'], ['high_school_physics', '高中物理学'], ['my_own_subject', 'my own subject']]);
+    expect(Object.keys(CMMLU_SUBJECTS)).toHaveLength(67);
+    expect(set.subjects[1]!.items[0]).toMatchObject({ id: '0', question: 'Q', options: ['a', 'b', 'c', 'd'], answer: 'C' });
+    expect(set.subjects[1]!.dev).toHaveLength(1);
   });
 
   it('reads one CSV file, with its dev rows from the folder beside it', () => {
