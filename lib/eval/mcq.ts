@@ -68,6 +68,21 @@ export function mcqPrompt(subject: string, item: McqItem, shots: readonly McqIte
   return mcqHeader(subject) + shots.map((s) => mcqQuestion(s, true)).join('') + mcqQuestion(item);
 }
 
+/**
+ * The worked examples that fit, chosen as CMMLU's script chooses them: while the shots' token counts
+ * (each encoded alone) add up to at least the room that the prompt without shots leaves in `maxSeq`,
+ * drop every shot of the longest length. The kept shots, in their order.
+ */
+export function shotsThatFit(tokenizer: Tokenizer, promptIds: (text: string) => number[], subject: string, item: McqItem, shots: readonly McqItem[], maxSeq: number): McqItem[] {
+  const room = maxSeq - promptIds(mcqPrompt(subject, item, [])).length;
+  let kept = shots.map((shot) => ({ shot, length: tokenizer.encode(mcqQuestion(shot, true)).length }));
+  while (kept.length > 0 && kept.reduce((sum, k) => sum + k.length, 0) >= room) {
+    const longest = Math.max(...kept.map((k) => k.length));
+    kept = kept.filter((k) => k.length !== longest);
+  }
+  return kept.map((k) => k.shot);
+}
+
 /** The option-scoring context that each option's text continues. */
 export function clozeContext(item: McqItem): string {
   return `题目：${item.question}\n答案是：`;
@@ -95,16 +110,9 @@ export function evaluateMcq(model: LlamaModel, tokenizer: Tokenizer, set: McqSet
     });
     const prompts = items.map(({ subject, item }) => {
       if (options.shots > subject.dev.length) throw new Error(`${subject.file}: --shots ${options.shots}, but the dev split has ${subject.dev.length} answered rows for subject ${subject.key}`);
-      // Drop worked examples, the last first, until the prompt fits (CMMLU drops its longest ones).
-      for (let k = options.shots; k > 0; k--) {
-        const ids = encode(mcqPrompt(subject.name, item, subject.dev.slice(0, k)));
-        if (ids.length <= maxSeq) {
-          if (k < options.shots) fewerShots++;
-          return ids;
-        }
-      }
-      if (options.shots > 0) fewerShots++;
-      return fit(encode(mcqPrompt(subject.name, item, [])), maxSeq);
+      const shots = shotsThatFit(tokenizer, encode, subject.name, item, subject.dev.slice(0, options.shots), maxSeq);
+      if (shots.length < options.shots) fewerShots++;
+      return fit(encode(mcqPrompt(subject.name, item, shots)), maxSeq); // cut on the left only if the question alone is too long
     });
     scores = nextTokenLogProbs(model, prompts, letterIds, options.batch, (done) => options.onProgress?.(done, prompts.length));
   } else {
