@@ -4,6 +4,7 @@
 #   ../shared/device/prepare.sh test/gpu/suite.ts lib/cli/main.ts bench/generate.ts bench/train-throughput.ts
 #   xz -9 -f .device/*.mjs && cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm .device/
 # then run `bash test/gpu/device-run.sh` there with .device carried; logs and JSON land in $OUT (or ./gpu-out).
+# A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default.
 # It runs: the GPU suite (every cuda kernel, fused op, quantized kernel and batched decode against the
 # CPU); decoding at batch 1 and 16 (float32, q8_0, q4_0) beside Hugging Face generate in bf16; evaluation
 # (multiple choice, both scorings) and DPO of the shipped chat model on cuda.
@@ -13,11 +14,16 @@ mkdir -p "$out"
 source .device/env.sh
 xz -dkf .device/*.mjs.xz 2>/dev/null
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/gpu.csv" 2>&1
+steps=",${STEPS:-suite,generate,eval,dpo},"
 step() { echo "== $1 ($(date +%T))" | tee -a "$out/steps.log"; }
+wanted() { [[ "$steps" == *",$1,"* ]]; }
 
+if wanted suite; then
 step 'GPU suite'
 node --test .device/suite.mjs > "$out/suite.txt" 2>&1; tail -12 "$out/suite.txt" >> "$out/steps.log"
+fi
 
+if wanted generate; then
 step 'decoding, 92m shape, vocabulary 6,400: ours (float32, q8_0, q4_0; batch 1 and 16) and Hugging Face bf16'
 for weights in float32 q8_0 q4_0; do
   q=$([ "$weights" = float32 ] || echo "--quantize $weights")
@@ -37,16 +43,21 @@ for b in (1, 16):
     print(json.dumps({'reference': 'transformers generate bf16', 'preset': '92m', 'batch': b, 'aggregate_tok_s': round(b * 128 / s, 1)}))
 PY
 cat "$out/generate.jsonl" >> "$out/steps.log"
+fi
 
+if wanted eval; then
 step 'evaluation of the shipped chat model on cuda'
 for score in letter option; do
   node .device/main.mjs eval --model datasets/models/chat --task mcq --data datasets/eval/mcq --score $score --backend cuda --json >> "$out/eval.jsonl" 2>> "$out/eval.err"
 done
 cut -c1-300 "$out/eval.jsonl" >> "$out/steps.log"
+fi
 
+if wanted dpo; then
 step 'DPO of the shipped chat model on cuda (300 steps, batch 16)'
 node .device/main.mjs data prepare --format dpo --tokenizer datasets/tokenizer --input datasets/dpo/train.jsonl.gz --val datasets/dpo/val.jsonl.gz --out /tmp/dpo-data --seq 512 > "$out/dpo-prepare.txt" 2>&1
 node .device/main.mjs dpo --model datasets/models/chat --data /tmp/dpo-data --out /tmp/dpo-run --steps 300 --batch 16 --eval-every 50 --eval-batches 30 --save-every 0 --backend cuda > "$out/dpo.txt" 2>&1
 tail -5 "$out/dpo.txt" >> "$out/steps.log"; cp /tmp/dpo-run/metrics.jsonl "$out/dpo-metrics.jsonl" 2>/dev/null
+fi
 
 step 'done'
