@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { KvCache, MASKED } from '../model/attention.js';
 import type { LlamaModel } from '../model/model.js';
-import { checkSamplingOptions, type GenerateOptions, Sequence } from './sampling.js';
+import { checkSamplingOptions, type GenerateOptions, lastLogits, Sequence } from './sampling.js';
 
 /** A sequence in a batch, and the padding slots in front of its cache row. */
 class Row {
@@ -40,11 +40,7 @@ export class BatchDecoder {
     if (sequence.done) return sequence; // maxNewTokens 0
     const own = this.model.newCache();
     try {
-      const logits = tf.tidy(() => {
-        const { logits } = this.model.forward(tf.tensor2d([[...prompt]], [1, prompt.length], 'int32'), { cache: own });
-        return logits.slice([0, prompt.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array; // [V]
-      });
-      sequence.accept(logits);
+      sequence.accept(lastLogits(this.model, prompt, own));
       if (sequence.done) return sequence;
       // Line the slots up: the shorter side gets padding in front.
       const slots = this.cache.rows > 0 ? this.cache.length : 0;
@@ -75,8 +71,7 @@ export class BatchDecoder {
       // Each row's last id sits at position prompt + generated − 1 of its own sequence.
       const positions = tf.tensor2d(this.rows.map((r) => [r.sequence.prompt.length + r.sequence.ids.length - 1]), [B, 1], 'int32');
       const mask = tf.tensor4d(this.rows.flatMap((r) => Array.from({ length: S }, (_, s) => (s < r.pad ? MASKED : 0))), [B, 1, 1, S]);
-      const { logits } = this.model.forward(ids, { cache: this.cache, mask, positions });
-      return logits.reshape([B, -1]).dataSync() as Float32Array; // [B, V]
+      return this.model.logitsAt(ids, tf.zeros([B], 'int32'), { cache: this.cache, mask, positions }).dataSync() as Float32Array; // [B, V]
     });
     const V = logits.length / B;
     this.rows.forEach((row, b) => row.sequence.accept(logits.slice(b * V, (b + 1) * V)));

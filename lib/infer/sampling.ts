@@ -133,6 +133,11 @@ export class Sequence {
   }
 }
 
+/** The logits [V] after `input` (ids not yet in `cache`, which takes their keys and values). */
+export function lastLogits(model: LlamaModel, input: readonly number[], cache: KvCache): Float32Array {
+  return tf.tidy(() => model.logitsAt(tf.tensor2d([[...input]], [1, input.length], 'int32'), tf.tensor1d([input.length - 1], 'int32'), { cache }).dataSync() as Float32Array);
+}
+
 /**
  * A sequence generated alone with its own KV cache: step() runs the model on the positions not yet seen
  * (the whole prompt first, then the last token) and samples the next id. generate() steps one to the end.
@@ -150,13 +155,7 @@ export class Decoder extends Sequence {
     if (this.done) throw new Error('generate: step() after the end of the sequence');
     // Only the new positions go through the model; the cache holds the keys and values of the rest.
     const input = this.ids.length === 0 ? [...this.prompt] : [this.ids.at(-1)!];
-    const logits = tf.tidy(() => {
-      const { logits } = this.model.forward(tf.tensor2d([input], [1, input.length], 'int32'), { cache: this.cache });
-      return logits.slice([0, input.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array; // [V]
-    });
-    const id = this.accept(logits);
-    if (this.done) this.cache.dispose();
-    return id;
+    return this.accept(lastLogits(this.model, input, this.cache));
   }
 
   override finish(reason: 'stop' | 'length'): void {

@@ -43,7 +43,8 @@ export function saveModelDir(model: LlamaModel, dir: string, options: SaveOption
   for (const [name, v] of model.params) tensors.set(name, { shape: v.shape, values: v.dataSync() as Float32Array });
   const blocks = new Map<string, StoredBytes>();
   for (const [module, q] of model.quantized) {
-    blocks.set(`${module}.weight`, { shape: [q.bytes().length], bytes: q.bytes() }); // the blocks of the flattened weight
+    const bytes = q.bytes(); // the blocks of the flattened weight
+    blocks.set(`${module}.weight`, { shape: [bytes.length], bytes });
   }
   writeSafetensors(join(dir, 'model.safetensors'), tensors, dtype === 'bfloat16' ? 'BF16' : 'F32', {}, blocks);
   if (tokenizer) saveTokenizer(tokenizer, dir, { modelMaxLength: model.config.maxSeq });

@@ -250,12 +250,13 @@ export class LlamaModel {
 
   /**
    * Logits [B, V] at one position per row (positions [B], int32): the next-token distribution after a
-   * prompt without making [B, T, V] (right-padded prompts read each row at its own last token).
+   * prompt without making [B, T, V] (right-padded prompts read each row at its own last token; decoding
+   * reads the last, with `options` giving the KV cache, a mask, RoPE positions as forward() takes them).
    */
-  logitsAt(ids: tf.Tensor2D, positions: tf.Tensor1D): tf.Tensor2D {
+  logitsAt(ids: tf.Tensor2D, positions: tf.Tensor1D, options: ForwardOptions = {}): tf.Tensor2D {
     return tf.tidy(() => {
       const [B, T] = ids.shape;
-      const h = this.hidden(ids).h.reshape([B * T, -1]); // [B·T, D]
+      const h = this.hidden(ids, options).h.reshape([B * T, -1]); // [B·T, D]
       const rows = tf.add(tf.mul(tf.range(0, B, 1, 'int32'), tf.scalar(T, 'int32')), positions); // b·T + position
       return linear(tf.gather(h, rows), this.headWeight) as tf.Tensor2D; // [B, V]
     });

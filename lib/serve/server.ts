@@ -126,8 +126,7 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
     const logprobs = extra.logprobs ?? null;
     const tokenLogprobs: CompletionLogprobs = extra.promptLogprobs ?? { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
     let offset = extra.echo?.length ?? 0;
-    let sequence: Sequence | null = null;
-    const generated = () => sequence?.ids.length ?? 0;
+    const generated = () => job.generation?.sequence.ids.length ?? 0;
     const usage = () => ({ prompt_tokens: prompt.length, completion_tokens: generated(), total_tokens: prompt.length + generated() });
     const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
     const usageField = request.includeUsage ? { usage: null } : {};
@@ -137,7 +136,6 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
       else if (extra.echo) send({ ...head, choices: [{ index: 0, text: extra.echo, logprobs: null, finish_reason: null }], ...usageField });
     }
     const job: GenerationJob = new GenerationJob(prompt, generateOptions, tokenizer, request.stop, (text, current) => {
-      sequence = current;
       tokensGenerated++;
       const tokenId = current.ids.at(-1)!;
       if (logprobs !== null && current.lastLogits && !stopIds.includes(tokenId)) { // a stop token is not part of the text
@@ -155,7 +153,7 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
       }
     }, (err) => {
       if (res.writableEnded || res.destroyed) return;
-      const finishReason = sequence?.finishReason ?? 'length';
+      const finishReason = job.generation?.sequence.finishReason ?? 'length';
       const text: string = job.generation?.text ?? '';
       if (err) {
         const failure = new ApiError(500, `generation failed: ${err.message}`, 'server_error');
