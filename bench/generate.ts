@@ -2,8 +2,9 @@
 // weights of a preset (what the weights are does not change the time). At batch 1: time to first token
 // and decode tokens/s; with --batch n: n prompts at once (generateBatch, one forward pass per step for
 // all), aggregate tokens/s. Prints JSON. Compare with Hugging Face generate in the same command:
-// --quantize q8_0|q4_0 decodes with the projections quantized (the decoding path of `tinyllm quantize`).
-//   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --quantize q8_0 --backend wasm --threads 2]
+// --quantize q8_0|q4_0 decodes with the projections quantized (the decoding path of `tinyllm quantize`);
+// --profile then times the kernels of one more decoding step at batch 1 (where a token's time goes).
+//   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --quantize q8_0 --backend wasm --threads 2 --profile]
 import { describeBackend, initBackend, parseBackendName } from '../lib/backend/init.js';
 import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import { presetConfig } from '../lib/model/config.js';
@@ -11,8 +12,9 @@ import { quantizeModel } from '../lib/quant/quantize-model.js';
 import { quantFormat, type QuantType } from '../lib/quant/types.js';
 import { LlamaModel } from '../lib/model/model.js';
 import { generateBatch } from '../lib/infer/batch-decoder.js';
-import { generate } from '../lib/infer/sampling.js';
+import { Decoder, generate } from '../lib/infer/sampling.js';
 import { Rng } from '../lib/rng.js';
+import { printProfile } from './profile.js';
 
 const args = parseArgs(process.argv.slice(2));
 const preset = stringFlag(args, 'preset', 'nano')!;
@@ -48,5 +50,11 @@ if (batch > 1) {
     ...header, new_tokens: times.length,
     first_token_ms: +times[0]!.toFixed(1), decode_tok_s: +((1000 * (times.length - 1)) / decodeMs).toFixed(1), total_s: +((last - started) / 1000).toFixed(2),
   }));
+  if (args.flags.has('profile')) {
+    const decoder = new Decoder(model, prompt, { ...greedy, maxNewTokens: config.maxSeq - promptLength });
+    decoder.step(); // the prompt
+    await printProfile('decoding step', () => { decoder.step(); });
+    decoder.finish('length');
+  }
 }
 model.dispose();

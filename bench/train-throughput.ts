@@ -16,6 +16,7 @@ import { LlamaModel } from '../lib/model/model.js';
 import { Rng } from '../lib/rng.js';
 import { AdamW } from '../lib/train/adamw.js';
 import { trainStep } from '../lib/train/step.js';
+import { printProfile } from './profile.js';
 
 const H100_BF16_DENSE_TFLOPS = 989;
 
@@ -59,32 +60,7 @@ for (const matmul of precisions) {
     trainable_m: +([...trainable.values()].reduce((n, v) => n + v.size, 0) / 1e6).toFixed(2), tokens_per_s: Math.round(tokensPerSecond), ms_per_step: +ms.toFixed(1),
     mfu: +(100 * mfu).toFixed(1), peak_gpu_gb: memory.peakBytesInGPU !== undefined ? +(memory.peakBytesInGPU / 2 ** 30).toFixed(2) : null, loss: +loss.toFixed(4),
   }));
-  if (args.flags.has('profile')) await profileStep(model, adamw, micro);
+  if (args.flags.has('profile')) await printProfile('step', () => { trainStep(model, adamw, micro, B, 1e-4, 1); });
   adamw.dispose();
   model.dispose();
-}
-
-/**
- * One step again with tfjs's profiler: each kernel's time (on cuda, GPU time from CUDA events around it;
- * on the CPU backends, the kernel's own wall time), grouped by kernel name. If their sum is well below
- * the step's wall time, the rest is dispatch (tfjs, JS, koffi calls); if close, the kernels are the limit.
- */
-async function profileStep(model: LlamaModel, adamw: AdamW, micro: Batch[]): Promise<void> {
-  tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false); // else the profiler reads back every kernel's output
-  const started = performance.now();
-  trainStep(model, adamw, micro, B, 1e-4, 1);
-  const wall = performance.now() - started;
-  const info = await tf.profile(() => { trainStep(model, adamw, micro, B, 1e-4, 1); });
-  const byName = new Map<string, { ms: number; count: number }>();
-  for (const k of info.kernels) {
-    const entry = byName.get(k.name) ?? { ms: 0, count: 0 };
-    entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    entry.count++;
-    byName.set(k.name, entry);
-  }
-  const total = [...byName.values()].reduce((a, b) => a + b.ms, 0);
-  console.log(`profile (${describeBackend()}): ${info.kernels.length} kernel calls per step; time of all kernels ${total.toFixed(1)} ms; wall time of a step ${wall.toFixed(1)} ms`);
-  for (const [name, { ms, count }] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
-    console.log(`  ${name.padEnd(26)} ${ms.toFixed(2).padStart(9)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${String(count).padStart(5)} calls`);
-  }
 }

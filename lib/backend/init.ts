@@ -7,11 +7,13 @@ import type { CudaBackend } from './cuda/backend.js';
 import type { MatmulPrecision } from './cuda/ffi/cublas.js';
 import { probeCuda, registerCudaBackend } from './cuda/register.js';
 import { registerExtraKernels } from './extra-kernels.js';
+import { registerKvCacheKernels } from './kv-cache-kernels.js';
 import { registerQuantizedKernels } from './quantized-kernels.js';
 import { activeBlas, useBlas } from './wasm/register.js';
 
 registerExtraKernels();
 registerQuantizedKernels();
+registerKvCacheKernels();
 
 /** The backends a learner or the CLI can ask for; 'auto' picks the fastest that works here. */
 export type BackendName = 'auto' | 'cpu' | 'wasm' | 'cuda';

@@ -1,101 +1,77 @@
 // Batched decoding: every step is one forward pass over all running sequences, so the weights are read
 // once for the whole batch instead of once per sequence (what makes serving many users fast, on a GPU
-// above all). Sequences of different lengths share the cache's slots by left padding:
+// above all). Each sequence has a row of the KV cache to itself, its position p in slot p:
 //
-//   cache slot   0    1    2    3  | 4 …
-//   row 0        pad  pad  a₀   a₁ | new tokens
-//   row 1        b₀   b₁   b₂   b₃ | new tokens
+//   cache row 0   a₀ a₁ a₂ a₃ a₄ | next      (prompt of 3, 2 generated)
+//   cache row 1   b₀ b₁ b₂ b₃ b₄ b₅ b₆ | next
+//   cache row 2   (free)
 //
-// Every row's next token goes into the same slot, the padding slots are masked out of attention, and
-// RoPE gets each row's own positions (slot − its padding), so each row computes what it would alone —
-// the tests check it against generate() sequence by sequence. Batching is continuous: a new sequence
-// runs its prompt alone (prefill) and its keys and values join the batch between steps (it, or the
-// batch, gets padded in front); a finished sequence's row is dropped. The server steps one BatchDecoder.
+// so rows of different lengths need no padding, and each row computes what it would alone — the tests
+// check it against generate() sequence by sequence. Batching is continuous: a new sequence runs its
+// prompt into a free row (prefill) and joins at the next step; a finished sequence frees its row.
+// The server steps one BatchDecoder.
 import * as tf from '@tensorflow/tfjs';
-import { KvCache, MASKED } from '../model/attention.js';
+import type { KvCache } from '../model/kv-cache.js';
 import type { LlamaModel } from '../model/model.js';
 import { checkSamplingOptions, type GenerateOptions, lastLogits, Sequence } from './sampling.js';
 
-/** A sequence in a batch, and the padding slots in front of its cache row. */
-class Row {
-  constructor(readonly sequence: Sequence, public pad: number) {}
-}
-
 export class BatchDecoder {
-  private rows: Row[] = [];
   private readonly cache: KvCache;
+  /** The sequence in each cache row; null where the row is free. */
+  private readonly rows: (Sequence | null)[];
 
-  constructor(readonly model: LlamaModel) {
-    this.cache = model.newCache();
+  /** Room for `rows` sequences at once, each up to `capacity` positions (prompt and new tokens). */
+  constructor(readonly model: LlamaModel, rows: number, capacity = model.config.maxSeq) {
+    this.cache = model.newCache(rows, capacity);
+    this.rows = new Array<Sequence | null>(rows).fill(null);
   }
 
   /** Sequences running now. */
   get size(): number {
-    return this.rows.filter((r) => !r.sequence.done).length;
+    return this.rows.filter((s) => s && !s.done).length;
   }
 
-  /** Start a sequence: run its prompt alone, sample its first id, and add it to the batch (unless already done). */
+  /** Start a sequence: run its prompt into a free row, sample its first id, and add it to the batch (unless already done). */
   add(prompt: readonly number[], options: GenerateOptions): Sequence {
     const sequence = new Sequence(prompt, options, this.model.config.maxSeq);
     if (sequence.done) return sequence; // maxNewTokens 0
-    const own = this.model.newCache();
-    try {
-      sequence.accept(lastLogits(this.model, prompt, own));
-      if (sequence.done) return sequence;
-      // Line the slots up: the shorter side gets padding in front.
-      const slots = this.cache.rows > 0 ? this.cache.length : 0;
-      let pad = 0;
-      if (prompt.length < slots) {
-        pad = slots - prompt.length;
-        own.padFront(pad);
-      } else if (this.cache.rows > 0) {
-        this.cache.padFront(prompt.length - slots);
-        for (const row of this.rows) row.pad += prompt.length - slots;
-      }
-      this.cache.concatRows(own);
-      this.rows.push(new Row(sequence, pad));
-      return sequence;
-    } finally {
-      own.dispose();
-    }
+    const { capacity } = this.cache.shape;
+    if (prompt.length + options.maxNewTokens > capacity) throw new Error(`generate: ${prompt.length} prompt + ${options.maxNewTokens} new tokens exceed the batch's ${capacity} positions per sequence`);
+    this.freeFinished();
+    const row = this.rows.indexOf(null);
+    if (row < 0) throw new Error(`generate: all ${this.rows.length} rows of the batch are running`);
+    this.cache.clear(row);
+    sequence.accept(lastLogits(this.model, prompt, this.cache, row));
+    if (!sequence.done) this.rows[row] = sequence;
+    return sequence;
   }
 
-  /** One id for every running sequence, in one forward pass (rows that finished since are dropped first). */
+  /** One id for every running sequence, in one forward pass (rows that finished since are freed first). */
   step(): void {
-    this.dropFinished();
-    if (this.rows.length === 0) return;
-    const B = this.rows.length;
-    const S = this.cache.length + 1; // slots once this step's ids are in
+    this.freeFinished();
+    const cacheRows = this.rows.flatMap((s, r) => (s ? [r] : []));
+    if (cacheRows.length === 0) return;
+    const sequences = cacheRows.map((r) => this.rows[r]!);
+    const B = cacheRows.length;
     const logits = tf.tidy(() => {
-      const ids = tf.tensor2d(this.rows.map((r) => [r.sequence.ids.at(-1)!]), [B, 1], 'int32');
-      // Each row's last id sits at position prompt + generated − 1 of its own sequence.
-      const positions = tf.tensor2d(this.rows.map((r) => [r.sequence.prompt.length + r.sequence.ids.length - 1]), [B, 1], 'int32');
-      const mask = tf.tensor4d(this.rows.flatMap((r) => Array.from({ length: S }, (_, s) => (s < r.pad ? MASKED : 0))), [B, 1, 1, S]);
-      return this.model.logitsAt(ids, tf.zeros([B], 'int32'), { cache: this.cache, mask, positions }).dataSync() as Float32Array; // [B, V]
+      const ids = tf.tensor2d(sequences.map((s) => [s.ids.at(-1)!]), [B, 1], 'int32');
+      return this.model.logitsAt(ids, tf.zeros([B], 'int32'), { cache: this.cache, cacheRows }).dataSync() as Float32Array; // [B, V]
     });
     const V = logits.length / B;
-    this.rows.forEach((row, b) => row.sequence.accept(logits.slice(b * V, (b + 1) * V)));
+    sequences.forEach((s, b) => s.accept(logits.slice(b * V, (b + 1) * V)));
   }
 
-  /** Drop the rows of finished (or cancelled) sequences from the batch and its cache. */
-  private dropFinished(): void {
-    const keep = this.rows.map((r, i) => (r.sequence.done ? -1 : i)).filter((i) => i >= 0);
-    if (keep.length === this.rows.length) return;
-    this.cache.keepRows(keep);
-    this.rows = keep.map((i) => this.rows[i]!);
-    if (this.rows.length === 0) return;
-    // Slots that every remaining row pads can go.
-    const common = Math.min(...this.rows.map((r) => r.pad));
-    if (common > 0) {
-      this.cache.keepSlotsFrom(common);
-      for (const row of this.rows) row.pad -= common;
-    }
+  /** Free the rows of finished (or cancelled) sequences. */
+  private freeFinished(): void {
+    this.rows.forEach((s, r) => {
+      if (s?.done) this.rows[r] = null;
+    });
   }
 
   /** Free the cache (every sequence ends). */
   dispose(): void {
-    for (const row of this.rows) row.sequence.finish('length');
-    this.rows = [];
+    for (const s of this.rows) s?.finish('length');
+    this.rows.fill(null);
     this.cache.dispose();
   }
 }
@@ -106,7 +82,9 @@ export class BatchDecoder {
  */
 export function generateBatch(model: LlamaModel, prompts: readonly (readonly number[])[], options: GenerateOptions): number[][] {
   checkSamplingOptions(options);
-  const batch = new BatchDecoder(model);
+  if (prompts.length === 0) return [];
+  const longest = Math.max(...prompts.map((p) => p.length));
+  const batch = new BatchDecoder(model, prompts.length, Math.min(model.config.maxSeq, longest + options.maxNewTokens));
   try {
     const sequences = prompts.map((prompt, b) => {
       try {

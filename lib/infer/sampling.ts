@@ -1,7 +1,7 @@
 // Choosing the next token from logits — the penalties, temperature, top-k, top-p and min-p, in Hugging
 // Face's order — and generating a continuation with the KV cache, streaming each id as it is sampled.
 import * as tf from '@tensorflow/tfjs';
-import type { KvCache } from '../model/attention.js';
+import type { KvCache } from '../model/kv-cache.js';
 import type { LlamaModel } from '../model/model.js';
 import { Rng } from '../rng.js';
 import { ENDOFTEXT, IM_END } from '../tokenizer/special.js';
@@ -133,9 +133,9 @@ export class Sequence {
   }
 }
 
-/** The logits [V] after `input` (ids not yet in `cache`, which takes their keys and values). */
-export function lastLogits(model: LlamaModel, input: readonly number[], cache: KvCache): Float32Array {
-  return tf.tidy(() => model.logitsAt(tf.tensor2d([[...input]], [1, input.length], 'int32'), tf.tensor1d([input.length - 1], 'int32'), { cache }).dataSync() as Float32Array);
+/** The logits [V] after `input` (ids not yet in row `row` of `cache`, which takes their keys and values). */
+export function lastLogits(model: LlamaModel, input: readonly number[], cache: KvCache, row = 0): Float32Array {
+  return tf.tidy(() => model.logitsAt(tf.tensor2d([[...input]], [1, input.length], 'int32'), tf.tensor1d([input.length - 1], 'int32'), { cache, cacheRows: [row] }).dataSync() as Float32Array);
 }
 
 /**
@@ -143,11 +143,12 @@ export function lastLogits(model: LlamaModel, input: readonly number[], cache: K
  * (the whole prompt first, then the last token) and samples the next id. generate() steps one to the end.
  */
 export class Decoder extends Sequence {
-  private readonly cache: KvCache;
+  private readonly cache: KvCache | null;
 
   constructor(readonly model: LlamaModel, prompt: readonly number[], options: GenerateOptions) {
     super(prompt, options, model.config.maxSeq);
-    this.cache = model.newCache();
+    // Room for the prompt and every new token.
+    this.cache = this.done ? null : model.newCache(1, prompt.length + options.maxNewTokens);
   }
 
   /** Sample the next id (call while !done). */
@@ -155,7 +156,7 @@ export class Decoder extends Sequence {
     if (this.done) throw new Error('generate: step() after the end of the sequence');
     // Only the new positions go through the model; the cache holds the keys and values of the rest.
     const input = this.ids.length === 0 ? [...this.prompt] : [this.ids.at(-1)!];
-    return this.accept(lastLogits(this.model, input, this.cache));
+    return this.accept(lastLogits(this.model, input, this.cache!));
   }
 
   override finish(reason: 'stop' | 'length'): void {

@@ -1,9 +1,10 @@
-// Causal multi-head self-attention with grouped key/value heads (GQA) and a KV cache.
+// Causal multi-head self-attention with grouped key/value heads (GQA), and with a KV cache for decoding.
 // Each of H query heads attends over all earlier positions; the K/V heads are fewer (kvHeads) and each
 // serves H / kvHeads consecutive query heads, as in Hugging Face's repeat_kv.
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, fusedAttentionHeadDim, hasFused, runFused } from './fused.js';
 import type { Linear } from './linear.js';
+import { cachedAttention, type KvCache, type KvPlacement } from './kv-cache.js';
 import { applyRope, type RopeTables } from './rope.js';
 
 /** The projections of one attention layer (out ← in). */
@@ -14,110 +15,24 @@ export interface AttentionWeights {
   o: Linear; // D ← H·Dh
 }
 
-/** Keys and values of earlier positions for incremental decoding, per layer: [B, Hkv, S, Dh]. */
-export class KvCache {
-  readonly keys: (tf.Tensor4D | null)[];
-  readonly values: (tf.Tensor4D | null)[];
-
-  constructor(layers: number) {
-    this.keys = new Array(layers).fill(null);
-    this.values = new Array(layers).fill(null);
-  }
-
-  /** Positions already cached. */
-  get length(): number {
-    return this.keys[0]?.shape[2] ?? 0;
-  }
-
-  /** Append this step's keys and values for `layer`; returns the full [B, Hkv, S, Dh] tensors. */
-  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
-    const past = [this.keys[layer], this.values[layer]] as const;
-    // The cache outlives the tf.tidy of the step that computed it: keep() it, dispose what it replaces.
-    const [keys, values] = [k, v].map((t, i) => tf.keep(past[i] ? tf.concat([past[i]!, t], 2) : t.clone())) as [tf.Tensor4D, tf.Tensor4D];
-    past.forEach((t) => t?.dispose());
-    this.keys[layer] = keys;
-    this.values[layer] = values;
-    return [keys, values];
-  }
-
-  /** Rows in the cache (the batch size), 0 while empty. */
-  get rows(): number {
-    return this.keys[0]?.shape[0] ?? 0;
-  }
-
-  /** Apply f to every cached tensor, replacing it (the batch decoder's row and slot edits). */
-  private map(f: (t: tf.Tensor4D) => tf.Tensor4D): void {
-    for (const list of [this.keys, this.values]) {
-      list.forEach((t, layer) => {
-        if (!t) return;
-        list[layer] = tf.keep(tf.tidy(() => f(t)));
-        t.dispose();
-      });
-    }
-  }
-
-  /** Insert `slots` empty slots before the first (left padding: the rows' own slots move right). */
-  padFront(slots: number): void {
-    if (slots > 0) this.map((t) => tf.pad(t, [[0, 0], [0, 0], [slots, 0], [0, 0]]));
-  }
-
-  /** Append the rows of another cache with as many slots (it is emptied). */
-  concatRows(other: KvCache): void {
-    if (this.rows > 0 && other.length !== this.length) throw new Error(`KvCache: rows of ${other.length} slots joined to rows of ${this.length}`);
-    for (const [mine, theirs] of [[this.keys, other.keys], [this.values, other.values]] as const) {
-      mine.forEach((t, layer) => {
-        const added = theirs[layer]!;
-        mine[layer] = t ? tf.keep(tf.concat([t, added], 0)) : added;
-        if (t) tf.dispose([t, added]);
-      });
-      theirs.fill(null);
-    }
-  }
-
-  /** Drop the first `slots` slots of every row (padding no row needs any more). */
-  keepSlotsFrom(slots: number): void {
-    if (slots > 0) this.map((t) => tf.slice(t, [0, 0, slots, 0], [-1, -1, -1, -1]));
-  }
-
-  /** Keep only these rows, in this order. */
-  keepRows(rows: number[]): void {
-    if (rows.length === 0) return this.dispose();
-    this.map((t) => tf.gather(t, rows, 0));
-  }
-
-  /** Free all cached tensors. */
-  dispose(): void {
-    for (const t of [...this.keys, ...this.values]) t?.dispose();
-    this.keys.fill(null);
-    this.values.fill(null);
-  }
-}
-
-/** Attention options: where the chunk starts and what else to mask. */
+/** Attention options: the head counts, the RoPE tables, and the KV cache when decoding. */
 export interface AttentionOptions {
   heads: number;
   kvHeads: number;
   rope: RopeTables;
-  /** Position of the first query: the number of positions already in the cache (0 without one). */
-  offset: number;
-  /** The cache to read earlier positions from and append to (decoding). */
-  cache?: { store: KvCache; layer: number };
-  /** Added to the scores [B or 1, 1, T, S] (e.g. −1e9 at padding); the causal mask is always applied. */
-  mask?: tf.Tensor;
-  /** RoPE positions per row [B, T] (int32) when rows do not start at `offset` (left-padded batches). */
-  positions?: tf.Tensor2D;
+  /** Decoding: where this pass's keys and values go in the cache (and earlier ones are read from). */
+  cache?: { store: KvCache; layer: number; placement: KvPlacement };
 }
 
 /** A large negative score: exp() of it is 0 in float32 and it never turns into NaN as −∞ can. */
 export const MASKED = -1e9;
 
-/** Additive causal mask [T, S] for T queries at positions offset … offset+T−1 over S = offset+T keys. */
-export function causalMask(T: number, offset: number): tf.Tensor2D {
+/** Additive causal mask [T, T]: query t sees keys 0 … t (MASKED on the later ones). */
+export function causalMask(T: number): tf.Tensor2D {
   return tf.tidy(() => {
-    const queryPos = tf.reshape(tf.range(offset, offset + T, 1, 'int32'), [T, 1]);
-    const keyPos = tf.reshape(tf.range(0, offset + T, 1, 'int32'), [1, offset + T]);
-    const shape: [number, number] = [T, offset + T];
-    return tf.where(tf.greater(keyPos, queryPos), tf.fill(shape, MASKED), tf.zeros(shape));
+    const queryPos = tf.reshape(tf.range(0, T, 1, 'int32'), [T, 1]);
+    const keyPos = tf.reshape(tf.range(0, T, 1, 'int32'), [1, T]);
+    return tf.where(tf.greater(keyPos, queryPos), tf.fill([T, T], MASKED), tf.zeros([T, T]));
   });
 }
 
@@ -127,39 +42,43 @@ function toHeads(x: tf.Tensor, n: number): tf.Tensor4D {
   return tf.transpose(tf.reshape(x, [B, T, n, width / n]), [0, 2, 1, 3]);
 }
 
-/** Scores q·kᵀ [B, H, T, S] scaled by 1/√Dh, with the causal mask and any extra mask added. */
-function maskedScores(scores: tf.Tensor, Dh: number, T: number, offset: number, mask?: tf.Tensor): tf.Tensor {
-  const masked = tf.add(tf.mul(scores, 1 / Math.sqrt(Dh)), causalMask(T, offset)); // [B, H, T, S]
-  return mask ? tf.add(masked, mask) : masked;
-}
 
 /** Causal self-attention of x [B, T, D]: returns [B, T, D]. */
 export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOptions): tf.Tensor3D {
   return tf.tidy(() => {
     const [B, T] = x.shape;
-    const { heads: H, kvHeads: K } = opts;
-    const { offset } = opts;
+    const { heads: H, kvHeads: K, cache } = opts;
     const Dh = w.q.outFeatures / H;
-    if (hasFused(FUSED.attention) && !opts.mask && !opts.cache && !opts.positions && offset === 0 && fusedAttentionHeadDim(Dh)) {
+    if (cache && cache.placement.start !== 0) {
+      // Decoding: the new positions' keys and values join the cache, and the queries read it there.
+      // RoPE by one offset when every row is at the same position, else by each row's own positions.
+      const { start, positions } = cache.placement;
+      const rope = (t: tf.Tensor) => applyRope(t, opts.rope, start ?? 0, start === null ? positions : undefined) as tf.Tensor4D;
+      const q = rope(toHeads(w.q.apply(x), H)); // [B, H, T, Dh]
+      const k = rope(toHeads(w.k.apply(x), K)); // [B, K, T, Dh]
+      cache.store.write(cache.layer, k, toHeads(w.v.apply(x), K), cache.placement);
+      const out = cachedAttention(q, cache.store, cache.layer, cache.placement); // [B, H, T, Dh]
+      return w.o.apply(tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, T, H * Dh])) as tf.Tensor3D;
+    }
+    if (hasFused(FUSED.attention) && !cache && fusedAttentionHeadDim(Dh)) {
       // One kernel from the projections to the heads' outputs: RoPE, scores, softmax and the weighted
       // sum, tile by tile, in the [B, T, heads, Dh] layout the projections already have.
       const [q, k, v] = ([[w.q, H], [w.k, K], [w.v, K]] as const).map(([proj, n]) => tf.reshape(proj.apply(x), [B, T, n, Dh]));
       const out = runFused(FUSED.attention, { q: q!, k: k!, v: v!, cos: opts.rope.cos, sin: opts.rope.sin }); // [B, T, H, Dh]
       return w.o.apply(tf.reshape(out, [B, T, H * Dh])) as tf.Tensor3D;
     }
-    const q = applyRope(toHeads(w.q.apply(x), H), opts.rope, offset, opts.positions); // [B, H, T, Dh]
-    let k = applyRope(toHeads(w.k.apply(x), K), opts.rope, offset, opts.positions) as tf.Tensor4D; // [B, K, T, Dh]
-    let v = toHeads(w.v.apply(x), K); // [B, K, T, Dh]
-    if (opts.cache) [k, v] = opts.cache.store.append(opts.cache.layer, k, v); // [B, K, S, Dh]
-    const S = k.shape[2];
+    const q = applyRope(toHeads(w.q.apply(x), H), opts.rope, 0); // [B, H, T, Dh]
+    const k = applyRope(toHeads(w.k.apply(x), K), opts.rope, 0) as tf.Tensor4D; // [B, K, T, Dh]
+    const v = toHeads(w.v.apply(x), K); // [B, K, T, Dh]
+    if (cache) cache.store.write(cache.layer, k, v, cache.placement); // a prompt: its keys and values start the cache
     // Query head h reads K/V head floor(h / (H/K)): the H/K query heads of a group are consecutive, so
     // [B, H, T, ·] viewed as [B, K, (H/K)·T, ·] lines each group up with its K/V head, and one batched
     // product per K/V head serves them all, without copying K and V H/K times.
     const grouped = (x: tf.Tensor, rows: number) => tf.reshape(x, [B, K, (H / K) * rows, x.shape[3]!]);
-    const scores = tf.reshape(tf.matMul(grouped(q, T), k, false, true), [B, H, T, S]); // [B, H, T, S]
-    const weights = hasFused(FUSED.causalSoftmax) && !opts.mask
-      ? runFused(FUSED.causalSoftmax, { scores }, { scale: 1 / Math.sqrt(Dh), offset }) // [B, H, T, S]
-      : tf.softmax(maskedScores(scores, Dh, T, offset, opts.mask), -1);
+    const scores = tf.reshape(tf.matMul(grouped(q, T), k, false, true), [B, H, T, T]); // [B, H, T, T]
+    const weights = hasFused(FUSED.causalSoftmax)
+      ? runFused(FUSED.causalSoftmax, { scores }, { scale: 1 / Math.sqrt(Dh), offset: 0 }) // [B, H, T, T]
+      : tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(Dh)), causalMask(T)), -1);
     const out = tf.reshape(tf.matMul(grouped(weights, T), v), [B, H, T, Dh]); // [B, H, T, Dh]
     const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, T, H * Dh]); // [B, T, H·Dh]
     return w.o.apply(merged) as tf.Tensor3D;

@@ -127,3 +127,13 @@ tf.registerGradient({
     return { x: () => tf.matMul(dy as tf.Tensor, runFused(QUANTIZED.dequantize, { blocks }, attrs as Record<string, number>)) };
   },
 });
+
+/**
+ * Kernels of the preallocated KV cache (lib/model/kv-cache.ts): writing a step's keys and values into
+ * their slots in place, and attention of a few new positions over a cache row. Inference only (no
+ * gradients); every backend we use registers both (cpu and wasm in lib/backend/kv-cache-kernels.ts).
+ */
+export const KV_CACHE = {
+  write: 'TinyKvCacheWrite',
+  attend: 'TinyKvCacheAttention',
+} as const;

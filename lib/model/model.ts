@@ -3,7 +3,8 @@
 // names, weights [out, in], so a model directory converts to and from safetensors name for name; the
 // layers are built from that map once, each projection a `Linear`, so a forward pass looks up nothing.
 import * as tf from '@tensorflow/tfjs';
-import { attention, type AttentionWeights, KvCache } from './attention.js';
+import { attention, type AttentionWeights } from './attention.js';
+import { KvCache } from './kv-cache.js';
 import { checkConfig, headDim, type ModelConfig } from './config.js';
 import { Dense, linear, type Linear } from './linear.js';
 import type { LoraAdapter } from './lora.js';
@@ -55,12 +56,10 @@ export interface ForwardResult {
 
 /** Options of forward(). */
 export interface ForwardOptions {
-  /** Decode incrementally: read and extend this cache (ids are the new positions only). */
+  /** Decode incrementally: ids are the positions after those this cache holds, which it then holds too. */
   cache?: KvCache;
-  /** Additive attention mask [B or 1, 1, T, S] on top of the causal mask (e.g. padding). */
-  mask?: tf.Tensor;
-  /** RoPE positions of each row [B, T] (int32), when they are not the cache length onwards (left-padded batches). */
-  positions?: tf.Tensor2D;
+  /** The cache row of each batch row (default 0 … B−1): a batch decoder's running sequences. */
+  cacheRows?: readonly number[];
 }
 
 /** One decoder block: its norms' gains [D] and its projections. */
@@ -251,7 +250,7 @@ export class LlamaModel {
   /**
    * Logits [B, V] at one position per row (positions [B], int32): the next-token distribution after a
    * prompt without making [B, T, V] (right-padded prompts read each row at its own last token; decoding
-   * reads the last, with `options` giving the KV cache, a mask, RoPE positions as forward() takes them).
+   * reads the last, with `options` giving the KV cache as forward() takes it).
    */
   logitsAt(ids: tf.Tensor2D, positions: tf.Tensor1D, options: ForwardOptions = {}): tf.Tensor2D {
     return tf.tidy(() => {
@@ -265,15 +264,16 @@ export class LlamaModel {
   /** The final hidden states [B, T, D] (after the last RMSNorm) that the LM head reads. */
   private hidden(ids: tf.Tensor2D, options: ForwardOptions = {}): { h: tf.Tensor3D; auxLoss: tf.Scalar } {
     const c = this.config;
-    // Read once: each layer appends to the cache as it goes.
-    const offset = options.cache ? options.cache.length : 0;
+    const [B, T] = ids.shape;
+    const cacheRows = options.cacheRows ?? Array.from({ length: B }, (_, b) => b);
+    const placement = options.cache?.place(cacheRows, T); // where every layer writes this pass's keys and values
     let h = tf.gather(this.embedding, ids) as tf.Tensor3D; // [B, T, D]
     let auxLoss = tf.scalar(0);
     this.layers.forEach((layer, i) => {
       const normed = rmsNorm(h, layer.inputNorm, c.normEps) as tf.Tensor3D;
       h = tf.add(h, attention(normed, layer.attention, {
-        heads: c.heads, kvHeads: c.kvHeads, rope: this.rope, offset, mask: options.mask, positions: options.positions,
-        cache: options.cache ? { store: options.cache, layer: i } : undefined,
+        heads: c.heads, kvHeads: c.kvHeads, rope: this.rope,
+        cache: placement ? { store: options.cache!, layer: i, placement } : undefined,
       }));
       const normed2 = rmsNorm(h, layer.postNorm, c.normEps);
       if (c.moe) {
@@ -284,12 +284,14 @@ export class LlamaModel {
         h = tf.add(h, swiglu(normed2, layer.mlp as MlpWeights));
       }
     });
+    options.cache?.advance(cacheRows, T);
     return { h: rmsNorm(h, this.finalNorm, c.normEps) as tf.Tensor3D, auxLoss };
   }
 
-  /** A KV cache sized for this model. */
-  newCache(): KvCache {
-    return new KvCache(this.config.layers);
+  /** A KV cache for this model: `rows` sequences of up to `capacity` positions (default the context length). */
+  newCache(rows = 1, capacity = this.config.maxSeq): KvCache {
+    const c = this.config;
+    return new KvCache({ layers: c.layers, rows, capacity, kvHeads: c.kvHeads, headDim: headDim(c) });
   }
 
   /** Free the parameters, any adapter and the tables. */

@@ -28,7 +28,7 @@ export class Scheduler {
   private looping = false;
 
   constructor(model: LlamaModel, readonly maxRunning: number, readonly maxWaiting: number) {
-    this.batch = new BatchDecoder(model);
+    this.batch = new BatchDecoder(model, maxRunning);
   }
 
   /** Generations running and waiting now. */

@@ -48,7 +48,7 @@ tf.matMul(weights, v).print();
 import { causalMask } from './lib/model/attention.js';
 
 const T = 4;
-const masked = tf.softmax(tf.add(scores, causalMask(T, 0)), -1);
+const masked = tf.softmax(tf.add(scores, causalMask(T)), -1);
 masked.print();
 
 // %% [markdown]
@@ -77,7 +77,7 @@ const attn = tf.tidy(() => {
   const heads = (w: string, n: number) => tf.transpose(tf.reshape(linear(h, model.params.get(w)!), [1, ids.length, n, Dh]), [0, 2, 1, 3]);
   const qh = applyRope(heads('model.layers.0.self_attn.q_proj.weight', config.heads), rope, 0);
   const kh = applyRope(heads('model.layers.0.self_attn.k_proj.weight', config.kvHeads), rope, 0);
-  const s = tf.add(tf.div(tf.matMul(qh.slice([0, 0, 0, 0], [1, 1, -1, -1]), kh.slice([0, 0, 0, 0], [1, 1, -1, -1]), false, true), Math.sqrt(Dh)), causalMask(ids.length, 0));
+  const s = tf.add(tf.div(tf.matMul(qh.slice([0, 0, 0, 0], [1, 1, -1, -1]), kh.slice([0, 0, 0, 0], [1, 1, -1, -1]), false, true), Math.sqrt(Dh)), causalMask(ids.length));
   return tf.softmax(s, -1).reshape([ids.length, ids.length]).arraySync() as number[][];
 });
 showPlotly(heatmap(attn, { xLabels: labels.map((l, i) => `${i}:${l}`), yLabels: labels.map((l, i) => `${i}:${l}`), title: 'layer 0, head 0 (untrained)', height: 480 }));
@@ -107,7 +107,10 @@ showMarkdown(`Hidden 512, 8 layers, float32:\n\n| attention | K,V parameters per
 //
 // Generating token t+1 needs the keys and values of all earlier tokens — which were already computed
 // when those tokens were generated. The KV cache keeps them, so each new step runs the model on **one**
-// token instead of the whole prefix. The logits are identical:
+// token instead of the whole prefix. `lib`'s cache is allocated once at its full size — per layer a
+// [sequences, kv heads, capacity, Dh] tensor for keys and one for values — and each step writes its
+// keys and values into their slots in place, so no step copies what the earlier ones stored. The
+// logits are identical:
 
 // %%
 const prompt = tokenizer.encode('床前明月光，');
@@ -126,7 +129,7 @@ cache.dispose();
 // cached keys and values). Below, one such step timed at several t (the median of 5 runs each):
 
 // %%
-import type { KvCache } from './lib/model/attention.js';
+import type { KvCache } from './lib/model/kv-cache.js';
 
 function timeIt(fn: () => void): number {
   const start = performance.now();

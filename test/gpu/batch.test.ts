@@ -1,10 +1,10 @@
-// GPU suite: batched decoding on cuda — a left-padded batch with its padding mask and per-row RoPE
-// positions (what generateBatch and the server's BatchDecoder run) against the CPU, prefill and a
-// decode step with the cache.
+// GPU suite: batched decoding on cuda with the preallocated KV cache — its two kernels, then rows of
+// different lengths (what generateBatch and the server's BatchDecoder run): each row's prompt into its
+// own cache row, a decode step of all rows, and a two-token step, against the CPU.
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { MASKED } from '../../lib/model/attention.js';
 import { presetConfig } from '../../lib/model/config.js';
+import { cachedAttention, KvCache } from '../../lib/model/kv-cache.js';
 import { LlamaModel } from '../../lib/model/model.js';
 import { Rng } from '../../lib/rng.js';
 import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
@@ -14,27 +14,45 @@ const gpu = openGpu();
 describe('batched decoding on cuda', { skip: gpu.skip }, () => {
   againstCpu();
 
-  it('prefill of a left-padded batch and one decode step match the CPU', async () => {
+  it('the KV cache kernels (write in place, attend over each row up to its position) match the CPU', async () => {
+    const [R, K, C, Dh, H] = [4, 2, 300, 64, 8];
+    const [cpu, cuda] = await onBoth(() => {
+      const cache = new KvCache({ layers: 1, rows: R, capacity: C, kvHeads: K, headDim: Dh });
+      const randn = (shape: [number, number, number, number], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
+      const prompt = cache.place([3, 1], 250); // two prompts of 250 positions (more slots than a block's threads)
+      cache.write(0, randn([2, K, 250, Dh], 1), randn([2, K, 250, Dh], 2), prompt);
+      cache.advance([3, 1], 250);
+      const step = cache.place([1, 0, 3], 2); // rows of 250, 0 and 250 positions, two new each
+      cache.write(0, randn([3, K, 2, Dh], 3), randn([3, K, 2, Dh], 4), step);
+      const out = cachedAttention(randn([3, H, 2, Dh], 5), cache, 0, step);
+      const kept = [cache.keys[0]!.clone(), cache.values[0]!.clone()];
+      cache.dispose();
+      return [out, ...kept];
+    });
+    assertClose(cpu[0]!, cuda[0]!, 'attend', 1e-4);
+    assertClose(cpu[1]!, cuda[1]!, 'keys written', 0);
+    assertClose(cpu[2]!, cuda[2]!, 'values written', 0);
+  });
+
+  it('rows of different lengths: prefill per row, a decode step and a two-token step of all rows match the CPU', async () => {
     const config = presetConfig('nano', { vocabSize: 512, maxSeq: 64 });
     const rng = new Rng(8);
-    const pads = [0, 5, 11], P = 16, B = pads.length;
-    const ids = Array.from({ length: B * P }, () => rng.int(config.vocabSize));
-    const next = Array.from({ length: B }, () => rng.int(config.vocabSize));
+    const lengths = [16, 5, 11];
+    const prompts = lengths.map((n) => Array.from({ length: n }, () => rng.int(config.vocabSize)));
+    const next = Array.from({ length: 3 * 3 }, () => rng.int(config.vocabSize));
     const [cpu, cuda] = await onBoth(() => {
       const model = LlamaModel.create(config, 12);
-      const cache = model.newCache();
-      const mask = (S: number) => tf.tensor4d(pads.flatMap((pad) => Array.from({ length: S }, (_, s) => (s < pad ? MASKED : 0))), [B, 1, 1, S]);
-      const prefill = model.forward(tf.tensor2d(ids, [B, P], 'int32'), {
-        cache, mask: mask(P), positions: tf.tensor2d(pads.flatMap((pad) => Array.from({ length: P }, (_, s) => Math.max(0, s - pad))), [B, P], 'int32'),
-      }).logits;
-      const step = model.forward(tf.tensor2d(next, [B, 1], 'int32'), { cache, mask: mask(P + 1), positions: tf.tensor2d(pads.map((pad) => P - pad), [B, 1], 'int32') }).logits;
-      // Padding rows' outputs are meaningless: compare each row from its first real position.
-      const real = tf.concat(pads.map((pad, b) => prefill.slice([b, pad, 0], [1, P - pad, -1]).reshape([P - pad, -1])), 0);
+      const cache = model.newCache(4);
+      const rows = [2, 0, 3];
+      const prefill = prompts.map((p, b) => model.forward(tf.tensor2d([p], [1, p.length], 'int32'), { cache, cacheRows: [rows[b]!] }).logits.reshape([p.length, -1]));
+      const step = model.forward(tf.tensor2d(next.slice(0, 3), [3, 1], 'int32'), { cache, cacheRows: rows }).logits;
+      const pair = model.forward(tf.tensor2d(next.slice(3, 9), [3, 2], 'int32'), { cache, cacheRows: rows }).logits;
       cache.dispose();
       model.dispose();
-      return [real, step];
+      return [tf.concat(prefill, 0), step, pair];
     });
     assertClose(cpu[0]!, cuda[0]!, 'prefill logits', 1e-3);
     assertClose(cpu[1]!, cuda[1]!, 'decode step logits', 1e-3);
+    assertClose(cpu[2]!, cuda[2]!, 'two-token step logits', 1e-3);
   });
 });

@@ -43,6 +43,8 @@ for b in (1, 16):
     print(json.dumps({'reference': 'transformers generate bf16', 'preset': '92m', 'batch': b, 'aggregate_tok_s': round(b * 128 / s, 1)}))
 PY
 cat "$out/generate.jsonl" >> "$out/steps.log"
+node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --profile --backend cuda > "$out/decode-profile.txt" 2>&1
+head -12 "$out/decode-profile.txt" >> "$out/steps.log"
 fi
 
 if wanted eval; then

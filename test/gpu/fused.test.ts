@@ -76,7 +76,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     const tables = ropeTables(8, 64, 10000);
     const D = 32;
     await check('attention', [[2, 33, D], [D, D], [16, D], [16, D], [D, D]],
-      ([x, q, k, v, o]) => attention(x as tf.Tensor3D, denseAttention(q!, k!, v!, o!), { heads: 4, kvHeads: 2, rope: tables, offset: 0 }), 2e-4);
+      ([x, q, k, v, o]) => attention(x as tf.Tensor3D, denseAttention(q!, k!, v!, o!), { heads: 4, kvHeads: 2, rope: tables }), 2e-4);
     tf.dispose([tables.cos, tables.sin]);
   });
 
@@ -91,7 +91,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
   ];
   const flashShapes = ({ B, T, H, K, Dh }: { B: number; T: number; H: number; K: number; Dh: number }) => [[B, T, 40], [H * Dh, 40], [K * Dh, 40], [K * Dh, 40], [40, H * Dh]];
   const flash = (tables: { cos: tf.Tensor2D; sin: tf.Tensor2D }, H: number, K: number) => ([x, q, k, v, o]: tf.Tensor[]) =>
-    attention(x as tf.Tensor3D, denseAttention(q!, k!, v!, o!), { heads: H, kvHeads: K, rope: tables, offset: 0 });
+    attention(x as tf.Tensor3D, denseAttention(q!, k!, v!, o!), { heads: H, kvHeads: K, rope: tables });
 
   it('fused flash attention (RoPE inside) matches the plain ops, values and gradients, in fp32', async () => {
     for (const [label, c] of flashCases) {

@@ -10,7 +10,7 @@ import { KERNELS_SOURCE_SHA256 } from '../../lib/backend/wasm/simd/kernels-wasm.
 import { activeBlas, useBlas } from '../../lib/backend/wasm/register.js';
 import { attention } from '../../lib/model/attention.js';
 import { presetConfig } from '../../lib/model/config.js';
-import { FUSED, FUSED_KERNEL_NAMES, hasFused, QUANTIZED } from '../../lib/model/fused.js';
+import { FUSED, FUSED_KERNEL_NAMES, hasFused, KV_CACHE, QUANTIZED } from '../../lib/model/fused.js';
 import { registerCudaBackend } from '../../lib/backend/cuda/register.js';
 import { headCrossEntropy, tokenCrossEntropy } from '../../lib/model/loss.js';
 import { swiglu } from '../../lib/model/mlp.js';
@@ -75,9 +75,9 @@ describe('the CPU fast path', () => {
     await initBackend('wasm', { quiet: true });
     registerCudaBackend();
     const fusedNames = (backend: string) => tf.getKernelsForBackend(backend).map((k) => k.kernelName).filter((n) => n.startsWith('Tiny')).sort();
-    expect(fusedNames('cuda')).toEqual([...FUSED_KERNEL_NAMES, ...Object.values(QUANTIZED)].sort());
+    expect(fusedNames('cuda')).toEqual([...FUSED_KERNEL_NAMES, ...Object.values(QUANTIZED), ...Object.values(KV_CACHE)].sort());
     // wasm has all but attention, which runs as its products and the fused causal softmax.
-    expect(fusedNames('wasm')).toEqual([...FUSED_KERNEL_NAMES.filter((n) => !n.startsWith(FUSED.attention)), ...Object.values(QUANTIZED)].sort());
+    expect(fusedNames('wasm')).toEqual([...FUSED_KERNEL_NAMES.filter((n) => !n.startsWith(FUSED.attention)), ...Object.values(QUANTIZED), ...Object.values(KV_CACHE)].sort());
   });
 
   it('switches off and back: plain tfjs-backend-wasm has neither BLAS nor fused kernels', async () => {
@@ -164,7 +164,7 @@ describe('the CPU fast path', () => {
         const rope = ropeTables(Dh, 32, 10000);
         const x = randn([2, T!, D], 1) as tf.Tensor3D;
         const w = { q: new Dense(randn([heads! * Dh, D], 2, 0.3)), k: new Dense(randn([kvHeads! * Dh, D], 3, 0.3)), v: new Dense(randn([kvHeads! * Dh, D], 4, 0.3)), o: new Dense(randn([D, heads! * Dh], 5, 0.3)) };
-        const run = (a: tf.Tensor) => attention(a as tf.Tensor3D, w, { heads: heads!, kvHeads: kvHeads!, rope, offset: 0 });
+        const run = (a: tf.Tensor) => attention(a as tf.Tensor3D, w, { heads: heads!, kvHeads: kvHeads!, rope });
         return [run(x), tf.grad((a: tf.Tensor) => tf.sum(tf.square(run(a))))(x)];
       }), 2e-5);
     }

@@ -10,6 +10,7 @@ import { FUSED_LAYER_KERNELS } from './kernels/fused-layers.js';
 import { CAUSAL_SOFTMAX_KERNELS } from './kernels/causal-softmax.js';
 import { HEAD_LOSS_KERNELS } from './kernels/head-loss.js';
 import { INDEXING_KERNELS } from './kernels/indexing.js';
+import { KV_CACHE_KERNELS } from './kernels/kv-cache.js';
 import { LAYOUT_KERNELS } from './kernels/layout.js';
 import { MATMUL_KERNELS } from './kernels/matmul.js';
 import { QUANTIZED_KERNELS } from './kernels/quantized.js';
@@ -34,7 +35,8 @@ export function registerCudaBackend(): void {
   registered = true;
   tf.registerBackend('cuda', () => new CudaBackend(), -1);
   for (const [kernelName, kernelFunc] of [...ELEMENTWISE_KERNELS, ...CAST_KERNELS, ...LAYOUT_KERNELS, ...MATMUL_KERNELS, ...REDUCE_KERNELS, ...INDEXING_KERNELS,
-    ...FUSED_LAYER_KERNELS, ...CAUSAL_SOFTMAX_KERNELS, ...FLASH_ATTENTION_KERNELS, ...HEAD_LOSS_KERNELS, ...ADAMW_KERNELS, ...QUANTIZED_KERNELS]) {
+    ...FUSED_LAYER_KERNELS, ...CAUSAL_SOFTMAX_KERNELS, ...FLASH_ATTENTION_KERNELS, ...HEAD_LOSS_KERNELS, ...ADAMW_KERNELS, ...QUANTIZED_KERNELS,
+    ...KV_CACHE_KERNELS]) {
     tf.registerKernel({ kernelName, backendName: 'cuda', kernelFunc });
   }
 }

@@ -39,15 +39,15 @@ describe('BatchDecoder (continuous batching)', () => {
   it('sequences joining at different steps and leaving early each give what generate() gives alone; no tensor is left', () => {
     const tensors = tf.memory().numTensors;
     const options = (seed: number) => ({ temperature: 0.8, topP: 0.95, maxNewTokens: 30, seed, stopIds });
-    const batch = new BatchDecoder(model);
+    const batch = new BatchDecoder(model, 3);
     const sequences: { prompt: number[]; seed: number; sequence: Sequence }[] = [];
     const join = (i: number) => sequences.push({ prompt: prompts[i]!, seed: i + 1, sequence: batch.add(prompts[i]!, options(i + 1)) });
     join(0);
     for (let step = 0; step < 60; step++) {
-      if (step === 2) join(2); // longer than the batch's slots so far: the batch gets padded
-      if (step === 5) join(3); // shorter: it gets padded
-      if (step === 9) sequences[0]!.sequence.finish('length'); // cancelled: its row goes
-      if (step === 12) join(1);
+      if (step === 2) join(2); // a longer prompt beside a row already decoding
+      if (step === 5) join(3); // a shorter one: all 3 rows busy
+      if (step === 9) sequences[0]!.sequence.finish('length'); // cancelled: its row is freed…
+      if (step === 12) join(1); // …and taken by the next
       batch.step();
     }
     expect(batch.size).toBe(0);

@@ -1,0 +1,92 @@
+// The KV cache's kernels (lib/model/kv-cache.ts) on the cpu and wasm backends, in JavaScript over the
+// tensors' own memory: the cpu backend's typed arrays (readSync returns the array itself, not a copy)
+// and the wasm backend's heap. The write changes the cache tensor in place — the one kernel that does;
+// only KvCache calls it, on tensors that nothing else holds.
+import * as tf from '@tensorflow/tfjs';
+import { KV_CACHE } from '../model/fused.js';
+import { MAKE_OUTPUT } from './extra-kernels.js';
+import { f32, type WasmBackend } from './wasm/heap.js';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type BackendName = 'cpu' | 'wasm';
+interface ReadableBackend {
+  readSync(dataId: object): ArrayLike<number>;
+}
+
+/** The float32 values of tensors, as views of the backend's own memory (writes land in the tensors). */
+function floats(backendName: BackendName, backend: unknown, tensors: tf.TensorInfo[]): Float32Array[] {
+  if (backendName === 'wasm') return f32(backend as WasmBackend, tensors);
+  return tensors.map((t) => (backend as ReadableBackend).readSync(t.dataId) as Float32Array);
+}
+
+/** The batch's cache rows [B] and new positions [B, T]. */
+function placement(backend: unknown, inputs: tf.NamedTensorInfoMap): { rows: ArrayLike<number>; positions: ArrayLike<number>; T: number } {
+  const { rows, positions } = inputs as { rows: tf.TensorInfo; positions: tf.TensorInfo };
+  const read = (t: tf.TensorInfo) => (backend as ReadableBackend).readSync(t.dataId);
+  return { rows: read(rows), positions: read(positions), T: positions.shape[1]! };
+}
+
+/** cache [R, K, C, Dh][rows[b], :, positions[b, t], :] = update [B, K, T, Dh][b, :, t, :], in place. */
+const write = (backendName: BackendName) => ({ inputs, backend }: KernelArgs): tf.TensorInfo[] => {
+  const { cache, update } = inputs as { cache: tf.TensorInfo; update: tf.TensorInfo };
+  const { rows, positions, T } = placement(backend, inputs);
+  const [, K, C, Dh] = cache.shape as number[];
+  const [cacheValues, updateValues] = floats(backendName, backend, [cache, update]);
+  for (let b = 0; b < rows.length; b++) {
+    for (let k = 0; k < K!; k++) {
+      for (let t = 0; t < T; t++) {
+        const from = ((b * K! + k) * T + t) * Dh!;
+        const to = ((rows[b]! * K! + k) * C! + positions[b * T + t]!) * Dh!;
+        cacheValues!.set(updateValues!.subarray(from, from + Dh!), to);
+      }
+    }
+  }
+  return [];
+};
+
+/** out [B, H, T, Dh]: each query over its row's slots 0 … its position, with softmax(q·k · scale). */
+const attend = (backendName: BackendName) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo => {
+  const { q, keys, values } = inputs as { q: tf.TensorInfo; keys: tf.TensorInfo; values: tf.TensorInfo };
+  const { rows, positions, T } = placement(backend, inputs);
+  const scale = (attrs as { scale: number }).scale;
+  const [B, H, , Dh] = q.shape as number[];
+  const [, K, C] = keys.shape as number[];
+  const [qv, kv, vv] = floats(backendName, backend, [q, keys, values]);
+  const out = new Float32Array(B! * H! * T * Dh!);
+  const weights = new Float32Array(C!);
+  for (let b = 0; b < B!; b++) {
+    for (let h = 0; h < H!; h++) {
+      const base = (rows[b]! * K! + Math.floor(h / (H! / K!))) * C! * Dh!; // slot 0 of this row's K/V head
+      for (let t = 0; t < T; t++) {
+        const query = ((b * H! + h) * T + t) * Dh!;
+        const last = positions[b * T + t]!;
+        let max = -Infinity;
+        for (let s = 0; s <= last; s++) {
+          let dot = 0;
+          for (let d = 0; d < Dh!; d++) dot += qv![query + d]! * kv![base + s * Dh! + d]!;
+          weights[s] = dot * scale;
+          if (weights[s]! > max) max = weights[s]!;
+        }
+        let sum = 0;
+        for (let s = 0; s <= last; s++) sum += weights[s] = Math.exp(weights[s]! - max);
+        for (let s = 0; s <= last; s++) {
+          const w = weights[s]! / sum;
+          for (let d = 0; d < Dh!; d++) out[query + d]! += w * vv![base + s * Dh! + d]!;
+        }
+      }
+    }
+  }
+  return MAKE_OUTPUT[backendName](backend, [B!, H!, T, Dh!], 'float32', out);
+};
+
+let registered = false;
+
+/** Register both kernels on cpu and wasm (once). */
+export function registerKvCacheKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const backendName of ['cpu', 'wasm'] as const) {
+    tf.registerKernel({ kernelName: KV_CACHE.write, backendName, kernelFunc: write(backendName) });
+    tf.registerKernel({ kernelName: KV_CACHE.attend, backendName, kernelFunc: attend(backendName) });
+  }
+}
