@@ -1,7 +1,7 @@
 // Decoding speed: a prompt of --prompt ids, then --new greedy tokens with the KV cache, on random
 // weights of a preset (what the weights are does not change the time). At batch 1: time to first token
-// and decode tokens/s; with --batch n: n prompts at once (generateBatch, one forward pass per step for
-// all), aggregate tokens/s. Prints JSON. Compare with Hugging Face generate in the same command:
+// and decode tokens/s; with --batch n: n prompts at once (a BatchDecoder, one forward pass per step for
+// all), aggregate tokens/s. On cuda, steps replay a CUDA graph (TINYLLM_CUDA_GRAPHS=0: every op eagerly). Prints JSON. Compare with Hugging Face generate in the same command:
 // --quantize q8_0|q4_0 decodes with the projections quantized (the decoding path of `tinyllm quantize`);
 // --profile then times the kernels of one more decoding step at batch 1 (where a token's time goes).
 //   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --quantize q8_0 --backend wasm --threads 2 --profile]
@@ -11,7 +11,7 @@ import { presetConfig } from '../lib/model/config.js';
 import { quantizeModel } from '../lib/quant/quantize-model.js';
 import { quantFormat, type QuantType } from '../lib/quant/types.js';
 import { LlamaModel } from '../lib/model/model.js';
-import { generateBatch } from '../lib/infer/batch-decoder.js';
+import { BatchDecoder } from '../lib/infer/batch-decoder.js';
 import { Decoder, generate } from '../lib/infer/sampling.js';
 import { Rng } from '../lib/rng.js';
 import { printProfile } from './profile.js';
@@ -32,29 +32,42 @@ const prompt = Array.from({ length: promptLength }, () => rng.int(config.vocabSi
 const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, maxNewTokens: newTokens };
 const header = { backend: describeBackend(), preset, vocab: config.vocabSize, weights: quantize ?? 'float32', prompt: promptLength, batch };
 if (batch > 1) {
+  // One batch decoder for the warm-up and the timed run, as a server keeps one: on cuda its step for
+  // this batch size is recorded as a CUDA graph in the warm-up.
+  const decoder = new BatchDecoder(model, batch, promptLength + newTokens);
   const prompts = Array.from({ length: batch }, () => Array.from({ length: promptLength }, () => rng.int(config.vocabSize)));
-  generateBatch(model, prompts, { ...greedy, maxNewTokens: 8 }); // warm up
+  const run = (maxNewTokens: number) => {
+    const sequences = prompts.map((p) => decoder.add(p, { ...greedy, maxNewTokens }));
+    while (decoder.size > 0) decoder.step();
+    return sequences.reduce((n, s) => n + s.ids.length, 0);
+  };
+  run(8); // warm up
   const started = performance.now();
-  const out = generateBatch(model, prompts, greedy);
+  const tokens = run(newTokens);
   const seconds = (performance.now() - started) / 1000;
-  const tokens = out.reduce((n, ids) => n + ids.length, 0);
-  console.log(JSON.stringify({ ...header, new_tokens: tokens, aggregate_tok_s: +(tokens / seconds).toFixed(1), per_sequence_tok_s: +(tokens / batch / seconds).toFixed(1), total_s: +seconds.toFixed(2) }));
+  console.log(JSON.stringify({ ...header, decoding: decoder.mode, new_tokens: tokens, aggregate_tok_s: +(tokens / seconds).toFixed(1), per_sequence_tok_s: +(tokens / batch / seconds).toFixed(1), total_s: +seconds.toFixed(2) }));
+  decoder.dispose();
 } else {
   generate(model, prompt, { ...greedy, maxNewTokens: 8 }); // warm up: kernels, allocations
   const times: number[] = [];
   let last = performance.now();
   const started = last;
-  generate(model, prompt, { ...greedy, onToken: () => { const now = performance.now(); times.push(now - last); last = now; } });
+  const decoder = new Decoder(model, prompt, { ...greedy, onToken: () => { const now = performance.now(); times.push(now - last); last = now; } });
+  while (!decoder.done) decoder.step();
   const decodeMs = times.slice(1).reduce((a, b) => a + b, 0);
+  const median = [...times.slice(1)].sort((a, b) => a - b)[Math.floor((times.length - 1) / 2)]!;
   console.log(JSON.stringify({
-    ...header, new_tokens: times.length,
-    first_token_ms: +times[0]!.toFixed(1), decode_tok_s: +((1000 * (times.length - 1)) / decodeMs).toFixed(1), total_s: +((last - started) / 1000).toFixed(2),
+    ...header, decoding: decoder.mode, new_tokens: times.length, first_token_ms: +times[0]!.toFixed(1),
+    // every step after the first token (on cuda the second records the CUDA graph), and a typical one
+    decode_tok_s: +((1000 * (times.length - 1)) / decodeMs).toFixed(1), median_step_ms: +median.toFixed(3), total_s: +((last - started) / 1000).toFixed(2),
   }));
+  decoder.finish('length');
   if (args.flags.has('profile')) {
-    const decoder = new Decoder(model, prompt, { ...greedy, maxNewTokens: config.maxSeq - promptLength });
-    decoder.step(); // the prompt
-    await printProfile('decoding step', () => { decoder.step(); });
-    decoder.finish('length');
+    const profiled = new Decoder(model, prompt, { ...greedy, maxNewTokens: config.maxSeq - promptLength });
+    profiled.step(); // the prompt
+    profiled.step(); // the first step (on cuda: recorded as a graph)
+    await printProfile('decoding step', () => { profiled.step(); });
+    profiled.finish('length');
   }
 }
 model.dispose();

@@ -10,20 +10,27 @@
 // check it against generate() sequence by sequence. Batching is continuous: a new sequence runs its
 // prompt into a free row (prefill) and joins at the next step; a finished sequence frees its row.
 // The server steps one BatchDecoder.
-import * as tf from '@tensorflow/tfjs';
 import type { KvCache } from '../model/kv-cache.js';
 import type { LlamaModel } from '../model/model.js';
+import { type DecodeStep, decodeStep } from './decode-step.js';
 import { checkSamplingOptions, type GenerateOptions, lastLogits, Sequence } from './sampling.js';
 
 export class BatchDecoder {
   private readonly cache: KvCache;
+  private readonly decode: DecodeStep;
   /** The sequence in each cache row; null where the row is free. */
   private readonly rows: (Sequence | null)[];
 
   /** Room for `rows` sequences at once, each up to `capacity` positions (prompt and new tokens). */
   constructor(readonly model: LlamaModel, rows: number, capacity = model.config.maxSeq) {
     this.cache = model.newCache(rows, capacity);
+    this.decode = decodeStep(model, this.cache);
     this.rows = new Array<Sequence | null>(rows).fill(null);
+  }
+
+  /** How decoding steps run ('eager', 'cuda graph', …). */
+  get mode(): string {
+    return this.decode.mode;
   }
 
   /** Sequences running now. */
@@ -52,12 +59,8 @@ export class BatchDecoder {
     const cacheRows = this.rows.flatMap((s, r) => (s ? [r] : []));
     if (cacheRows.length === 0) return;
     const sequences = cacheRows.map((r) => this.rows[r]!);
-    const B = cacheRows.length;
-    const logits = tf.tidy(() => {
-      const ids = tf.tensor2d(sequences.map((s) => [s.ids.at(-1)!]), [B, 1], 'int32');
-      return this.model.logitsAt(ids, tf.zeros([B], 'int32'), { cache: this.cache, cacheRows }).dataSync() as Float32Array; // [B, V]
-    });
-    const V = logits.length / B;
+    const logits = this.decode.run(sequences.map((s) => s.ids.at(-1)!), cacheRows); // [B·V]
+    const V = logits.length / sequences.length;
     sequences.forEach((s, b) => s.accept(logits.slice(b * V, (b + 1) * V)));
   }
 
@@ -72,6 +75,7 @@ export class BatchDecoder {
   dispose(): void {
     for (const s of this.rows) s?.finish('length');
     this.rows.fill(null);
+    this.decode.dispose();
     this.cache.dispose();
   }
 }

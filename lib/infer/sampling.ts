@@ -2,6 +2,7 @@
 // Face's order — and generating a continuation with the KV cache, streaming each id as it is sampled.
 import * as tf from '@tensorflow/tfjs';
 import type { KvCache } from '../model/kv-cache.js';
+import { type DecodeStep, decodeStep } from './decode-step.js';
 import type { LlamaModel } from '../model/model.js';
 import { Rng } from '../rng.js';
 import { ENDOFTEXT, IM_END } from '../tokenizer/special.js';
@@ -135,7 +136,7 @@ export class Sequence {
 
 /** The logits [V] after `input` (ids not yet in row `row` of `cache`, which takes their keys and values). */
 export function lastLogits(model: LlamaModel, input: readonly number[], cache: KvCache, row = 0): Float32Array {
-  return tf.tidy(() => model.logitsAt(tf.tensor2d([[...input]], [1, input.length], 'int32'), tf.tensor1d([input.length - 1], 'int32'), { cache, cacheRows: [row] }).dataSync() as Float32Array);
+  return tf.tidy(() => model.logitsAt(tf.tensor2d([[...input]], [1, input.length], 'int32'), undefined, { cache, cacheRows: [row] }).dataSync() as Float32Array);
 }
 
 /**
@@ -144,24 +145,33 @@ export function lastLogits(model: LlamaModel, input: readonly number[], cache: K
  */
 export class Decoder extends Sequence {
   private readonly cache: KvCache | null;
+  private readonly decode: DecodeStep | null;
 
   constructor(readonly model: LlamaModel, prompt: readonly number[], options: GenerateOptions) {
     super(prompt, options, model.config.maxSeq);
     // Room for the prompt and every new token.
     this.cache = this.done ? null : model.newCache(1, prompt.length + options.maxNewTokens);
+    this.decode = this.cache && decodeStep(model, this.cache);
+  }
+
+  /** How the steps after the prompt run ('eager', 'cuda graph', …). */
+  get mode(): string {
+    return this.decode?.mode ?? 'eager';
   }
 
   /** Sample the next id (call while !done). */
   step(): number {
     if (this.done) throw new Error('generate: step() after the end of the sequence');
     // Only the new positions go through the model; the cache holds the keys and values of the rest.
-    const input = this.ids.length === 0 ? [...this.prompt] : [this.ids.at(-1)!];
-    return this.accept(lastLogits(this.model, input, this.cache!));
+    const logits = this.ids.length === 0 ? lastLogits(this.model, this.prompt, this.cache!) : this.decode!.run([this.ids.at(-1)!], [0]);
+    return this.accept(logits);
   }
 
   override finish(reason: 'stop' | 'length'): void {
     super.finish(reason);
-    this.cache?.dispose(); // (finish may run from the base constructor, before the cache exists)
+    // (finish may run from the base constructor, before these exist)
+    this.decode?.dispose();
+    this.cache?.dispose();
   }
 }
 

@@ -4,7 +4,7 @@
 // layers are built from that map once, each projection a `Linear`, so a forward pass looks up nothing.
 import * as tf from '@tensorflow/tfjs';
 import { attention, type AttentionWeights } from './attention.js';
-import { KvCache } from './kv-cache.js';
+import { KvCache, type KvPlacement } from './kv-cache.js';
 import { checkConfig, headDim, type ModelConfig } from './config.js';
 import { Dense, linear, type Linear } from './linear.js';
 import type { LoraAdapter } from './lora.js';
@@ -60,6 +60,11 @@ export interface ForwardOptions {
   cache?: KvCache;
   /** The cache row of each batch row (default 0 … B−1): a batch decoder's running sequences. */
   cacheRows?: readonly number[];
+  /**
+   * Where the new positions go, made beforehand instead of by cache.place() — a CUDA graph's inputs,
+   * refilled between replays; the caller then advances the cache's lengths.
+   */
+  placement?: KvPlacement;
 }
 
 /** One decoder block: its norms' gains [D] and its projections. */
@@ -224,7 +229,7 @@ export class LlamaModel {
   forward(ids: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
     return tf.tidy(() => {
       const { h, auxLoss } = this.hidden(ids, options);
-      return { logits: linear(h, this.headWeight) as tf.Tensor3D, auxLoss };
+      return { logits: linear(h, this.headWeight) as tf.Tensor3D, auxLoss: auxLoss ?? tf.scalar(0) };
     });
   }
 
@@ -235,7 +240,8 @@ export class LlamaModel {
   loss(inputs: tf.Tensor2D, targets: tf.Tensor2D, weights?: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
       const { h, auxLoss } = this.hidden(inputs);
-      return tf.add(meanLoss(headCrossEntropy(h, this.headWeight as tf.Tensor2D, targets), weights), auxLoss) as tf.Scalar;
+      const loss = meanLoss(headCrossEntropy(h, this.headWeight as tf.Tensor2D, targets), weights);
+      return (auxLoss ? tf.add(loss, auxLoss) : loss) as tf.Scalar;
     });
   }
 
@@ -248,27 +254,28 @@ export class LlamaModel {
   }
 
   /**
-   * Logits [B, V] at one position per row (positions [B], int32): the next-token distribution after a
-   * prompt without making [B, T, V] (right-padded prompts read each row at its own last token; decoding
-   * reads the last, with `options` giving the KV cache as forward() takes it).
+   * Logits [B, V] at one position per row (positions [B], int32; default each row's last): the
+   * next-token distribution after a prompt without making [B, T, V] (right-padded prompts read each row
+   * at its own last token; decoding reads the last, with `options` giving the KV cache as forward() takes it).
    */
-  logitsAt(ids: tf.Tensor2D, positions: tf.Tensor1D, options: ForwardOptions = {}): tf.Tensor2D {
+  logitsAt(ids: tf.Tensor2D, positions?: tf.Tensor1D, options: ForwardOptions = {}): tf.Tensor2D {
     return tf.tidy(() => {
       const [B, T] = ids.shape;
-      const h = this.hidden(ids, options).h.reshape([B * T, -1]); // [B·T, D]
+      const h = this.hidden(ids, options).h; // [B, T, D]
+      if (!positions) return linear(tf.reshape(tf.slice(h, [0, T - 1, 0], [B, 1, -1]), [B, -1]), this.headWeight) as tf.Tensor2D; // [B, V]
       const rows = tf.add(tf.mul(tf.range(0, B, 1, 'int32'), tf.scalar(T, 'int32')), positions); // b·T + position
-      return linear(tf.gather(h, rows), this.headWeight) as tf.Tensor2D; // [B, V]
+      return linear(tf.gather(tf.reshape(h, [B * T, -1]), rows), this.headWeight) as tf.Tensor2D; // [B, V]
     });
   }
 
   /** The final hidden states [B, T, D] (after the last RMSNorm) that the LM head reads. */
-  private hidden(ids: tf.Tensor2D, options: ForwardOptions = {}): { h: tf.Tensor3D; auxLoss: tf.Scalar } {
+  private hidden(ids: tf.Tensor2D, options: ForwardOptions = {}): { h: tf.Tensor3D; auxLoss: tf.Scalar | null } {
     const c = this.config;
     const [B, T] = ids.shape;
     const cacheRows = options.cacheRows ?? Array.from({ length: B }, (_, b) => b);
-    const placement = options.cache?.place(cacheRows, T); // where every layer writes this pass's keys and values
+    const placement = options.placement ?? options.cache?.place(cacheRows, T); // where every layer writes this pass's keys and values
     let h = tf.gather(this.embedding, ids) as tf.Tensor3D; // [B, T, D]
-    let auxLoss = tf.scalar(0);
+    let auxLoss: tf.Scalar | null = null; // the MoE layers' (no tensor without them: a CUDA graph has no host copies)
     this.layers.forEach((layer, i) => {
       const normed = rmsNorm(h, layer.inputNorm, c.normEps) as tf.Tensor3D;
       h = tf.add(h, attention(normed, layer.attention, {
@@ -279,12 +286,12 @@ export class LlamaModel {
       if (c.moe) {
         const routed = moe(normed2, layer.mlp as MoeWeights, c.moe);
         h = tf.add(h, routed.y);
-        auxLoss = tf.add(auxLoss, routed.auxLoss);
+        auxLoss = auxLoss ? tf.add(auxLoss, routed.auxLoss) as tf.Scalar : routed.auxLoss;
       } else {
         h = tf.add(h, swiglu(normed2, layer.mlp as MlpWeights));
       }
     });
-    options.cache?.advance(cacheRows, T);
+    if (!options.placement) options.cache?.advance(cacheRows, T);
     return { h: rmsNorm(h, this.finalNorm, c.normEps) as tf.Tensor3D, auxLoss };
   }
 

@@ -6,7 +6,8 @@
 # then run `bash test/gpu/device-run.sh` there with .device carried; logs and JSON land in $OUT (or ./gpu-out).
 # A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default.
 # It runs: the GPU suite (every cuda kernel, fused op, quantized kernel and batched decode against the
-# CPU); decoding at batch 1 and 16 (float32, q8_0, q4_0) beside Hugging Face generate in bf16; evaluation
+# CPU, CUDA-graph decoding against op by op); decoding at batch 1, 16 and 32 (float32, q8_0, q4_0; with
+# CUDA graphs and without) beside Hugging Face generate in bf16, and a decoding step's kernels; evaluation
 # (multiple choice, both scorings) and DPO of the shipped chat model on cuda.
 set -uo pipefail
 out=${OUT:-gpu-out}
@@ -24,18 +25,21 @@ node --test .device/suite.mjs > "$out/suite.txt" 2>&1; tail -12 "$out/suite.txt"
 fi
 
 if wanted generate; then
-step 'decoding, 92m shape, vocabulary 6,400: ours (float32, q8_0, q4_0; batch 1 and 16) and Hugging Face bf16'
+step 'decoding, 92m shape, vocabulary 6,400 (and 64,798 at batch 1): ours (float32, q8_0, q4_0; CUDA graphs or op by op) and Hugging Face bf16'
 for weights in float32 q8_0 q4_0; do
   q=$([ "$weights" = float32 ] || echo "--quantize $weights")
   for b in 1 16; do node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch $b $q --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"; done
 done
+for b in 1 16; do TINYLLM_CUDA_GRAPHS=0 node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch $b --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"; done
+node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch 32 --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"
+node .device/generate.mjs --preset 92m --vocab 64798 --prompt 32 --new 128 --batch 1 --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"
 python3 - >> "$out/generate.jsonl" 2>> "$out/generate.err" <<'PY'
 import json, time, torch
 from transformers import LlamaConfig, LlamaForCausalLM
 cfg = LlamaConfig(vocab_size=6400, hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8,
                   num_key_value_heads=8, max_position_embeddings=1024, rms_norm_eps=1e-5)
 m = LlamaForCausalLM(cfg).to('cuda', torch.bfloat16).eval()
-for b in (1, 16):
+for b in (1, 16, 32):
     x = torch.randint(0, 6400, (b, 32), device='cuda')
     run = lambda n: m.generate(x, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
     with torch.inference_mode():
@@ -43,7 +47,7 @@ for b in (1, 16):
     print(json.dumps({'reference': 'transformers generate bf16', 'preset': '92m', 'batch': b, 'aggregate_tok_s': round(b * 128 / s, 1)}))
 PY
 cat "$out/generate.jsonl" >> "$out/steps.log"
-node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --profile --backend cuda > "$out/decode-profile.txt" 2>&1
+TINYLLM_CUDA_GRAPHS=0 node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --profile --backend cuda > "$out/decode-profile.txt" 2>&1
 head -12 "$out/decode-profile.txt" >> "$out/steps.log"
 fi
 

@@ -6,6 +6,7 @@ import './driver.test.js';
 import './elementwise.test.js';
 import './eval.test.js';
 import './fused.test.js';
+import './graph.test.js';
 import './indexing.test.js';
 import './layout.test.js';
 import './lora.test.js';

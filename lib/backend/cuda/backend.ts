@@ -23,12 +23,30 @@ const BLOCK = 256;
 /** Byte offset of a tail after `size` 4-byte elements: 256-aligned, like every allocation. */
 const tailStart = (size: number) => Math.ceil((size * 4) / 256) * 256;
 
+/**
+ * The kernels of some tfjs work recorded once as a CUDA graph (see CudaBackend.capture): replay() queues
+ * them all again with one driver call, on the same memory — inputs refilled in place (overwrite()) give
+ * new outputs in the tensors it copies them into (copyInto()).
+ */
+export class CudaGraph {
+  constructor(private readonly backend: CudaBackend, private readonly handles: { graph: unknown; exec: unknown }) {}
+
+  replay(): void {
+    this.backend.driver.launchGraph(this.handles.exec, this.backend.stream);
+  }
+
+  /** Free the graph. */
+  dispose(): void {
+    this.backend.driver.destroyGraph(this.handles.graph, this.handles.exec);
+  }
+}
+
 /** A tfjs KernelBackend on one NVIDIA GPU. */
 export class CudaBackend extends tf.KernelBackend {
   readonly driver: Driver;
   readonly arch: string;
   readonly deviceName: string;
-  private readonly stream: Handle;
+  readonly stream: Handle;
   readonly multiprocessors: number;
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
@@ -37,6 +55,8 @@ export class CudaBackend extends tf.KernelBackend {
   private bytesInUse = 0;
   private peakBytes = 0;
   private blas: Cublas | null = null;
+  /** What is being recorded as a CUDA graph, while it is (no host copies then). */
+  private capturing: string | null = null;
   /** Precision of BatchMatMul (tests use fp32; training bf16 or tf32). */
   matmulPrecision: MatmulPrecision = 'fp32';
 
@@ -131,6 +151,45 @@ export class CudaBackend extends tf.KernelBackend {
     return fn;
   }
 
+  /**
+   * Record the GPU work `f` queues as a CUDA graph instead of running it. f must not copy from or to the
+   * host: its inputs and outputs are tensors made before, refilled between replays with overwrite() and
+   * written with copyInto(); the tensors f makes it disposes (they become the graph's own scratch memory).
+   * Run f once for real before, so that its kernels are compiled and cuBLAS is set up.
+   */
+  capture(what: string, f: () => void): CudaGraph {
+    this.driver.beginCapture(this.stream);
+    this.capturing = what;
+    try {
+      f();
+    } catch (err) {
+      this.capturing = null;
+      try {
+        const { graph, exec } = this.driver.endCapture(this.stream);
+        this.driver.destroyGraph(graph, exec);
+      } catch {
+        // the capture was already invalid: the first error says why
+      }
+      throw err;
+    }
+    this.capturing = null;
+    return new CudaGraph(this, this.driver.endCapture(this.stream));
+  }
+
+  /** Copy a tensor's values into another of the same size, in stream order (a captured graph's output). */
+  copyInto(dst: tf.TensorInfo, src: tf.TensorInfo): void {
+    const [to, from] = [this.data.get(dst.dataId), this.data.get(src.dataId)];
+    if (to.size !== from.size) throw new Error(`cuda backend: copyInto: ${from.size} values into a tensor of ${to.size}`);
+    this.driver.copy(to.ptr, from.ptr, from.size * 4, this.stream);
+  }
+
+  /** Replace a tensor's values in place (a captured graph's input between replays). */
+  overwrite(info: tf.TensorInfo, values: Float32Array | Int32Array): void {
+    const entry = this.data.get(info.dataId);
+    if (values.length !== entry.size) throw new Error(`cuda backend: overwrite: ${values.length} values for a tensor of ${entry.size}`);
+    this.upload(info.dataId, values);
+  }
+
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
     const info = this.allocate(shape, dtype);
     this.upload(info.dataId, values);
@@ -143,6 +202,7 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   private upload(dataId: tf.DataId, values: tf.backend_util.BackendValues | null): void {
+    this.notCapturing('copying host data to the GPU');
     const entry = this.data.get(dataId);
     if (values === null || entry.size === 0) return;
     // bool arrives as Uint8Array; the device keeps every dtype in 4 bytes.
@@ -151,6 +211,7 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    this.notCapturing('reading a tensor back');
     const entry = this.data.get(dataId);
     const out = entry.dtype === 'float32' ? new Float32Array(entry.size) : new Int32Array(entry.size);
     if (entry.size > 0) this.driver.download(out, entry.ptr, this.stream);
@@ -159,6 +220,10 @@ export class CudaBackend extends tf.KernelBackend {
 
   override async read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues> {
     return this.readSync(dataId);
+  }
+
+  private notCapturing(doing: string): void {
+    if (this.capturing) throw new Error(`cuda backend: ${doing} while capturing ${this.capturing} as a CUDA graph: make such tensors before the capture`);
   }
 
   override disposeData(dataId: tf.DataId, force = false): boolean {

@@ -39,6 +39,7 @@ export class Driver {
       freeAsync: f('int cuMemFreeAsync(uint64_t ptr, void *stream)'),
       htod: f('int cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void *stream)'),
       dtoh: f('int cuMemcpyDtoHAsync_v2(_Out_ void *dst, uint64_t src, size_t bytes, void *stream)'),
+      dtod: f('int cuMemcpyDtoDAsync_v2(uint64_t dst, uint64_t src, size_t bytes, void *stream)'),
       memsetD32: f('int cuMemsetD32Async(uint64_t dst, unsigned int value, size_t count, void *stream)'),
       moduleLoad: f('int cuModuleLoadData(_Out_ void **module, const void *image)'),
       getFunction: f('int cuModuleGetFunction(_Out_ void **fn, void *module, const char *name)'),
@@ -49,6 +50,12 @@ export class Driver {
       eventDestroy: f('int cuEventDestroy_v2(void *event)'),
       funcSetAttribute: f('int cuFuncSetAttribute(void *fn, int attrib, int value)'),
       launch: f('int cuLaunchKernel(void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, void *stream, void **params, void **extra)'),
+      beginCapture: f('int cuStreamBeginCapture_v2(void *stream, int mode)'),
+      endCapture: f('int cuStreamEndCapture(void *stream, _Out_ void **graph)'),
+      instantiate: f('int cuGraphInstantiateWithFlags(_Out_ void **exec, void *graph, unsigned long long flags)'),
+      graphLaunch: f('int cuGraphLaunch(void *exec, void *stream)'),
+      graphExecDestroy: f('int cuGraphExecDestroy(void *exec)'),
+      graphDestroy: f('int cuGraphDestroy(void *graph)'),
     };
     this.call('init', 'cuInit', 0);
   }
@@ -116,6 +123,11 @@ export class Driver {
     this.call('htod', 'cuMemcpyHtoDAsync', dst, src, src.byteLength, stream);
   }
 
+  /** Copy device bytes to another place on the device, in stream order. */
+  copy(dst: bigint, src: bigint, bytes: number, stream: Handle): void {
+    this.call('dtod', 'cuMemcpyDtoDAsync', dst, src, bytes, stream);
+  }
+
   /** Copy device bytes to the host and wait for them. */
   download(dst: ArrayBufferView, src: bigint, stream: Handle): void {
     this.call('dtoh', 'cuMemcpyDtoHAsync', dst, src, dst.byteLength, stream);
@@ -167,6 +179,39 @@ export class Driver {
     // cuLaunchKernel takes an array of pointers, one to each argument's value.
     const values = args.map((a) => (typeof a === 'bigint' ? BigUint64Array.of(a) : 'i32' in a ? Int32Array.of(a.i32) : 'f32' in a ? Float32Array.of(a.f32) : a.struct));
     this.call('launch', `cuLaunchKernel(${label})`, fn, ...grid, ...block, sharedBytes, stream, values, null);
+  }
+
+  /**
+   * Record instead of run: until endCapture, work queued on the stream (kernels, stream-ordered
+   * allocations and frees) becomes the nodes of a graph. Relaxed mode: other threads' calls are not checked.
+   */
+  beginCapture(stream: Handle): void {
+    const CU_STREAM_CAPTURE_MODE_RELAXED = 2;
+    this.call('beginCapture', 'cuStreamBeginCapture', stream, CU_STREAM_CAPTURE_MODE_RELAXED);
+  }
+
+  /** End the capture and make the recorded graph launchable. */
+  endCapture(stream: Handle): { graph: Handle; exec: Handle } {
+    const graph: Handle[] = [null], exec: Handle[] = [null];
+    this.call('endCapture', 'cuStreamEndCapture', stream, graph);
+    try {
+      this.call('instantiate', 'cuGraphInstantiateWithFlags', exec, graph[0], 0);
+    } catch (err) {
+      this.call('graphDestroy', 'cuGraphDestroy', graph[0]);
+      throw err;
+    }
+    return { graph: graph[0], exec: exec[0] };
+  }
+
+  /** Queue every node of an instantiated graph on the stream: one call for all its kernels. */
+  launchGraph(exec: Handle, stream: Handle): void {
+    this.call('graphLaunch', 'cuGraphLaunch', exec, stream);
+  }
+
+  /** Free a graph and its launchable instance. */
+  destroyGraph(graph: Handle, exec: Handle): void {
+    this.call('graphExecDestroy', 'cuGraphExecDestroy', exec);
+    this.call('graphDestroy', 'cuGraphDestroy', graph);
   }
 
   private call(key: string, name: string, ...args: unknown[]): void {
