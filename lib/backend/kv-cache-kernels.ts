@@ -26,44 +26,57 @@ function placement(backend: unknown, inputs: tf.NamedTensorInfoMap): { rows: Arr
   return { rows: read(rows), positions: read(positions), T: positions.shape[1]! };
 }
 
-/** cache [R, K, C, Dh][rows[b], :, positions[b, t], :] = update [B, K, T, Dh][b, :, t, :], in place. */
+/**
+ * Copy Dh values from src[from …] to dst[to …], rotated by RoPE at position p when tables are given
+ * (HF's rotate-half: channel d pairs with d ± Dh/2).
+ */
+function rotated(dst: Float32Array, to: number, src: Float32Array, from: number, Dh: number, p: number, tables?: Float32Array[]): void {
+  if (!tables) return dst.set(src.subarray(from, from + Dh), to);
+  const [cos, sin] = tables as [Float32Array, Float32Array];
+  const half = Dh / 2;
+  for (let d = 0; d < Dh; d++) {
+    const pair = d < half ? -src[from + d + half]! : src[from + d - half]!;
+    dst[to + d] = src[from + d]! * cos[p * Dh + d]! + pair * sin[p * Dh + d]!;
+  }
+}
+
+/** cache [R, K, C, Dh][rows[b], k, positions[b, t], :] = update [B, T, K, Dh][b, t, k, :] (rotated if cos/sin given), in place. */
 const write = (backendName: BackendName) => ({ inputs, backend }: KernelArgs): tf.TensorInfo[] => {
-  const { cache, update } = inputs as { cache: tf.TensorInfo; update: tf.TensorInfo };
+  const { cache, update, cos, sin } = inputs as Record<string, tf.TensorInfo | undefined>;
   const { rows, positions, T } = placement(backend, inputs);
-  const [, K, C, Dh] = cache.shape as number[];
-  const [cacheValues, updateValues] = floats(backendName, backend, [cache, update]);
+  const [, K, C, Dh] = cache!.shape as number[];
+  const [cacheValues, updateValues, ...tables] = floats(backendName, backend, cos && sin ? [cache!, update!, cos, sin] : [cache!, update!]);
   for (let b = 0; b < rows.length; b++) {
-    for (let k = 0; k < K!; k++) {
-      for (let t = 0; t < T; t++) {
-        const from = ((b * K! + k) * T + t) * Dh!;
-        const to = ((rows[b]! * K! + k) * C! + positions[b * T + t]!) * Dh!;
-        cacheValues!.set(updateValues!.subarray(from, from + Dh!), to);
-      }
+    for (let t = 0; t < T; t++) {
+      const p = positions[b * T + t]!;
+      for (let k = 0; k < K!; k++) rotated(cacheValues!, ((rows[b]! * K! + k) * C! + p) * Dh!, updateValues!, ((b * T + t) * K! + k) * Dh!, Dh!, p, tables.length ? tables : undefined);
     }
   }
   return [];
 };
 
-/** out [B, H, T, Dh]: each query over its row's slots 0 … its position, with softmax(q·k · scale). */
+/** out [B, T, H, Dh]: each query, rotated at its position, over its row's slots 0 … its position. */
 const attend = (backendName: BackendName) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo => {
-  const { q, keys, values } = inputs as { q: tf.TensorInfo; keys: tf.TensorInfo; values: tf.TensorInfo };
+  const { q, keys, values, cos, sin } = inputs as Record<string, tf.TensorInfo>;
   const { rows, positions, T } = placement(backend, inputs);
   const scale = (attrs as { scale: number }).scale;
-  const [B, H, , Dh] = q.shape as number[];
-  const [, K, C] = keys.shape as number[];
-  const [qv, kv, vv] = floats(backendName, backend, [q, keys, values]);
-  const out = new Float32Array(B! * H! * T * Dh!);
+  const [B, , H, Dh] = q!.shape as number[];
+  const [, K, C] = keys!.shape as number[];
+  const [qv, kv, vv, ...tables] = floats(backendName, backend, [q!, keys!, values!, cos!, sin!]);
+  const out = new Float32Array(B! * T * H! * Dh!);
+  const query = new Float32Array(Dh!);
   const weights = new Float32Array(C!);
   for (let b = 0; b < B!; b++) {
-    for (let h = 0; h < H!; h++) {
-      const base = (rows[b]! * K! + Math.floor(h / (H! / K!))) * C! * Dh!; // slot 0 of this row's K/V head
-      for (let t = 0; t < T; t++) {
-        const query = ((b * H! + h) * T + t) * Dh!;
-        const last = positions[b * T + t]!;
+    for (let t = 0; t < T; t++) {
+      const last = positions[b * T + t]!;
+      for (let h = 0; h < H!; h++) {
+        const at = ((b * T + t) * H! + h) * Dh!;
+        rotated(query, 0, qv!, at, Dh!, last, tables);
+        const base = (rows[b]! * K! + Math.floor(h / (H! / K!))) * C! * Dh!; // slot 0 of this row's K/V head
         let max = -Infinity;
         for (let s = 0; s <= last; s++) {
           let dot = 0;
-          for (let d = 0; d < Dh!; d++) dot += qv![query + d]! * kv![base + s * Dh! + d]!;
+          for (let d = 0; d < Dh!; d++) dot += query[d]! * kv![base + s * Dh! + d]!;
           weights[s] = dot * scale;
           if (weights[s]! > max) max = weights[s]!;
         }
@@ -71,12 +84,12 @@ const attend = (backendName: BackendName) => ({ inputs, backend, attrs }: Kernel
         for (let s = 0; s <= last; s++) sum += weights[s] = Math.exp(weights[s]! - max);
         for (let s = 0; s <= last; s++) {
           const w = weights[s]! / sum;
-          for (let d = 0; d < Dh!; d++) out[query + d]! += w * vv![base + s * Dh! + d]!;
+          for (let d = 0; d < Dh!; d++) out[at + d]! += w * vv![base + s * Dh! + d]!;
         }
       }
     }
   }
-  return MAKE_OUTPUT[backendName](backend, [B!, H!, T, Dh!], 'float32', out);
+  return MAKE_OUTPUT[backendName](backend, [B!, T, H!, Dh!], 'float32', out);
 };
 
 let registered = false;

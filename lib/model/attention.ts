@@ -36,51 +36,50 @@ export function causalMask(T: number): tf.Tensor2D {
   });
 }
 
-/** Split the last axis into heads: [B, T, n·Dh] -> [B, n, T, Dh]. */
-function toHeads(x: tf.Tensor, n: number): tf.Tensor4D {
-  const [B, T, width] = x.shape as [number, number, number];
-  return tf.transpose(tf.reshape(x, [B, T, n, width / n]), [0, 2, 1, 3]);
+/** The heads first: [B, T, n, Dh] -> [B, n, T, Dh] (and back: the same permutation). */
+const swapHeads = (x: tf.Tensor): tf.Tensor4D => tf.transpose(x, [0, 2, 1, 3]) as tf.Tensor4D;
+
+/** Causal attention in plain ops of q [B, T, H, Dh], k and v [B, T, K, Dh] (RoPE not yet applied): [B, T, H, Dh]. */
+function plainAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, rope: RopeTables): tf.Tensor4D {
+  const [B, T, H, Dh] = q.shape;
+  const K = k.shape[2];
+  const qh = applyRope(swapHeads(q), rope, 0); // [B, H, T, Dh]
+  const kh = applyRope(swapHeads(k), rope, 0); // [B, K, T, Dh]
+  // Query head h reads K/V head floor(h / (H/K)): the H/K query heads of a group are consecutive, so
+  // [B, H, T, ·] viewed as [B, K, (H/K)·T, ·] lines each group up with its K/V head, and one batched
+  // product per K/V head serves them all, without copying K and V H/K times.
+  const grouped = (x: tf.Tensor) => tf.reshape(x, [B, K, (H / K) * T, x.shape[3]!]);
+  const scores = tf.reshape(tf.matMul(grouped(qh), kh, false, true), [B, H, T, T]); // [B, H, T, T]
+  const weights = hasFused(FUSED.causalSoftmax)
+    ? runFused(FUSED.causalSoftmax, { scores }, { scale: 1 / Math.sqrt(Dh), offset: 0 }) // [B, H, T, T]
+    : tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(Dh)), causalMask(T)), -1);
+  return swapHeads(tf.reshape(tf.matMul(grouped(weights), swapHeads(v)), [B, H, T, Dh])); // [B, T, H, Dh]
 }
 
-
-/** Causal self-attention of x [B, T, D]: returns [B, T, D]. */
+/**
+ * Causal self-attention of x [B, T, D]: returns [B, T, D]. With a cache, this pass's keys and values
+ * are written into it; a prompt (every row starting at 0) then attends as without one, later positions
+ * read the cache (cachedAttention).
+ */
 export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOptions): tf.Tensor3D {
   return tf.tidy(() => {
     const [B, T] = x.shape;
-    const { heads: H, kvHeads: K, cache } = opts;
+    const { heads: H, kvHeads: K, cache, rope } = opts;
     const Dh = w.q.outFeatures / H;
+    // The projections' own layout, [B, T, heads, Dh], which the fused kernels take as it is.
+    const project = (proj: Linear, n: number) => tf.reshape(proj.apply(x), [B, T, n, Dh]) as tf.Tensor4D;
+    const [q, k, v] = [project(w.q, H), project(w.k, K), project(w.v, K)];
+    if (cache) cache.store.write(cache.layer, k, v, cache.placement, rope); // (the kernel rotates the keys)
+    let out: tf.Tensor4D; // [B, T, H, Dh]
     if (cache && cache.placement.start !== 0) {
-      // Decoding: the new positions' keys and values join the cache, and the queries read it there.
-      // RoPE by one offset when every row is at the same position, else by each row's own positions.
-      const { start, positions } = cache.placement;
-      const rope = (t: tf.Tensor) => applyRope(t, opts.rope, start ?? 0, start === null ? positions : undefined) as tf.Tensor4D;
-      const q = rope(toHeads(w.q.apply(x), H)); // [B, H, T, Dh]
-      const k = rope(toHeads(w.k.apply(x), K)); // [B, K, T, Dh]
-      cache.store.write(cache.layer, k, toHeads(w.v.apply(x), K), cache.placement);
-      const out = cachedAttention(q, cache.store, cache.layer, cache.placement); // [B, H, T, Dh]
-      return w.o.apply(tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, T, H * Dh])) as tf.Tensor3D;
-    }
-    if (hasFused(FUSED.attention) && !cache && fusedAttentionHeadDim(Dh)) {
+      out = cachedAttention(q, cache.store, cache.layer, cache.placement, rope);
+    } else if (hasFused(FUSED.attention) && fusedAttentionHeadDim(Dh)) {
       // One kernel from the projections to the heads' outputs: RoPE, scores, softmax and the weighted
-      // sum, tile by tile, in the [B, T, heads, Dh] layout the projections already have.
-      const [q, k, v] = ([[w.q, H], [w.k, K], [w.v, K]] as const).map(([proj, n]) => tf.reshape(proj.apply(x), [B, T, n, Dh]));
-      const out = runFused(FUSED.attention, { q: q!, k: k!, v: v!, cos: opts.rope.cos, sin: opts.rope.sin }); // [B, T, H, Dh]
-      return w.o.apply(tf.reshape(out, [B, T, H * Dh])) as tf.Tensor3D;
+      // sum, tile by tile.
+      out = runFused(FUSED.attention, { q, k, v, cos: rope.cos, sin: rope.sin });
+    } else {
+      out = plainAttention(q, k, v, rope);
     }
-    const q = applyRope(toHeads(w.q.apply(x), H), opts.rope, 0); // [B, H, T, Dh]
-    const k = applyRope(toHeads(w.k.apply(x), K), opts.rope, 0) as tf.Tensor4D; // [B, K, T, Dh]
-    const v = toHeads(w.v.apply(x), K); // [B, K, T, Dh]
-    if (cache) cache.store.write(cache.layer, k, v, cache.placement); // a prompt: its keys and values start the cache
-    // Query head h reads K/V head floor(h / (H/K)): the H/K query heads of a group are consecutive, so
-    // [B, H, T, ·] viewed as [B, K, (H/K)·T, ·] lines each group up with its K/V head, and one batched
-    // product per K/V head serves them all, without copying K and V H/K times.
-    const grouped = (x: tf.Tensor, rows: number) => tf.reshape(x, [B, K, (H / K) * rows, x.shape[3]!]);
-    const scores = tf.reshape(tf.matMul(grouped(q, T), k, false, true), [B, H, T, T]); // [B, H, T, T]
-    const weights = hasFused(FUSED.causalSoftmax)
-      ? runFused(FUSED.causalSoftmax, { scores }, { scale: 1 / Math.sqrt(Dh), offset: 0 }) // [B, H, T, T]
-      : tf.softmax(tf.add(tf.mul(scores, 1 / Math.sqrt(Dh)), causalMask(T)), -1);
-    const out = tf.reshape(tf.matMul(grouped(weights, T), v), [B, H, T, Dh]); // [B, H, T, Dh]
-    const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, T, H * Dh]); // [B, T, H·Dh]
-    return w.o.apply(merged) as tf.Tensor3D;
+    return w.o.apply(tf.reshape(out, [B, T, H * Dh])) as tf.Tensor3D;
   });
 }

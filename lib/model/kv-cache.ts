@@ -7,9 +7,12 @@
 //   cache row 1   b₀ b₁ ·  ·  ·  ·  ·  ·      (another of 2, decoded in the same batch)
 //
 // Position p of a row sits in slot p, so a row needs no padding however long the others are; attention
-// of a new position reads its row's slots up to its own (KV_CACHE.attend). The lengths live on the host.
+// of a new position reads its row's slots up to its own (KV_CACHE.attend). Both kernels take the
+// projections' own layout [B, T, heads, Dh] and apply RoPE at each row's positions themselves, so a
+// decoding step's attention is two kernels and no transposes. The lengths live on the host.
 import * as tf from '@tensorflow/tfjs';
 import { fusedKernel, KV_CACHE } from './fused.js';
+import type { RopeTables } from './rope.js';
 
 /** The size of a cache: how many sequences (rows), positions per row, and the attention's K/V shape. */
 export interface KvCacheShape {
@@ -77,12 +80,15 @@ export class KvCache {
     for (const r of rows) this.lengths[r]! += T;
   }
 
-  /** Write a pass's keys and values [B, kvHeads, T, Dh] of `layer` into their slots, in place. */
-  write(layer: number, keys: tf.Tensor4D, values: tf.Tensor4D, placement: KvPlacement): void {
+  /**
+   * Write a pass's keys and values [B, T, kvHeads, Dh] of `layer` into their slots, in place; the keys
+   * rotated by RoPE at their positions on the way (the values are not).
+   */
+  write(layer: number, keys: tf.Tensor4D, values: tf.Tensor4D, placement: KvPlacement, rope: RopeTables): void {
     const write = fusedKernel(KV_CACHE.write)!;
-    for (const [cache, update] of [[this.keys[layer]!, keys], [this.values[layer]!, values]] as const) {
-      write({ inputs: { cache, update, rows: placement.rows, positions: placement.positions }, backend: tf.backend(), attrs: {} });
-    }
+    const where = { rows: placement.rows, positions: placement.positions };
+    write({ inputs: { cache: this.keys[layer]!, update: keys, ...where, cos: rope.cos, sin: rope.sin }, backend: tf.backend(), attrs: {} });
+    write({ inputs: { cache: this.values[layer]!, update: values, ...where }, backend: tf.backend(), attrs: {} });
   }
 
   /** Forget what row r holds (a finished sequence's row, for the next one). */
@@ -99,11 +105,12 @@ export class KvCache {
 }
 
 /**
- * Attention of new positions q [B, H, T, Dh] (RoPE applied) over their cache rows' slots 0 … position
- * (this pass's keys and values already written): [B, H, T, Dh]. Query head h reads K/V head h / (H/K).
+ * Attention of new positions' queries q [B, T, H, Dh] (RoPE not yet applied: the kernel rotates them at
+ * their positions) over their cache rows' slots 0 … position, this pass's keys and values already
+ * written: [B, T, H, Dh]. Query head h reads K/V head h / (H/K).
  */
-export function cachedAttention(q: tf.Tensor4D, cache: KvCache, layer: number, placement: KvPlacement): tf.Tensor4D {
+export function cachedAttention(q: tf.Tensor4D, cache: KvCache, layer: number, placement: KvPlacement, rope: RopeTables): tf.Tensor4D {
   return tf.engine().runKernel(KV_CACHE.attend, {
-    q, keys: cache.keys[layer]!, values: cache.values[layer]!, rows: placement.rows, positions: placement.positions,
+    q, keys: cache.keys[layer]!, values: cache.values[layer]!, rows: placement.rows, positions: placement.positions, cos: rope.cos, sin: rope.sin,
   }, { scale: 1 / Math.sqrt(q.shape[3]) }) as tf.Tensor4D;
 }

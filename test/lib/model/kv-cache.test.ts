@@ -1,62 +1,75 @@
 // The preallocated KV cache: its two kernels on cpu and wasm against the plain tfjs composition
-// (write = setting the slots; attend = gather the rows, scores, mask past each query's position,
-// softmax, weighted values), and its one-line errors.
+// (write = RoPE on the keys at their positions, then into their row and slot; attend = RoPE on the
+// queries, gather the rows, scores, mask past each query's position, softmax, weighted values), and its
+// one-line errors.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../lib/backend/init.js';
 import { BatchDecoder } from '../../../lib/infer/batch-decoder.js';
 import { MASKED } from '../../../lib/model/attention.js';
 import { presetConfig } from '../../../lib/model/config.js';
-import { cachedAttention, KvCache } from '../../../lib/model/kv-cache.js';
+import { cachedAttention, KvCache, type KvPlacement } from '../../../lib/model/kv-cache.js';
 import { LlamaModel } from '../../../lib/model/model.js';
+import { applyRope, ropeTables } from '../../../lib/model/rope.js';
 
 const [R, K, C, Dh, H] = [3, 2, 10, 8, 4];
-const rows = [2, 0];
-const T = 3;
-const randn = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+const randn = (shape: [number, number, number, number], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
+const swapHeads = (x: tf.Tensor) => tf.transpose(x, [0, 2, 1, 3]); // [B, T, n, Dh] <-> [B, n, T, Dh]
 
-/** The expected attention of q [B, H, T, Dh] over `keys`/`values` [R, K, C, Dh] in plain tfjs ops. */
-function reference(q: tf.Tensor, keys: tf.Tensor, values: tf.Tensor, positions: number[][]): tf.Tensor {
+/** Keys or values [B, T, K, Dh] as the cache should hold them: [B, K, T, Dh], keys rotated at their positions. */
+function stored(update: tf.Tensor, placement: KvPlacement, rope?: { cos: tf.Tensor2D; sin: tf.Tensor2D }): number[][][][] {
+  return tf.tidy(() => (rope ? applyRope(swapHeads(update), rope, 0, placement.positions) : swapHeads(update)).arraySync() as number[][][][]);
+}
+
+/** The expected attention of q [B, T, H, Dh] over `keys`/`values` [R, K, C, Dh] in plain tfjs ops: [B, T, H, Dh]. */
+function reference(q: tf.Tensor, keys: tf.Tensor, values: tf.Tensor, placement: KvPlacement, rope: { cos: tf.Tensor2D; sin: tf.Tensor2D }): tf.Tensor {
   return tf.tidy(() => {
     const head = tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / (H / K))), 'int32');
-    const pick = (t: tf.Tensor) => tf.gather(tf.gather(t, rows, 0), head, 1); // [B, H, C, Dh]
-    const scores = tf.mul(tf.matMul(q, pick(keys), false, true), 1 / Math.sqrt(Dh)); // [B, H, T, C]
-    const hidden = positions.map((row) => row.map((p) => Array.from({ length: C }, (_, s) => (s > p ? MASKED : 0))));
+    const pick = (t: tf.Tensor) => tf.gather(tf.gather(t, placement.rows, 0), head, 1); // [B, H, C, Dh]
+    const qh = applyRope(swapHeads(q), rope, 0, placement.positions); // [B, H, T, Dh]
+    const scores = tf.mul(tf.matMul(qh, pick(keys), false, true), 1 / Math.sqrt(Dh)); // [B, H, T, C]
+    const hidden = (placement.positions.arraySync() as number[][]).map((row) => row.map((p) => Array.from({ length: C }, (_, s) => (s > p ? MASKED : 0))));
     const weights = tf.softmax(tf.add(scores, tf.expandDims(tf.tensor3d(hidden), 1)), -1);
-    return tf.matMul(weights, pick(values)); // [B, H, T, Dh]
+    return swapHeads(tf.matMul(weights, pick(values))); // [B, T, H, Dh]
   });
 }
 
 describe.each(['cpu', 'wasm'] as const)('KV cache kernels on %s', (backend) => {
-  it('write puts each position in its row and slot, in place; attend equals the plain composition', async () => {
+  it('write puts each position in its row and slot in place, keys rotated; attend equals the plain composition', async () => {
     await initBackend(backend, { quiet: true });
+    const rope = ropeTables(Dh, C, 10000);
     const cache = new KvCache({ layers: 1, rows: R, capacity: C, kvHeads: K, headDim: Dh });
     // Row 2 already holds 4 positions, row 0 none (a prompt beside a sequence being decoded).
     const first = cache.place([2], 4);
     expect(first.start).toBe(0);
-    const [k0, v0] = [randn([1, K, 4, Dh], 4), randn([1, K, 4, Dh], 5)] as tf.Tensor4D[];
-    cache.write(0, k0!, v0!, first);
+    const [k0, v0] = [randn([1, 4, K, Dh], 4), randn([1, 4, K, Dh], 5)];
+    cache.write(0, k0, v0, first, rope);
     cache.advance([2], 4);
-    tf.dispose([k0!, v0!, first.rows, first.positions]);
-    const placement = cache.place(rows, T);
+    const T = 3;
+    const placement = cache.place([2, 0], T);
     expect(placement.positions.arraySync()).toEqual([[4, 5, 6], [0, 1, 2]]);
     expect(placement.start).toBe(null);
-    const [k, v] = [randn([2, K, T, Dh], 1), randn([2, K, T, Dh], 2)] as tf.Tensor4D[];
+    const [k, v] = [randn([2, T, K, Dh], 1), randn([2, T, K, Dh], 2)];
     const before = cache.keys[0]!;
-    cache.write(0, k!, v!, placement);
+    cache.write(0, k, v, placement, rope);
     expect(cache.keys[0]).toBe(before); // the same tensor, written in place
-    const keys = cache.keys[0]!.arraySync() as number[][][][];
-    const written = k!.arraySync() as number[][][][];
-    for (let b = 0; b < 2; b++) for (let kv = 0; kv < K; kv++) for (let t = 0; t < T; t++) {
-      expect(keys[rows[b]!]![kv]![placement.positions.arraySync()[b]![t]!]).toEqual(written[b]![kv]![t]);
+    const [keys, values] = [cache.keys[0]!.arraySync(), cache.values[0]!.arraySync()] as number[][][][][];
+    for (const [update, where, rows] of [[k0, first, [2]], [k, placement, [2, 0]]] as const) {
+      const [expectKeys, expectValues] = [stored(update, where, rope), stored(update === k0 ? v0 : v, where)];
+      const positions = where.positions.arraySync() as number[][];
+      rows.forEach((r, b) => {
+        for (let kv = 0; kv < K; kv++) positions[b]!.forEach((p, t) => {
+          keys[r]![kv]![p]!.forEach((x, d) => expect(x).toBeCloseTo(expectKeys[b]![kv]![t]![d]!, 5));
+          expect(values[r]![kv]![p]).toEqual(expectValues[b]![kv]![t]);
+        });
+      });
     }
     expect(keys[1]!.flat(2).every((x) => x === 0)).toBe(true); // row 1 untouched
-    const q = randn([2, H, T, Dh], 3) as tf.Tensor4D;
-    const out = cachedAttention(q, cache, 0, placement);
-    const expected = reference(q, cache.keys[0]!, cache.values[0]!, placement.positions.arraySync());
-    const diff = tf.max(tf.abs(tf.sub(out, expected))).dataSync()[0]!;
-    expect(diff).toBeLessThan(1e-5);
-    tf.dispose([k!, v!, q, out, expected, placement.rows, placement.positions]);
+    const q = randn([2, T, H, Dh], 3);
+    const out = cachedAttention(q, cache, 0, placement, rope);
+    const expected = reference(q, cache.keys[0]!, cache.values[0]!, placement, rope);
+    expect(tf.max(tf.abs(tf.sub(out, expected))).dataSync()[0]!).toBeLessThan(1e-5);
+    tf.dispose([k0, v0, k, v, q, out, expected, first.rows, first.positions, placement.rows, placement.positions, rope.cos, rope.sin]);
     cache.dispose();
   });
 });

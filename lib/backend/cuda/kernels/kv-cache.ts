@@ -1,8 +1,9 @@
 // The KV cache's kernels (lib/model/kv-cache.ts) on the GPU. Both read the cache rows and positions
-// from device memory, not from kernel arguments, so the same launches serve every decoding step:
+// from device memory, not from kernel arguments, so the same launches serve every decoding step (a
+// CUDA graph replays them), and both apply RoPE at those positions themselves:
 // - kv_cache_write: one thread per value of the step's keys (or values), into its slot, in place;
-// - kv_cache_attend: one block per (row, head, query): scores over the row's slots up to the query's
-//   position in shared memory, softmax, then the weighted sum of the values — one pass each.
+// - kv_cache_attend: one block per (row, query, head): the rotated query and the scores over the row's
+//   slots up to the query's position in shared memory, softmax, then the weighted sum of the values.
 import * as tf from '@tensorflow/tfjs';
 import { KV_CACHE } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
@@ -13,13 +14,23 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 const ATTEND_THREADS = 128;
 
 export const KV_CACHE_SOURCE = `
-// cache [R, K, C, Dh][rows[b], k, positions[b, t], d] = update [B, K, T, Dh][b, k, t, d]
+// Value d of a head vector at position p, rotated by RoPE (HF's rotate-half: d pairs with d ± Dh/2).
+__device__ __forceinline__ float rope_at(const float* x, int d, int Dh, const float* cos_t, const float* sin_t, int p) {
+  float pair = d < Dh / 2 ? -x[d + Dh / 2] : x[d - Dh / 2];
+  return x[d] * cos_t[(long long)p * Dh + d] + pair * sin_t[(long long)p * Dh + d];
+}
+
+// cache [R, K, C, Dh][rows[b], k, positions[b, t], d] = update [B, T, K, Dh][b, t, k, d], rotated at its
+// position when cos_t is given (keys; values are copied as they are).
 extern "C" __global__ void kv_cache_write(float* cache, const float* update, const int* rows, const int* positions,
-    int B, int K, int T, int C, int Dh) {
-  long long n = (long long)B * K * T * Dh;
+    const float* cos_t, const float* sin_t, int B, int T, int K, int C, int Dh) {
+  long long n = (long long)B * T * K * Dh;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    int d = (int)(i % Dh), t = (int)(i / Dh % T), k = (int)(i / ((long long)Dh * T) % K), b = (int)(i / ((long long)Dh * T * K));
-    cache[(((long long)rows[b] * K + k) * C + positions[b * T + t]) * Dh + d] = update[i];
+    int d = (int)(i % Dh), k = (int)(i / Dh % K);
+    long long bt = i / ((long long)Dh * K);  // b·T + t
+    int b = (int)(bt / T), p = positions[bt];
+    const float* head = update + (i - d);
+    cache[(((long long)rows[b] * K + k) * C + p) * Dh + d] = cos_t ? rope_at(head, d, Dh, cos_t, sin_t, p) : head[d];
   }
 }
 
@@ -37,16 +48,18 @@ __device__ __forceinline__ float block_reduce(float v, float* scratch, bool is_m
   return v;
 }
 
-// out [B, H, T, Dh]: block (b·H + h)·T + t; query head h reads K/V head h / (H / K) of cache row rows[b].
-// Dynamic shared memory: one score per slot (C floats), then 32 floats for the reductions.
+// out [B, T, H, Dh]: block (b·T + t)·H + h; query head h reads K/V head h / (H / K) of cache row rows[b].
+// Dynamic shared memory: the rotated query (Dh floats), one score per slot (C), 32 for the reductions.
 extern "C" __global__ void kv_cache_attend(float* out, const float* q, const float* keys, const float* values,
-    const int* rows, const int* positions, int H, int K, int T, int C, int Dh, float scale) {
+    const int* rows, const int* positions, const float* cos_t, const float* sin_t, int T, int H, int K, int C, int Dh, float scale) {
   extern __shared__ float shared[];
-  float* scores = shared;
-  float* scratch = shared + C;
-  int t = blockIdx.x % T, h = (blockIdx.x / T) % H, b = blockIdx.x / (T * H);
-  int last = positions[b * T + t];
-  const float* query = q + (long long)blockIdx.x * Dh;
+  float* query = shared;
+  float* scores = shared + Dh;
+  float* scratch = scores + C;
+  int h = blockIdx.x % H, bt = blockIdx.x / H, b = bt / T;
+  int last = positions[bt];
+  for (int d = threadIdx.x; d < Dh; d += blockDim.x) query[d] = rope_at(q + (long long)blockIdx.x * Dh, d, Dh, cos_t, sin_t, last);
+  __syncthreads();
   long long base = ((long long)rows[b] * K + h / (H / K)) * C * Dh;
   float max = -3.0e38f;
   for (int s = threadIdx.x; s <= last; s += blockDim.x) {
@@ -69,29 +82,29 @@ extern "C" __global__ void kv_cache_attend(float* out, const float* q, const flo
 }
 `;
 
-/** inputs {cache [R, K, C, Dh], update [B, K, T, Dh], rows [B], positions [B, T]}: writes in place, returns nothing. */
+/** inputs {cache [R, K, C, Dh], update [B, T, K, Dh], rows [B], positions [B, T], cos?, sin?}: writes in place, returns nothing. */
 const write: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
-  const { cache, update, rows, positions } = inputs as Record<string, tf.TensorInfo>;
-  const [B, K, T, Dh] = update!.shape as number[];
+  const { cache, update, rows, positions, cos, sin } = inputs as Record<string, tf.TensorInfo | undefined>;
+  const [B, T, K, Dh] = update!.shape as number[];
   const cuda = backend as CudaBackend;
-  cuda.launchElementwise(KV_CACHE_SOURCE, 'kv_cache_write', B! * K! * T! * Dh!, [
-    cuda.pointer(cache!), cuda.pointer(update!), cuda.pointer(rows!), cuda.pointer(positions!),
-    { i32: B! }, { i32: K! }, { i32: T! }, { i32: cache!.shape[2]! }, { i32: Dh! },
+  cuda.launchElementwise(KV_CACHE_SOURCE, 'kv_cache_write', B! * T! * K! * Dh!, [
+    cuda.pointer(cache!), cuda.pointer(update!), cuda.pointer(rows!), cuda.pointer(positions!), cos ? cuda.pointer(cos) : 0n, sin ? cuda.pointer(sin) : 0n,
+    { i32: B! }, { i32: T! }, { i32: K! }, { i32: cache!.shape[2]! }, { i32: Dh! },
   ]);
   return [];
 };
 
-/** inputs {q [B, H, T, Dh], keys, values [R, K, C, Dh], rows [B], positions [B, T]}; attrs {scale}: [B, H, T, Dh]. */
+/** inputs {q [B, T, H, Dh], keys, values [R, K, C, Dh], rows [B], positions [B, T], cos, sin}; attrs {scale}: [B, T, H, Dh]. */
 const attend: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
-  const { q, keys, values, rows, positions } = inputs as Record<string, tf.TensorInfo>;
-  const [B, H, T, Dh] = q!.shape as number[];
+  const { q, keys, values, rows, positions, cos, sin } = inputs as Record<string, tf.TensorInfo>;
+  const [B, T, H, Dh] = q!.shape as number[];
   const [, K, C] = keys!.shape as number[];
   const cuda = backend as CudaBackend;
-  const out = cuda.allocate([B!, H!, T!, Dh!], 'float32');
-  cuda.launch(KV_CACHE_SOURCE, 'kv_cache_attend', B! * H! * T!, ATTEND_THREADS, [
+  const out = cuda.allocate([B!, T!, H!, Dh!], 'float32');
+  cuda.launch(KV_CACHE_SOURCE, 'kv_cache_attend', B! * T! * H!, ATTEND_THREADS, [
     cuda.pointer(out), cuda.pointer(q!), cuda.pointer(keys!), cuda.pointer(values!), cuda.pointer(rows!), cuda.pointer(positions!),
-    { i32: H! }, { i32: K! }, { i32: T! }, { i32: C! }, { i32: Dh! }, { f32: (attrs as { scale: number }).scale },
-  ], 4 * (C! + 32));
+    cuda.pointer(cos!), cuda.pointer(sin!), { i32: T! }, { i32: H! }, { i32: K! }, { i32: C! }, { i32: Dh! }, { f32: (attrs as { scale: number }).scale },
+  ], 4 * (Dh! + C! + 32));
   return out;
 };
 
