@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, parseBackendName, parseMatmulPrecision } from '../lib/backend/init.js';
 import { intFlag, listFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import type { Batch } from '../lib/data/loader.js';
-import { countParameters, presetConfig } from '../lib/model/config.js';
+import { countParameters, presetConfig, trainingFlopsPerToken } from '../lib/model/config.js';
 import { LORA_TARGETS, LoraAdapter } from '../lib/model/lora.js';
 import { LlamaModel } from '../lib/model/model.js';
 import { Rng } from '../lib/rng.js';
@@ -31,8 +31,7 @@ const threads = intFlag(args, 'threads', undefined, 1);
 const loraRank = intFlag(args, 'lora', undefined, 1);
 
 const { nonEmbedding } = countParameters(config);
-// FLOPs per token: 6 per non-embedding parameter (forward 2, backward 4) + attention's 12·L·T·D.
-const flopsPerToken = 6 * nonEmbedding + 12 * config.layers * T * config.hidden;
+const flopsPerToken = trainingFlopsPerToken(config, T);
 const rng = new Rng(1);
 const batch = (): Batch => ({ inputs: Int32Array.from({ length: B * T }, () => rng.int(config.vocabSize)), targets: Int32Array.from({ length: B * T }, () => rng.int(config.vocabSize)) });
 

@@ -107,3 +107,17 @@ export function countParameters(config: ModelConfig): ParameterCount {
   const embedding = V * D * (config.tieEmbeddings ? 1 : 2);
   return { embedding, nonEmbedding, total: embedding + nonEmbedding };
 }
+
+/**
+ * Training FLOPs per token at sequence length T, the model-FLOPs count MFU divides by: 6 per weight a
+ * token is multiplied by (forward 2, backward 4) — every projection, the experts it is routed to, and
+ * the LM head (V·D, tied or not: the product is done either way; the embedding is a lookup) — plus
+ * attention's 12·L·T·D (scores and weighted values, forward and backward, causal counted in full as
+ * nanoGPT and ../shared/reference/torch_throughput.py count it).
+ */
+export function trainingFlopsPerToken(config: ModelConfig, T: number): number {
+  const { vocabSize: V, hidden: D, ffn: F, layers: L } = config;
+  const { nonEmbedding } = countParameters(config);
+  const idleExperts = config.moe ? (config.moe.experts - config.moe.topK) * 3 * D * F * L : 0;
+  return 6 * (nonEmbedding - idleExperts + V * D) + 12 * L * T * D;
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../lib/backend/init.js';
 import { generate, sampleToken } from '../../../lib/infer/sampling.js';
 import { causalMask } from '../../../lib/model/attention.js';
-import { countParameters, type ModelConfig, PRESETS, presetConfig } from '../../../lib/model/config.js';
+import { countParameters, type ModelConfig, PRESETS, presetConfig, trainingFlopsPerToken } from '../../../lib/model/config.js';
 import { LlamaModel } from '../../../lib/model/model.js';
 import { moe } from '../../../lib/model/moe.js';
 import { applyRope, ropeTables } from '../../../lib/model/rope.js';
@@ -20,6 +20,19 @@ function ids(values: number[][]): tf.Tensor2D {
 }
 
 describe('parameter counts', () => {
+  it('training FLOPs per token count the LM head, as the PyTorch reference does (6 × all weights but the embedding + 12·L·T·D)', () => {
+    const config = presetConfig('92m', { vocabSize: 64798 });
+    const { hidden: D, layers: L, vocabSize: V } = config;
+    // The reference (../shared/reference/torch_throughput.py): its parameters minus the embedding, untied head included.
+    const reference = 6 * (countParameters(config).total - V * D) + 12 * L * 1024 * D;
+    expect(trainingFlopsPerToken(config, 1024)).toBe(reference);
+    expect(trainingFlopsPerToken({ ...config, tieEmbeddings: true }, 1024)).toBe(reference); // the head's product is done either way
+    // A mixture of experts counts the experts a token is routed to, not all of them.
+    const moe = smallMoe.moe!;
+    const perExpert = 3 * smallMoe.hidden * smallMoe.ffn * smallMoe.layers;
+    expect(trainingFlopsPerToken(smallMoe, 8)).toBe(trainingFlopsPerToken({ ...smallMoe, moe: { ...moe, topK: moe.experts } }, 8) - 6 * (moe.experts - moe.topK) * perExpert);
+  });
+
   it.each([['dense GQA', small], ['MoE', smallMoe], ['tied', { ...small, tieEmbeddings: true }]])('countParameters agrees with a live %s model', (_, config) => {
     const model = LlamaModel.create(config as ModelConfig);
     expect(model.parameterCount).toBe(countParameters(config as ModelConfig).total);
