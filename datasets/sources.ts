@@ -5,6 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Where the packages are: `sources`, the folder they were downloaded to (and scratch files go); `root`, the folder fetchSources unpacked them in. */
+export interface Folders {
+  sources: string;
+  root: string;
+}
+
 /** The sources folder from `--sources <dir>` (default /tmp/tinyllm-sources). */
 export function sourcesFolder(argv: string[]): string {
   const flag = argv.indexOf('--sources');
@@ -23,7 +29,9 @@ export function fetchSources(sources: string, debian: readonly string[], npm: Re
   for (const pkg of debian) {
     if (!have.some((f) => f.startsWith(`${pkg}_`))) execFileSync('apt-get', ['download', pkg], { cwd: sources, stdio: 'inherit' });
   }
-  for (const deb of readdirSync(sources).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg-deb', ['-x', join(sources, deb), root]);
+  // Only the packages asked for: the folder may hold others, e.g. those of build-corpus.ts --large.
+  const wanted = (deb: string) => debian.some((pkg) => deb.startsWith(`${pkg}_`));
+  for (const deb of readdirSync(sources).filter((f) => f.endsWith('.deb') && wanted(f))) execFileSync('dpkg-deb', ['-x', join(sources, deb), root]);
   for (const [key, spec] of Object.entries(npm)) {
     const dir = join(root, key);
     if (existsSync(dir)) continue;
