@@ -59,9 +59,9 @@ export class BatchDecoder {
     const cacheRows = this.rows.flatMap((s, r) => (s ? [r] : []));
     if (cacheRows.length === 0) return;
     const sequences = cacheRows.map((r) => this.rows[r]!);
-    const logits = this.decode.run(sequences.map((s) => s.ids.at(-1)!), cacheRows); // [B·V]
-    const V = logits.length / sequences.length;
-    sequences.forEach((s, b) => s.accept(logits.slice(b * V, (b + 1) * V)));
+    const { logits, mostLikely } = this.decode.run(sequences.map((s) => s.ids.at(-1)!), cacheRows, sequences.some((s) => s.needsLogits));
+    const V = this.model.config.vocabSize;
+    sequences.forEach((s, b) => (s.needsLogits || !mostLikely ? s.accept(logits!.slice(b * V, (b + 1) * V)) : s.acceptId(mostLikely[b]!)));
   }
 
   /** Free the rows of finished (or cancelled) sequences. */

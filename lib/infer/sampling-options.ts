@@ -40,6 +40,8 @@ export interface GenerateOptions extends SampleOptions {
   seed?: number;
   /** Called with each id as soon as it is sampled (the stop id included), for streaming output. */
   onToken?: (id: number) => void;
+  /** Keep each step's logits (Sequence.lastLogits, for log-probabilities) even where the ids need none (greedy). */
+  keepLogits?: boolean;
 }
 
 /** What to call each option in error messages, e.g. { topP: '--top-p' } for the command line. */

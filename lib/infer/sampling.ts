@@ -115,11 +115,31 @@ export class Sequence {
     return this.finishReason !== null;
   }
 
+  /**
+   * Whether the next id needs the logits on the host: not when it is simply the most likely one (greedy
+   * without penalties) and nobody asked to keep them — a GPU can then pick it and send only the id.
+   */
+  get needsLogits(): boolean {
+    const o = this.options;
+    return !(o.temperature === 0 && (o.repetitionPenalty ?? 1) === 1 && !o.presencePenalty && !o.frequencyPenalty && !o.keepLogits);
+  }
+
   /** Sample the next id from `logits` [V], record it, and end the sequence at a stop id or the length limit. */
   accept(logits: Float32Array): number {
     if (this.done) throw new Error('generate: a token after the end of the sequence');
     this.lastLogits = logits;
-    const id = sampleToken(logits, this.options, this.rng, this.seen, this.ids);
+    return this.record(sampleToken(logits, this.options, this.rng, this.seen, this.ids));
+  }
+
+  /** Record an id picked elsewhere (the most likely one, by the GPU, when !needsLogits), as accept() would. */
+  acceptId(id: number): number {
+    if (this.done) throw new Error('generate: a token after the end of the sequence');
+    if (this.needsLogits) throw new Error('generate: acceptId() for a sequence whose next id needs the logits');
+    this.lastLogits = null;
+    return this.record(id);
+  }
+
+  private record(id: number): number {
     this.ids.push(id);
     this.seen.add(id);
     this.options.onToken?.(id);
@@ -163,8 +183,9 @@ export class Decoder extends Sequence {
   step(): number {
     if (this.done) throw new Error('generate: step() after the end of the sequence');
     // Only the new positions go through the model; the cache holds the keys and values of the rest.
-    const logits = this.ids.length === 0 ? lastLogits(this.model, this.prompt, this.cache!) : this.decode!.run([this.ids.at(-1)!], [0]);
-    return this.accept(logits);
+    if (this.ids.length === 0) return this.accept(lastLogits(this.model, this.prompt, this.cache!));
+    const { logits, mostLikely } = this.decode!.run([this.ids.at(-1)!], [0], this.needsLogits);
+    return mostLikely ? this.acceptId(mostLikely[0]!) : this.accept(logits!);
   }
 
   override finish(reason: 'stop' | 'length'): void {

@@ -195,7 +195,8 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
     if (prompt.length === 0) throw badField('prompt', request.prompt, 'a non-empty string');
     if (request.stream && request.logprobs !== null) throw badField('logprobs', request.logprobs, 'null when streaming (log-probabilities come with non-streamed completions)');
     const promptLogprobs = request.echo && request.logprobs !== null ? promptTokenLogprobs(prompt, request.logprobs) : undefined;
-    run(res, 'completion', request, prompt, generationOptions(prompt, request, 'prompt'), { echo: request.echo ? request.prompt : undefined, logprobs: request.logprobs, promptLogprobs });
+    const options = { ...generationOptions(prompt, request, 'prompt'), keepLogits: request.logprobs !== null };
+    run(res, 'completion', request, prompt, options, { echo: request.echo ? request.prompt : undefined, logprobs: request.logprobs, promptLogprobs });
   };
 
   /** log p of each prompt token given those before (null for the first), and the top k at each position. */

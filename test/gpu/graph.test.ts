@@ -48,6 +48,24 @@ describe('decoding from CUDA graphs', { skip: gpu.skip }, () => {
     float.dispose();
   });
 
+  it('greedy decoding takes the ids the GPU picks (no logits read back): the tokens of op-by-op decoding, alone and batched', async () => {
+    await tf.setBackend('cuda');
+    const model = LlamaModel.create(config, 6);
+    const greedy: GenerateOptions = { temperature: 0, maxNewTokens: 40 };
+    const expected = prompts.map((p) => eagerly(() => generate(model, p, greedy)));
+    const decoder = new Decoder(model, prompts[0]!, greedy);
+    while (!decoder.done) decoder.step();
+    assert.equal(decoder.lastLogits, null); // the last id came from the GPU
+    decoder.finish('length');
+    assert.deepEqual(decoder.ids, expected[0]);
+    const batch = new BatchDecoder(model, prompts.length);
+    const sequences = prompts.map((p) => batch.add(p, greedy));
+    while (batch.size > 0) batch.step();
+    batch.dispose();
+    assert.deepEqual(sequences.map((s) => s.ids), expected);
+    model.dispose();
+  });
+
   it('a batch decoder: sequences joining and leaving (graphs of 1 to 3 rows) give what each gives alone', async () => {
     await tf.setBackend('cuda');
     const model = LlamaModel.create(config, 5);

@@ -21,6 +21,7 @@ describe('cuda indexing kernels and softmax match cpu', { skip: gpu.skip }, () =
     ['range float', () => tf.range(0.5, 10, 0.75), 1e-6],
     ['range int32', () => tf.range(-3, 40, 4, 'int32'), 0],
     ['topK over experts, ties to the lower index', () => tf.topk(tf.tensor2d([[0.1, 0.7, 0.7, -2, 0.3], [5, 4, 3, 2, 1]]), 3).values, 0],
+    ['argMax over the last axis (a row of 64,798: strided threads; ties to the first)', () => tf.argMax(tf.concat([tf.randomNormal([3, 64798], 0, 1, 'float32', 9), tf.fill([1, 64798], 0.5)]), -1), 0],
     ['topK indices', () => tf.topk(tf.concat([tf.tensor2d([[0.1, 0.7, 0.7, -2, 0.3]]), tf.randomNormal([6, 5], 0, 1, 'float32', 7)]), 2).indices, 0],
     ['softmax of a vocabulary-sized row', () => tf.softmax(tf.randomNormal([3, 6400], 0, 3, 'float32', 5)), 1e-5],
     ['softmax of attention scores with masked entries', () => tf.softmax(tf.add(tf.randomNormal([2, 4, 5, 5], 0, 1, 'float32', 6), tf.where(tf.greater(tf.range(0, 5).reshape([1, 5]), tf.range(0, 5).reshape([5, 1])), tf.fill([5, 5], -1e9), tf.zeros([5, 5])))), 1e-5],

@@ -9,7 +9,7 @@ import { Nvrtc } from '../../../lib/backend/cuda/ffi/nvrtc.js';
 import { castKernelName, castSource } from '../../../lib/backend/cuda/kernels/cast.js';
 import { contiguousStrides, COPY_SOURCE, FILL_SOURCE } from '../../../lib/backend/cuda/kernels/layout.js';
 import { REDUCTION_NAMES, reduceSource } from '../../../lib/backend/cuda/kernels/reduce.js';
-import { GATHER_SOURCE, ONE_HOT_SOURCE, rangeSource, segmentSumSource, SELECT_SOURCE, SOFTMAX_SOURCE, TOP_K_SOURCE } from '../../../lib/backend/cuda/kernels/indexing.js';
+import { ARG_MAX_SOURCE, GATHER_SOURCE, ONE_HOT_SOURCE, rangeSource, segmentSumSource, SELECT_SOURCE, SOFTMAX_SOURCE, TOP_K_SOURCE } from '../../../lib/backend/cuda/kernels/indexing.js';
 import { ADAMW_SOURCE } from '../../../lib/backend/cuda/kernels/adamw.js';
 import { RMS_NORM_GRAD_SOURCE, RMS_NORM_SOURCE, ROPE_SOURCE, SWIGLU_SOURCE } from '../../../lib/backend/cuda/kernels/fused-layers.js';
 import { CAUSAL_SOFTMAX_SOURCE } from '../../../lib/backend/cuda/kernels/causal-softmax.js';
@@ -32,7 +32,7 @@ describe('kernel sources', () => {
     ['copy_strided', COPY_SOURCE],
     ['fill', FILL_SOURCE],
     ...REDUCTION_NAMES.flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, reduceSource(op, t)])),
-    ['gather', GATHER_SOURCE], ['one_hot', ONE_HOT_SOURCE], ['select', SELECT_SOURCE], ['softmax', SOFTMAX_SOURCE], ['top_k', TOP_K_SOURCE],
+    ['gather', GATHER_SOURCE], ['one_hot', ONE_HOT_SOURCE], ['select', SELECT_SOURCE], ['softmax', SOFTMAX_SOURCE], ['top_k', TOP_K_SOURCE], ['arg_max', ARG_MAX_SOURCE],
     ...(['float', 'int'] as const).flatMap((t): [string, string][] => [[`segment_sum_${t}`, segmentSumSource(t)], [`range_${t}`, rangeSource(t)]]),
     ['to_bf16', TO_BF16_SOURCE], ['rms_norm', RMS_NORM_SOURCE], ['rms_norm_grad', RMS_NORM_GRAD_SOURCE], ['swiglu', SWIGLU_SOURCE], ['rope', ROPE_SOURCE],
     ['causal_softmax', CAUSAL_SOFTMAX_SOURCE], ['head_loss', HEAD_LOSS_SOURCE], ['adamw', ADAMW_SOURCE], ['kv_cache', KV_CACHE_SOURCE],

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../lib/backend/init.js';
 import { BatchDecoder, generateBatch } from '../../../lib/infer/batch-decoder.js';
-import { generate, type Sequence } from '../../../lib/infer/sampling.js';
+import { generate, Sequence } from '../../../lib/infer/sampling.js';
 import { loadModelDir } from '../../../lib/io/model-dir.js';
 import { applyChatTemplate } from '../../../lib/tokenizer/chat.js';
 
@@ -58,5 +58,18 @@ describe('BatchDecoder (continuous batching)', () => {
     }
     batch.dispose();
     expect(tf.memory().numTensors).toBe(tensors);
+  });
+});
+
+describe('Sequence: ids picked on the GPU', () => {
+  it('needs the logits unless greedy without penalties and not keeping them; acceptId records an id as accept would', () => {
+    const greedy = new Sequence([1, 2], { temperature: 0, maxNewTokens: 2, stopIds: [7] }, 64);
+    expect(greedy.needsLogits).toBe(false);
+    for (const options of [{ temperature: 0.5 }, { temperature: 0, repetitionPenalty: 1.1 }, { temperature: 0, presencePenalty: 0.5 }, { temperature: 0, keepLogits: true }]) {
+      expect(new Sequence([1], { ...options, maxNewTokens: 1 }, 64).needsLogits).toBe(true);
+    }
+    expect(greedy.acceptId(7)).toBe(7);
+    expect([greedy.ids, greedy.finishReason, greedy.lastLogits]).toEqual([[7], 'stop', null]);
+    expect(() => new Sequence([1], { temperature: 1, maxNewTokens: 1 }, 64).acceptId(3)).toThrow('generate: acceptId() for a sequence whose next id needs the logits');
   });
 });

@@ -77,6 +77,37 @@ export const TOP_K_SOURCE = `extern "C" __global__ void top_k(float* values, int
 }
 `;
 
+/**
+ * The index of each row's largest of n values (the first, on ties — as a loop keeping the first
+ * maximum finds it): one block per row, each thread a strided share, then a tree over the threads.
+ */
+export const ARG_MAX_SOURCE = `extern "C" __global__ void arg_max(int* out, const float* x, int n) {
+  const float* row = x + (long long)blockIdx.x * n;
+  __shared__ float values[256];
+  __shared__ int indices[256];
+  float best = __int_as_float(0xff800000);  // -inf
+  int at = n;
+  for (int j = threadIdx.x; j < n; j += blockDim.x) {
+    if (row[j] > best || at == n) { best = row[j]; at = j; }
+  }
+  values[threadIdx.x] = best;
+  indices[threadIdx.x] = at;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+    if (threadIdx.x < stride) {
+      float v = values[threadIdx.x + stride];
+      int i = indices[threadIdx.x + stride];
+      if (i < n && (indices[threadIdx.x] == n || v > values[threadIdx.x] || (v == values[threadIdx.x] && i < indices[threadIdx.x]))) {
+        values[threadIdx.x] = v;
+        indices[threadIdx.x] = i;
+      }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = indices[0];
+}
+`;
+
 /** Softmax of each row of `width` elements: one block per row, max and sum by tree reductions. */
 export const SOFTMAX_SOURCE = `extern "C" __global__ void softmax(float* out, const float* x, int width) {
   const float* row = x + (long long)blockIdx.x * width;
@@ -173,6 +204,20 @@ const softmax: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   return out;
 };
 
+const argMax: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { x } = inputs as { x: tf.TensorInfo };
+  const axis = tf.util.parseAxisParam(attrs!.axis as number | number[], x.shape);
+  if (x.dtype !== 'float32' || axis.length !== 1 || axis[0] !== x.shape.length - 1) {
+    throw new Error(`cuda backend: ArgMax of ${x.dtype} over axis ${axis} of [${x.shape}] is not supported, expected float32 over the last axis`);
+  }
+  const cuda = backend as CudaBackend;
+  const n = x.shape[x.shape.length - 1]!;
+  const out = cuda.allocate(x.shape.slice(0, -1), 'int32');
+  const rows = tf.util.sizeFromShape(x.shape) / Math.max(n, 1);
+  if (rows > 0 && n > 0) cuda.launch(ARG_MAX_SOURCE, 'arg_max', rows, 256, [cuda.pointer(out), cuda.pointer(x), { i32: n }]);
+  return out;
+};
+
 const topK: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { x } = inputs as { x: tf.TensorInfo };
   if (x.dtype !== 'float32') throw new Error(`cuda backend: TopK of ${x.dtype} is not supported, expected float32`);
@@ -189,5 +234,5 @@ const topK: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
 
 /** This family's tfjs kernels by name. */
 export const INDEXING_KERNELS: [string, tf.KernelFunc][] = [
-  ['GatherV2', gatherV2], ['UnsortedSegmentSum', unsortedSegmentSum], ['OneHot', oneHot], ['Select', select], ['Range', range], ['Softmax', softmax], ['TopK', topK],
+  ['GatherV2', gatherV2], ['UnsortedSegmentSum', unsortedSegmentSum], ['OneHot', oneHot], ['Select', select], ['Range', range], ['Softmax', softmax], ['TopK', topK], ['ArgMax', argMax],
 ];
