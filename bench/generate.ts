@@ -3,7 +3,8 @@
 // and decode tokens/s; with --batch n: n prompts at once (a BatchDecoder, one forward pass per step for
 // all), aggregate tokens/s. On cuda, steps replay a CUDA graph (TINYLLM_CUDA_GRAPHS=0: every op eagerly). Prints JSON. Compare with Hugging Face generate in the same command:
 // --quantize q8_0|q4_0 decodes with the projections quantized (the decoding path of `tinyllm quantize`);
-// --profile then times the kernels of one more decoding step at batch 1 (where a token's time goes).
+// --profile then times the kernels of one more decoding step (where a token's time goes; run it with
+// TINYLLM_CUDA_GRAPHS=0 on cuda, as a replayed graph shows the profiler no kernels).
 //   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --quantize q8_0 --backend wasm --threads 2 --profile]
 import { describeBackend, initBackend, parseBackendName } from '../lib/backend/init.js';
 import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
@@ -46,6 +47,11 @@ if (batch > 1) {
   const tokens = run(newTokens);
   const seconds = (performance.now() - started) / 1000;
   console.log(JSON.stringify({ ...header, decoding: decoder.mode, new_tokens: tokens, aggregate_tok_s: +(tokens / seconds).toFixed(1), per_sequence_tok_s: +(tokens / batch / seconds).toFixed(1), total_s: +seconds.toFixed(2) }));
+  if (args.flags.has('profile')) {
+    prompts.forEach((p) => decoder.add(p, { ...greedy, maxNewTokens: newTokens }));
+    for (let i = 0; i < newTokens / 2; i++) decoder.step(); // halfway: the cache as full as on average
+    await printProfile(`decoding step of ${batch}`, () => decoder.step());
+  }
   decoder.dispose();
 } else {
   generate(model, prompt, { ...greedy, maxNewTokens: 8 }); // warm up: kernels, allocations

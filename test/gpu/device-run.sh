@@ -48,7 +48,8 @@ for b in (1, 16, 32):
 PY
 cat "$out/generate.jsonl" >> "$out/steps.log"
 TINYLLM_CUDA_GRAPHS=0 node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --profile --backend cuda > "$out/decode-profile.txt" 2>&1
-head -12 "$out/decode-profile.txt" >> "$out/steps.log"
+TINYLLM_CUDA_GRAPHS=0 node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch 32 --profile --backend cuda >> "$out/decode-profile.txt" 2>&1
+cat "$out/decode-profile.txt" >> "$out/steps.log"
 fi
 
 if wanted eval; then

@@ -10,8 +10,8 @@ import type { CudaBackend } from '../backend.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** Threads of an attend block: the slots are shared out among them, then the head's channels. */
-const ATTEND_THREADS = 128;
+/** Threads of an attend block: the slots are shared out among them, then groups of a head's channels. */
+const ATTEND_THREADS = 256;
 
 export const KV_CACHE_SOURCE = `
 // Value d of a head vector at position p, rotated by RoPE (HF's rotate-half: d pairs with d ± Dh/2).
@@ -49,13 +49,17 @@ __device__ __forceinline__ float block_reduce(float v, float* scratch, bool is_m
 }
 
 // out [B, T, H, Dh]: block (b·T + t)·H + h; query head h reads K/V head h / (H / K) of cache row rows[b].
-// Dynamic shared memory: the rotated query (Dh floats), one score per slot (C), 32 for the reductions.
+// Dynamic shared memory: the rotated query (Dh floats), one score per slot (C), 32 for the reductions,
+// then blockDim / Dh partial sums of Dh. The weighted sum splits the slots among blockDim / Dh groups of
+// Dh threads (one channel each): each group's loads are one contiguous row, and the groups' rows are in
+// flight together instead of one slot after another.
 extern "C" __global__ void kv_cache_attend(float* out, const float* q, const float* keys, const float* values,
     const int* rows, const int* positions, const float* cos_t, const float* sin_t, int T, int H, int K, int C, int Dh, float scale) {
   extern __shared__ float shared[];
   float* query = shared;
-  float* scores = shared + Dh;
+  float* scores = query + Dh;
   float* scratch = scores + C;
+  float* partial = scratch + 32;
   int h = blockIdx.x % H, bt = blockIdx.x / H, b = bt / T;
   int last = positions[bt];
   for (int d = threadIdx.x; d < Dh; d += blockDim.x) query[d] = rope_at(q + (long long)blockIdx.x * Dh, d, Dh, cos_t, sin_t, last);
@@ -74,10 +78,18 @@ extern "C" __global__ void kv_cache_attend(float* out, const float* q, const flo
   for (int s = threadIdx.x; s <= last; s += blockDim.x) sum += scores[s] = __expf(scores[s] - max);
   sum = block_reduce(sum, scratch, false);
   __syncthreads();  // every score written before any thread reads them all
-  for (int d = threadIdx.x; d < Dh; d += blockDim.x) {
+  int groups = blockDim.x / Dh, g = threadIdx.x / Dh, d = threadIdx.x % Dh;
+  if (g < groups) {
     float acc = 0.0f;
-    for (int s = 0; s <= last; s++) acc += scores[s] * values[base + (long long)s * Dh + d];
-    out[(long long)blockIdx.x * Dh + d] = acc / sum;
+    #pragma unroll 4
+    for (int s = g; s <= last; s += groups) acc += scores[s] * values[base + (long long)s * Dh + d];
+    partial[g * Dh + d] = acc;
+  }
+  __syncthreads();
+  for (int c = threadIdx.x; c < Dh; c += blockDim.x) {
+    float acc = 0.0f;
+    for (int k = 0; k < groups; k++) acc += partial[k * Dh + c];
+    out[(long long)blockIdx.x * Dh + c] = acc / sum;
   }
 }
 `;
@@ -99,12 +111,13 @@ const attend: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { q, keys, values, rows, positions, cos, sin } = inputs as Record<string, tf.TensorInfo>;
   const [B, T, H, Dh] = q!.shape as number[];
   const [, K, C] = keys!.shape as number[];
+  if (Dh! > ATTEND_THREADS) throw new Error(`cuda backend: cached attention takes heads of up to ${ATTEND_THREADS} channels, got ${Dh}`);
   const cuda = backend as CudaBackend;
   const out = cuda.allocate([B!, T!, H!, Dh!], 'float32');
   cuda.launch(KV_CACHE_SOURCE, 'kv_cache_attend', B! * T! * H!, ATTEND_THREADS, [
     cuda.pointer(out), cuda.pointer(q!), cuda.pointer(keys!), cuda.pointer(values!), cuda.pointer(rows!), cuda.pointer(positions!),
     cuda.pointer(cos!), cuda.pointer(sin!), { i32: T! }, { i32: H! }, { i32: K! }, { i32: C! }, { i32: Dh! }, { f32: (attrs as { scale: number }).scale },
-  ], 4 * (Dh! + C! + 32));
+  ], 4 * (Dh! + C! + 32 + ATTEND_THREADS));
   return out;
 };
 
