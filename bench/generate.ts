@@ -6,7 +6,8 @@
 // --profile then times the kernels of one more decoding step (where a token's time goes; run it with
 // TINYLLM_CUDA_GRAPHS=0 on cuda, as a replayed graph shows the profiler no kernels).
 //   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --quantize q8_0 --backend wasm --threads 2 --profile]
-import { describeBackend, initBackend, parseBackendName } from '../lib/backend/init.js';
+// --matmul tf32|bf16 (cuda): products on the tensor cores instead of in float32 (fp32, the default).
+import { describeBackend, initBackend, parseBackendName, parseMatmulPrecision } from '../lib/backend/init.js';
 import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import { presetConfig } from '../lib/model/config.js';
 import { quantizeModel } from '../lib/quant/quantize-model.js';
@@ -21,7 +22,7 @@ const args = parseArgs(process.argv.slice(2));
 const preset = stringFlag(args, 'preset', 'nano')!;
 const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 6400, 2)! });
 const promptLength = intFlag(args, 'prompt', 32, 1)!, newTokens = intFlag(args, 'new', 128, 2)!, batch = intFlag(args, 'batch', 1, 1)!;
-await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true, threads: intFlag(args, 'threads', undefined, 1) });
+await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true, threads: intFlag(args, 'threads', undefined, 1), matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'fp32')!) });
 
 const quantize = stringFlag(args, 'quantize');
 if (quantize) quantFormat(quantize); // an unknown type fails before any work

@@ -4,7 +4,8 @@
 #   ../shared/device/prepare.sh test/gpu/suite.ts lib/cli/main.ts bench/generate.ts bench/train-throughput.ts
 #   xz -9 -f .device/*.mjs && cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm .device/
 # then run `bash test/gpu/device-run.sh` there with .device carried; logs and JSON land in $OUT (or ./gpu-out).
-# A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default.
+# A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default
+# (STEPS=precision: decoding with tf32 and bf16 products).
 # It runs: the GPU suite (every cuda kernel, fused op, quantized kernel and batched decode against the
 # CPU, CUDA-graph decoding against op by op); decoding at batch 1, 16 and 32 (float32, q8_0, q4_0; with
 # CUDA graphs and without) beside Hugging Face generate in bf16, and a decoding step's kernels; evaluation
@@ -50,6 +51,14 @@ cat "$out/generate.jsonl" >> "$out/steps.log"
 TINYLLM_CUDA_GRAPHS=0 node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --profile --backend cuda > "$out/decode-profile.txt" 2>&1
 TINYLLM_CUDA_GRAPHS=0 node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch 32 --profile --backend cuda >> "$out/decode-profile.txt" 2>&1
 cat "$out/decode-profile.txt" >> "$out/steps.log"
+fi
+
+if wanted precision; then  # (not in the default run)
+step 'decoding with the products on the tensor cores (tf32, bf16): 92m, vocabulary 6,400, batch 1, 16 and 32'
+for m in tf32 bf16; do
+  for b in 1 16 32; do node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch $b --matmul $m --backend cuda >> "$out/precision.jsonl" 2>> "$out/generate.err"; done
+done
+cat "$out/precision.jsonl" >> "$out/steps.log"
 fi
 
 if wanted eval; then
