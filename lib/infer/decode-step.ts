@@ -111,7 +111,7 @@ class CudaGraphStep implements DecodeStep {
 }
 
 /** Whether decoding on cuda replays CUDA graphs (default) — TINYLLM_CUDA_GRAPHS=0 turns them off. */
-export const cudaGraphsEnabled = (): boolean => process.env.TINYLLM_CUDA_GRAPHS !== '0';
+const cudaGraphsEnabled = (): boolean => process.env.TINYLLM_CUDA_GRAPHS !== '0';
 
 /** The decoding step for `model` with `cache` on the active backend. */
 export function decodeStep(model: LlamaModel, cache: KvCache): DecodeStep {
