@@ -7,13 +7,15 @@ import type { CudaBackend } from './cuda/backend.js';
 import type { MatmulPrecision } from './cuda/ffi/cublas.js';
 import { probeCuda, registerCudaBackend } from './cuda/register.js';
 import { registerExtraKernels } from './extra-kernels.js';
-import { registerKvCacheKernels } from './kv-cache-kernels.js';
-import { registerQuantizedKernels } from './quantized-kernels.js';
+import { kvCacheKernels } from './kv-cache-kernels.js';
+import { quantizedKernels } from './quantized-kernels.js';
 import { activeBlas, useBlas } from './wasm/register.js';
 
 registerExtraKernels();
-registerQuantizedKernels();
-registerKvCacheKernels();
+// Our own kernels on the CPU backends (the cuda backend registers its twins in cuda/register.ts).
+for (const backendName of ['cpu', 'wasm'] as const) {
+  for (const [kernelName, kernelFunc] of [...quantizedKernels(backendName), ...kvCacheKernels(backendName)]) tf.registerKernel({ kernelName, backendName, kernelFunc });
+}
 
 /** The backends a learner or the CLI can ask for; 'auto' picks the fastest that works here. */
 export type BackendName = 'auto' | 'cpu' | 'wasm' | 'cuda';

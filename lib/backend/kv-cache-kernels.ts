@@ -92,14 +92,8 @@ const attend = (backendName: BackendName) => ({ inputs, backend, attrs }: Kernel
   return MAKE_OUTPUT[backendName](backend, [B!, T, H!, Dh!], 'float32', out);
 };
 
-let registered = false;
-
-/** Register both kernels on cpu and wasm (once). */
-export function registerKvCacheKernels(): void {
-  if (registered) return;
-  registered = true;
-  for (const backendName of ['cpu', 'wasm'] as const) {
-    tf.registerKernel({ kernelName: KV_CACHE.write, backendName, kernelFunc: write(backendName) });
-    tf.registerKernel({ kernelName: KV_CACHE.attend, backendName, kernelFunc: attend(backendName) });
-  }
-}
+/** This family's kernels on `backendName` (cpu or wasm), by name; lib/backend/init.ts registers them. */
+export const kvCacheKernels = (backendName: BackendName): [string, tf.KernelFunc][] => [
+  [KV_CACHE.write, write(backendName)],
+  [KV_CACHE.attend, attend(backendName)],
+];

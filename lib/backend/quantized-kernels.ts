@@ -49,14 +49,8 @@ const matVecWasm = (args: KernelArgs): tf.TensorInfo => {
   return y;
 };
 
-let registered = false;
-
-/** Register both kernels on cpu and wasm (once). */
-export function registerQuantizedKernels(): void {
-  if (registered) return;
-  registered = true;
-  for (const backendName of ['cpu', 'wasm'] as const) {
-    tf.registerKernel({ kernelName: QUANTIZED.dequantize, backendName, kernelFunc: dequantizeKernel(backendName) });
-    tf.registerKernel({ kernelName: QUANTIZED.matVec, backendName, kernelFunc: backendName === 'cpu' ? matVecCpu : matVecWasm });
-  }
-}
+/** This family's kernels on `backendName` (cpu or wasm), by name; lib/backend/init.ts registers them. */
+export const quantizedKernels = (backendName: 'cpu' | 'wasm'): [string, tf.KernelFunc][] => [
+  [QUANTIZED.dequantize, dequantizeKernel(backendName)],
+  [QUANTIZED.matVec, backendName === 'cpu' ? matVecCpu : matVecWasm],
+];
