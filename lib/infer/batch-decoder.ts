@@ -61,7 +61,7 @@ export class BatchDecoder {
     const sequences = cacheRows.map((r) => this.rows[r]!);
     const { logits, mostLikely } = this.decode.run(sequences.map((s) => s.ids.at(-1)!), cacheRows, sequences.some((s) => s.needsLogits));
     const V = this.model.config.vocabSize;
-    sequences.forEach((s, b) => (s.needsLogits || !mostLikely ? s.accept(logits!.slice(b * V, (b + 1) * V)) : s.acceptId(mostLikely[b]!)));
+    sequences.forEach((s, b) => s.acceptStep(logits?.slice(b * V, (b + 1) * V) ?? null, mostLikely?.[b]));
   }
 
   /** Free the rows of finished (or cancelled) sequences. */

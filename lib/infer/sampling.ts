@@ -139,6 +139,11 @@ export class Sequence {
     return this.record(id);
   }
 
+  /** Take a decoding step's output: the id the GPU picked (`mostLikely`) where that is all it needs, else sample `logits`. */
+  acceptStep(logits: Float32Array | null, mostLikely: number | undefined): number {
+    return mostLikely !== undefined && !this.needsLogits ? this.acceptId(mostLikely) : this.accept(logits!);
+  }
+
   private record(id: number): number {
     this.ids.push(id);
     this.seen.add(id);
@@ -185,7 +190,7 @@ export class Decoder extends Sequence {
     // Only the new positions go through the model; the cache holds the keys and values of the rest.
     if (this.ids.length === 0) return this.accept(lastLogits(this.model, this.prompt, this.cache!));
     const { logits, mostLikely } = this.decode!.run([this.ids.at(-1)!], [0], this.needsLogits);
-    return mostLikely ? this.acceptId(mostLikely[0]!) : this.accept(logits!);
+    return this.acceptStep(logits, mostLikely?.[0]);
   }
 
   override finish(reason: 'stop' | 'length'): void {
