@@ -6,10 +6,10 @@
 #
 #   RUN=/tmp/run92m CORPUS=/tmp/tinyllm-large STAGES=data,pretrain bash results/92m/run.sh
 #
-# CORPUS is what `npx tsx datasets/build-corpus.ts --large --out <dir>` wrote (*.jsonl.gz). STAGES picks
+# CORPUS is what `npx tsx datasets/build-corpus.ts --large --out <dir>` wrote (*.jsonl.gz, or unpacked *.jsonl). STAGES picks
 # stages in order (default: all): data, pretrain, sft, dpo, eval, quantize, export, serve. Every stage
 # can be run again: pretraining resumes from its newest checkpoint, and stops itself after
-# PRETRAIN_MINUTES with a checkpoint (SIGINT), so that a device command of 10 minutes runs one piece.
+# PRETRAIN_SECONDS with a checkpoint (SIGINT), so that a device command of 10 minutes runs one piece.
 # On a machine without Node (the GPU machine): TINYLLM="node .device/main.mjs" WORKERS=0 (see
 # test/gpu/device-run.sh for the bundle).
 # Small settings for a try on the CPU: PRESET=nano STEPS=20 WARMUP=2 BATCH=4 SEQ=128 SFT_SEQ=256
@@ -23,7 +23,7 @@ STEPS=${STEPS:-20000}          # pretraining steps in all (of BATCH × SEQ token
 WARMUP=${WARMUP:-500}
 BATCH=${BATCH:-32}
 SEQ=${SEQ:-1024}
-PRETRAIN_MINUTES=${PRETRAIN_MINUTES:-9}
+PRETRAIN_SECONDS=${PRETRAIN_SECONDS:-540}
 SFT_STEPS=${SFT_STEPS:-900}
 SFT_SEQ=${SFT_SEQ:-512}        # longest SFT conversation / DPO pair, in tokens
 DPO_STEPS=${DPO_STEPS:-300}
@@ -34,18 +34,29 @@ STAGES=",${STAGES:-data,pretrain,sft,dpo,eval,quantize,export,serve},"
 mkdir -p "$RUN"
 limit=${LIMIT:+--limit $LIMIT}
 
-# Log a stage's command and how long it took (commands.log), and run it.
+# Log a stage's command, how long it took and (on a GPU) the most device memory in use while it ran
+# (nvidia-smi, sampled every 0.5 s) in commands.log, and run it.
 run() {
-  local started=$SECONDS
+  local started=$SECONDS sampler= peak=
   echo "\$ $*" >> "$RUN/commands.log"
-  "$@"
-  echo "# $((SECONDS - started)) s" >> "$RUN/commands.log"
+  if command -v nvidia-smi > /dev/null; then
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 500 > "$RUN/.memory" 2> /dev/null &
+    sampler=$!
+  fi
+  local status=0
+  "$@" || status=$?
+  if [ -n "$sampler" ]; then
+    kill "$sampler" 2> /dev/null; wait "$sampler" 2> /dev/null
+    peak=", peak GPU memory $(sort -n "$RUN/.memory" | tail -1) MiB"
+  fi
+  echo "# $((SECONDS - started)) s$peak" >> "$RUN/commands.log"
+  return $status
 }
 wanted() { [[ "$STAGES" == *",$1,"* ]]; }
 
 if wanted data; then
   [ -n "$CORPUS" ] || { echo "data: set CORPUS to the large corpus's folder" >&2; exit 1; }
-  run $TINYLLM data prepare --tokenizer datasets/tokenizer --input "$CORPUS"/*.jsonl.gz --out "$RUN/shards" ${WORKERS:+--workers $WORKERS}
+  run $TINYLLM data prepare --tokenizer datasets/tokenizer --input "$CORPUS"/*.jsonl* --out "$RUN/shards" ${WORKERS:+--workers $WORKERS}
   run $TINYLLM data prepare --format sft --tokenizer datasets/tokenizer --input datasets/sft/train.jsonl.gz \
     --val datasets/sft/val.jsonl.gz --out "$RUN/sft-data" --seq "$SFT_SEQ"
   run $TINYLLM data prepare --format dpo --tokenizer datasets/tokenizer --input datasets/dpo/train.jsonl.gz \
@@ -54,9 +65,9 @@ fi
 
 if wanted pretrain; then
   resume=$([ -d "$RUN/pretrain" ] && echo --resume || true)
-  # SIGINT after PRETRAIN_MINUTES: the loop saves a checkpoint and exits; the next call resumes exactly.
+  # SIGINT after PRETRAIN_SECONDS: the loop saves a checkpoint and exits; the next call resumes exactly.
   status=0
-  run timeout --signal=INT "${PRETRAIN_MINUTES}m" $TINYLLM train --preset "$PRESET" --data "$RUN/shards" --out "$RUN/pretrain" \
+  run timeout --signal=INT "${PRETRAIN_SECONDS}s" $TINYLLM train --preset "$PRESET" --data "$RUN/shards" --out "$RUN/pretrain" \
     --steps "$STEPS" --batch "$BATCH" --seq "$SEQ" --lr 1e-3 --warmup "$WARMUP" --eval-every 250 --eval-batches 20 \
     --save-every 1000 --save-dtype bfloat16 --backend "$BACKEND" $resume || status=$?
   [ "$status" = 0 ] || [ "$status" = 124 ] || exit "$status"
