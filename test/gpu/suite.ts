@@ -11,6 +11,7 @@ import './indexing.test.js';
 import './layout.test.js';
 import './lora.test.js';
 import './matmul.test.js';
+import './nccl.test.js';
 import './quantized.test.js';
 import './reduce.test.js';
 import './train.test.js';

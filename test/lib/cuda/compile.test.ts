@@ -36,16 +36,18 @@ describe('finding the NVIDIA libraries', () => {
   });
 
   it('takes the first folder that has the library', () => {
-    const root = fakeDirs(['a', 'libnvrtc.so.12'], ['b', 'libnvrtc.so.13'], ['b', 'libcublas.so.13']);
-    const dirs = [{ dir: join(root, 'missing'), source: 'x' }, { dir: join(root, 'a'), source: 'x' }, { dir: join(root, 'b'), source: 'y' }];
+    const root = fakeDirs(['a', 'libnvrtc.so.12'], ['b', 'libnvrtc.so.13'], ['b', 'libcublas.so.13'], ['nccl/lib', 'libnccl.so.2']);
+    const dirs = [{ dir: join(root, 'missing'), source: 'x' }, { dir: join(root, 'a'), source: 'x' }, { dir: join(root, 'b'), source: 'y' }, { dir: join(root, 'nccl/lib'), source: 'z' }];
     expect(findLibrary('nvrtc', dirs)).toBe(join(root, 'a', 'libnvrtc.so.12'));
     expect(findLibrary('cublas', dirs)).toBe(join(root, 'b', 'libcublas.so.13'));
+    expect(findLibrary('nccl', dirs)).toBe(join(root, 'nccl/lib', 'libnccl.so.2'));
   });
 
   it('lists where it looked and how to fix it when a library is missing', () => {
     const dirs = [{ dir: '/opt/nothing/lib64', source: 'CUDA_HOME' }];
     expect(() => findLibrary('cuda', dirs)).toThrow('cuda backend: libcuda.so not found; searched /opt/nothing/lib64 (CUDA_HOME). Fix: install the NVIDIA driver, or point TINYLLM_CUDA_LIBS at the folder that holds it');
     expect(() => findLibrary('cublas', dirs)).toThrow(/Fix: install CUDA 12\/13 libraries \(pip install nvidia-cublas/);
+    expect(() => findLibrary('nccl', dirs)).toThrow(/libnccl\.so not found; .* \(pip install nvidia-nccl-cu13,/);
   });
 });
 

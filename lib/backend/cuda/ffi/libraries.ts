@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The libraries the cuda backend loads. */
-export type CudaLibrary = 'cuda' | 'nvrtc' | 'nvrtc-builtins' | 'cublas' | 'cublasLt';
+/** The libraries the cuda backend loads (and NCCL, for training on several GPUs). */
+export type CudaLibrary = 'cuda' | 'nvrtc' | 'nvrtc-builtins' | 'cublas' | 'cublasLt' | 'nccl';
 
 const FILES: Record<CudaLibrary, RegExp> = {
   cuda: /^libcuda\.so(\.1)?$/,
@@ -15,6 +15,7 @@ const FILES: Record<CudaLibrary, RegExp> = {
   'nvrtc-builtins': /^libnvrtc-builtins\.so(\.\d+)*$/,
   cublas: /^libcublas\.so(\.\d+)?$/,
   cublasLt: /^libcublasLt\.so(\.\d+)?$/,
+  nccl: /^libnccl\.so(\.\d+)?$/,
 };
 
 /** A folder to look in, and why it is on the list (for the error message). */
@@ -54,7 +55,7 @@ export function searchDirectories(sources: SearchSources = {}): SearchDir[] {
   for (const root of sources.cudaInstalls ?? localCudaInstalls()) for (const sub of LIB_SUBDIRS) add(join(root, sub), '/usr/local/cuda*');
   for (const line of (sources.ldconfig ?? ldconfigOutput()).split('\n')) {
     const m = /=>\s*(\S+)\/[^/]+$/.exec(line.trim());
-    if (m && /lib(cuda|nvrtc|cublas)/.test(line)) add(m[1]!, 'ldconfig -p');
+    if (m && /lib(cuda|nvrtc|cublas|nccl)/.test(line)) add(m[1]!, 'ldconfig -p');
   }
   for (const site of sources.sitePackages ?? pythonSitePackages()) {
     const nvidia = join(site, 'nvidia');
@@ -73,9 +74,8 @@ export function findLibrary(name: CudaLibrary, dirs: SearchDir[] = searchDirecto
     if (file) return join(dir, file);
   }
   const searched = dirs.length > 0 ? dirs.map((d) => `${d.dir} (${d.source})`).join(', ') : 'nowhere (no candidates)';
-  const fix = name === 'cuda'
-    ? 'install the NVIDIA driver'
-    : `install CUDA 12/13 libraries (pip install ${name.startsWith('nvrtc') ? 'nvidia-cuda-nvrtc' : 'nvidia-cublas'}, or the CUDA toolkit)`;
+  const wheel = name.startsWith('nvrtc') ? 'nvidia-cuda-nvrtc' : name === 'nccl' ? 'nvidia-nccl-cu13' : 'nvidia-cublas';
+  const fix = name === 'cuda' ? 'install the NVIDIA driver' : `install CUDA 12/13 libraries (pip install ${wheel}, or the CUDA toolkit)`;
   throw new Error(`cuda backend: lib${name}.so not found; searched ${searched}. Fix: ${fix}, or point TINYLLM_CUDA_LIBS at the folder that holds it`);
 }
 
