@@ -32,6 +32,8 @@ export interface InitBackendOptions {
   blas?: boolean;
   /** Threads for the BLAS products (default: TINYLLM_THREADS, else every core). */
   threads?: number;
+  /** On cuda, which GPU of this machine (default 0; a data-parallel rank takes its LOCAL_RANK). */
+  device?: number;
 }
 
 const PRECISIONS: readonly MatmulPrecision[] = ['bf16', 'tf32', 'fp32'];
@@ -53,7 +55,7 @@ export function describeBackend(): string {
   const name = tf.getBackend();
   if (name === 'cuda') {
     const cuda = tf.backend() as CudaBackend;
-    return `cuda (${cuda.deviceName}, ${cuda.arch}, matmul ${cuda.matmulPrecision})`;
+    return `cuda (${cuda.ordinal > 0 ? `GPU ${cuda.ordinal}: ` : ''}${cuda.deviceName}, ${cuda.arch}, matmul ${cuda.matmulPrecision})`;
   }
   if (name !== 'wasm') return name;
   const threads = getThreadsCount();
@@ -79,7 +81,7 @@ export async function initBackend(name: BackendName = 'auto', options: InitBacke
         if (!options.quiet) console.log(`tinyllm: no usable GPU (${reason.split(';')[0]!.replace(/^cuda backend: /, '')}); using the CPU (--backend cuda shows the details)`);
         continue;
       }
-      registerCudaBackend();
+      registerCudaBackend(options.device);
     }
     if (tf.findBackendFactory(candidate) === null) {
       failures.push(`${candidate}: not registered`);

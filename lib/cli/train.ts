@@ -6,6 +6,7 @@ import { readShardIndex } from '../data/shards.js';
 import { countParameters, PRESETS, presetConfig } from '../model/config.js';
 import { LORA_DEFAULTS, LORA_TARGETS, type LoraConfig, type LoraTarget } from '../model/lora-config.js';
 import { DERIVED_DEFAULTS, DPO_DEFAULTS, DPO_OPTIONS, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainDefaults, type TrainOptions, type TrainSettings } from '../train/options.js';
+import { ranksFromEnv } from '../train/data-parallel.js';
 import { intFlag, listFlag, numberFlag, requiredFlag, stringFlag, type Args } from './args.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './command.js';
 import { formatCount, Progress } from './progress.js';
@@ -30,6 +31,7 @@ function loopOptions(D: Readonly<TrainDefaults>, seqDefault: string): OptionSpec
     { name: 'matmul', value: 'bf16|tf32|fp32', default: 'bf16', help: 'matmul precision on cuda (the CPU backends compute in fp32)' },
     { name: 'save-dtype', value: 'float32|bfloat16', default: D.saveDtype, help: "precision of final/'s weights (checkpoints keep float32 for exact resume)" },
     { name: 'resume', help: 'continue the run in --out from its newest checkpoint, exactly' },
+    { name: 'gpus', value: '<n>', help: "train on n GPUs of this machine: n processes (ranks), each a share of every step's micro-batches, gradients averaged through NCCL; as --accum n × accum on one GPU" },
   ];
 }
 
@@ -96,21 +98,56 @@ export function saveDtypeFlag(args: Args): TrainOptions['saveDtype'] | undefined
   return value;
 }
 
-/** Run the loop with progress on the terminal; Ctrl-C stops after the step and saves a checkpoint. */
+/** `--gpus N`: start N ranks of this same command (lib/cli/launch.ts) and wait for them. */
+async function launchGpus(gpus: number, args: Args): Promise<void> {
+  if (ranksFromEnv()) throw new Error('--gpus: this process is already a rank of a data-parallel run (WORLD_SIZE is set); start ranks with --gpus or with torchrun\'s variables, not both');
+  const backend = stringFlag(args, 'backend', 'auto');
+  if (backend !== 'auto' && backend !== 'cuda') throw new Error(`--gpus: data-parallel training runs on cuda, not --backend ${backend}`);
+  const { probeCuda } = await import('../backend/cuda/register.js');
+  const probe = probeCuda();
+  if (!probe.driver) throw new Error(`--gpus ${gpus}: no usable GPU (${probe.reason})`);
+  const count = probe.driver.deviceCount();
+  if (gpus > count) throw new Error(`--gpus ${gpus}: this machine has ${count} GPU${count === 1 ? '' : 's'}`);
+  const { launchRanks, withoutGpusFlag } = await import('./launch.js');
+  process.exitCode = await launchRanks(gpus, process.execPath, [...process.execArgv, process.argv[1]!, ...withoutGpusFlag(process.argv.slice(2))]);
+}
+
+/**
+ * Run the loop with progress on the terminal; Ctrl-C stops after the step and saves a checkpoint. As a
+ * rank of a data-parallel run (torchrun's variables set, as --gpus sets them): on this rank's GPU, the
+ * gradients averaged with the other ranks' through NCCL; rank 0 alone prints and writes.
+ */
 async function runLoop(label: string, settings: TrainSettings, args: Args): Promise<void> {
+  const gpus = intFlag(args, 'gpus', undefined, 1);
+  if (gpus !== undefined) return launchGpus(gpus, args);
   const { initBackend, parseBackendName, parseMatmulPrecision } = await import('../backend/init.js');
   const { train } = await import('../train/loop.js');
-  await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'bf16')!) });
+  const ranks = ranksFromEnv();
+  const backend = parseBackendName(stringFlag(args, 'backend', 'auto')!);
+  if (ranks && backend !== 'auto' && backend !== 'cuda') throw new Error(`rank ${ranks.rank}: data-parallel training runs on cuda, not --backend ${backend}`);
+  const leader = !ranks || ranks.rank === 0;
+  await initBackend(ranks ? 'cuda' : backend, { matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'bf16')!), device: ranks?.localRank, quiet: !leader });
+  const sync = ranks ? await (await import('../train/nccl-sync.js')).NcclSync.open(ranks) : undefined;
+  try {
+    await trainWithProgress(label, { ...settings, sync }, leader, train);
+  } finally {
+    sync?.dispose();
+  }
+}
+
+/** The loop with progress on the terminal (rank 0's), and Ctrl-C handled. */
+async function trainWithProgress(label: string, settings: TrainSettings, leader: boolean, train: typeof import('../train/loop.js').train): Promise<void> {
   let stop = false;
+  const say = leader ? (line: string) => console.log(line) : () => {}; // the other ranks train quietly
   const onSigint = () => {
     if (stop) process.exit(130);
     stop = true;
-    console.error('\ntinyllm: stopping after this step and writing a checkpoint (Ctrl-C again quits at once)');
+    if (leader) console.error('\ntinyllm: stopping after this step and writing a checkpoint (Ctrl-C again quits at once)');
   };
   process.on('SIGINT', onSigint);
   let progress: Progress | null = null;
   const reference: Partial<Record<'train' | 'val', Progress>> = {};
-  const result = await train(settings, {
+  const result = await train(settings, !leader ? { shouldStop: () => stop } : {
     onReference: (split, done, total) => (reference[split] ??= new Progress(`reference log-probabilities (${split})`, total, ' examples')).update(done),
     onStart: (_model, _tokenizer, startStep, o) => {
       const rows = label === 'dpo' ? 2 * o.batch : o.batch;
@@ -129,13 +166,13 @@ async function runLoop(label: string, settings: TrainSettings, args: Args): Prom
   process.off('SIGINT', onSigint);
   const last = result.history[result.history.length - 1];
   const before = result.initialValLoss !== undefined ? ` (${result.initialValLoss.toFixed(4)} before training)` : '';
-  if (last) console.log(`step ${last.step}: loss ${last.loss.toFixed(4)}${last.val_loss !== undefined ? `, val ${last.val_loss.toFixed(4)}${before}` : ''}`);
+  if (last) say(`step ${last.step}: loss ${last.loss.toFixed(4)}${last.val_loss !== undefined ? `, val ${last.val_loss.toFixed(4)}${before}` : ''}`);
   result.model.dispose();
   if (result.stopped) {
-    console.log(`stopped: checkpoint saved in ${settings.out}; continue with the same command and --resume`);
+    say(`stopped: checkpoint saved in ${settings.out}; continue with the same command and --resume`);
     process.exitCode = 130;
   } else {
-    console.log(`wrote ${settings.out}/final`);
+    say(`wrote ${settings.out}/final`);
   }
 }
 

@@ -78,6 +78,8 @@ export interface BatchSource {
   seek(position: LoaderPosition): void;
   /** The next batch, [batch, T] (T may vary from batch to batch). */
   next(): Batch;
+  /** Move past the next batch without reading it (another rank's, in data-parallel training). */
+  skip(): void;
 }
 
 /** Rearranges an epoch's shuffled order in place (e.g. into batches of similar length), with the epoch's generator. */
@@ -153,5 +155,9 @@ export class BatchLoader implements BatchSource {
       targets.set(window.subarray(1), b * T);
     }
     return { inputs, targets };
+  }
+
+  skip(): void {
+    for (let b = 0; b < this.batch; b++) this.epochs.next();
   }
 }

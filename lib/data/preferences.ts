@@ -104,4 +104,8 @@ export class DpoLoader implements BatchSource {
     const batch = padExamples(rows.map((i) => this.data.get(i)), this.seq, this.data.index.pad);
     return { ...batch, reference: Float32Array.from(rows, (i) => this.reference[i]!) };
   }
+
+  skip(): void {
+    for (let i = 0; i < this.pairs; i++) this.epochs.next();
+  }
 }

@@ -286,6 +286,10 @@ export class SftLoader implements BatchSource {
     const examples = Array.from({ length: this.batch }, () => this.data.get(this.epochs.next()));
     return padExamples(examples, this.seq, this.data.index.pad);
   }
+
+  skip(): void {
+    for (let b = 0; b < this.batch; b++) this.epochs.next();
+  }
 }
 
 /**

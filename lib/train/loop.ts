@@ -20,6 +20,7 @@ import { DPO_DEFAULTS, resolveTrainOptions, SFT_DEFAULTS, TRAIN_DEFAULTS, type T
 import { languageModelling } from './objective.js';
 import { dpoObjective, referenceLogProbs } from './objectives/dpo.js';
 import { cosineLr } from './schedule.js';
+import { nextMicroBatches } from './data-parallel.js';
 import { evaluate, trainStep } from './step.js';
 
 /** One line of metrics.jsonl. */
@@ -104,6 +105,9 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   const valBatch = Math.min(o.batch, data.rows('val', o.seq));
   if (o.evalEvery > 0 && valBatch < 1) console.warn(`train: ${o.data} has no validation ${data.kind === 'pretraining' ? `windows of ${o.seq + 1} tokens` : 'examples'}; validation is off`);
   const objective = data.kind === 'dpo' ? dpoObjective(o.dpo) : languageModelling;
+  // Data-parallel: every rank trains, rank 0 alone validates and writes (the replicas are equal).
+  const sync = o.sync ?? null;
+  const leader = !sync || sync.rank === 0;
   const model = loaded?.model ?? LlamaModel.create(o.config, o.seed);
   // Quantized projections cannot train; an adapter on top of them can (QLoRA).
   if (model.quantization && !o.lora) {
@@ -117,17 +121,19 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   if (loaded?.restoreOptimizer) {
     loaded.restoreOptimizer(optimizer);
     if (state.seed !== o.seed) console.warn(`train: resuming with the checkpoint's data seed ${state.seed} (--seed ${o.seed} applies to new runs)`);
-    keepMetricsUpTo(metricsFile, state.step);
+    if (leader) keepMetricsUpTo(metricsFile, state.step);
   } else {
     mkdirSync(o.out, { recursive: true });
-    if (data.reference) writeReference(o.out, data.reference);
+    if (data.reference && leader) writeReference(o.out, data.reference);
   }
 
   const schedule = { lr: o.lr, warmup: o.warmup, steps: o.steps, minLr: o.minLr };
   const history: StepMetrics[] = [];
   const startStep = state.step;
-  const save = () => saveCheckpoint(o.out, model, optimizer, { ...state, adamT: optimizer.t, data: loader.position }, tokenizer);
-  const validating = o.evalEvery > 0 && valBatch >= 1;
+  const save = () => {
+    if (leader) saveCheckpoint(o.out, model, optimizer, { ...state, adamT: optimizer.t, data: loader.position }, tokenizer);
+  };
+  const validating = leader && o.evalEvery > 0 && valBatch >= 1;
   const validate = () => evaluate(model, data.loader('val', valBatch, o.seq, 0, false), o.evalBatches, objective);
   const initial = validating && startStep === 0 ? validate() : undefined;
   await hooks.onStart?.(model, tokenizer, startStep, o);
@@ -135,9 +141,8 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   while (state.step < o.steps) {
     const started = performance.now();
     const lr = cosineLr(state.step, schedule);
-    const micro = Array.from({ length: o.accum }, () => loader.next());
-    const tokens = micro.reduce((n, b) => n + b.inputs.length, 0); // positions processed (SFT batches vary in width)
-    const { loss, gradNorm, metrics: reported } = trainStep(model, optimizer, micro, loader.batch, lr, o.clip, objective);
+    const micro = nextMicroBatches(loader, o.accum, sync);
+    const { loss, gradNorm, metrics: reported, tokens } = trainStep(model, optimizer, micro, loader.batch, lr, o.clip, objective, sync);
     if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} at step ${state.step + 1}; lower --lr or check the data`);
     state.step++;
     state.tokens += tokens;
@@ -150,19 +155,21 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
       metrics.val_loss = val.loss;
       for (const [name, value] of Object.entries(val.metrics)) metrics[`val_${name}`] = value;
     }
-    appendFileSync(metricsFile, `${JSON.stringify(metrics)}\n`);
+    if (leader) appendFileSync(metricsFile, `${JSON.stringify(metrics)}\n`);
     history.push(metrics);
     await hooks.onStep?.(metrics);
     // Let the event loop run (a signal handler, a notebook's plot update) before the next step.
     await new Promise((resolve) => setImmediate(resolve));
     if (o.saveEvery > 0 && state.step % o.saveEvery === 0) save();
-    if (hooks.shouldStop?.() && state.step < o.steps) {
+    // Data-parallel: stop when any rank is asked to — all after the same step, or the others would wait for it forever.
+    const stopHere = hooks.shouldStop?.() ?? false;
+    if ((sync ? sync.meanValues([stopHere ? 1 : 0])[0]! > 0 : stopHere) && state.step < o.steps) {
       save();
       stopped = true;
       break;
     }
   }
-  if (!stopped) {
+  if (!stopped && leader) {
     if (state.step !== startStep && !(o.saveEvery > 0 && state.step % o.saveEvery === 0)) save();
     if (model.adapter) saveAdapter(model.adapter, join(o.out, 'final'), { baseModel: o.init, tokenizer });
     else saveModelDir(model, join(o.out, 'final'), { tokenizer, dtype: o.saveDtype });

@@ -2,6 +2,7 @@
 // give only what they change, and `tinyllm train --help` / `tinyllm sft --help` show these values.
 import type { ModelConfig } from '../model/config.js';
 import type { LoraConfig } from '../model/lora-config.js';
+import type { RankSync } from './data-parallel.js';
 
 /** Settings of a training run, every one resolved. */
 export interface TrainOptions {
@@ -41,6 +42,8 @@ export interface TrainOptions {
   dpo: DpoOptions;
   /** DPO: the reference model's directory (default: the model training starts from). */
   ref?: string;
+  /** Data-parallel training: how this process (one rank, one GPU) agrees with the others; none: one process. */
+  sync?: RankSync;
 }
 
 /** DPO's settings (lib/train/objectives/dpo.ts). */

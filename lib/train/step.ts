@@ -1,10 +1,12 @@
 // One optimizer step: forward and backward of an objective's loss over each micro-batch (gradient
-// accumulation sums their gradients), clip by the global norm, then AdamW. Also the validation loss.
+// accumulation sums their gradients), in data-parallel training the mean over the ranks, clip by the
+// global norm, then AdamW. Also the validation loss.
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, BatchSource } from '../data/loader.js';
 import type { LlamaModel } from '../model/model.js';
 import type { AdamW } from './adamw.js';
 import { clipScale, globalNorm } from './clip.js';
+import type { RankSync } from './data-parallel.js';
 import { languageModelling, type BatchTensors, type Objective } from './objective.js';
 
 /** What a step measured. */
@@ -15,6 +17,8 @@ export interface StepResult {
   gradNorm: number;
   /** What the objective reported, each the mean over the micro-batches (empty for plain language modelling). */
   metrics: Record<string, number>;
+  /** Positions processed (SFT batches vary in width), by every rank together. */
+  tokens: number;
 }
 
 /** A batch of `batch` rows as tensors: inputs and targets [B, T] int32, its weights [B, T] and reference log-probabilities [B] when it has them. */
@@ -49,8 +53,20 @@ class MetricSums {
   }
 }
 
-/** Forward, backward and update over `micro` batches of `batch` rows with learning rate `lr`, minimising `objective`. */
-export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], batch: number, lr: number, maxNorm: number, objective: Objective = languageModelling): StepResult {
+/** What the micro-batches of a step give before the update: summed gradients, mean loss and metrics. */
+export interface Gradients {
+  /** Per trainable parameter, the sum of its gradients over the micro-batches. */
+  sum: Map<string, tf.Tensor>;
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+/**
+ * Forward and backward of `objective` over `micro` batches of `batch` rows: the gradients summed over
+ * them (gradient accumulation), and the mean loss and metrics. `seedOf(i)` seeds micro-batch i's dropout
+ * masks (LoRA), so that a resumed run draws the same ones.
+ */
+export function accumulateGradients(model: LlamaModel, micro: Batch[], batch: number, objective: Objective, seedOf: (i: number) => number): Gradients {
   // Only the trainable parameters get gradients: frozen ones (LoRA's base) cost no backward into them.
   const params = model.trainableParams();
   const names = new Map([...params].map(([name, v]) => [v.name, name]));
@@ -59,8 +75,7 @@ export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], b
   let lossSum = 0;
   for (const [i, b] of micro.entries()) {
     const tensors = batchTensors(b, batch);
-    // Dropout masks (LoRA) from the update count and micro-batch: a resumed run draws the same ones.
-    model.training = { seed: optimizer.t * micro.length + i };
+    model.training = { seed: seedOf(i) };
     let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
     try {
       result = tf.variableGrads(() => objective.loss(model, tensors, metrics.report), [...params.values()]);
@@ -78,13 +93,35 @@ export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], b
       if (previous) tf.dispose([previous, g]);
     }
   }
+  return { sum, loss: lossSum / micro.length, metrics: metrics.means(micro.length) };
+}
+
+/**
+ * Forward, backward and update over `micro` batches of `batch` rows with learning rate `lr`, minimising
+ * `objective`; with `sync`, over this rank's micro-batches, the gradients and figures then averaged over
+ * the ranks (each rank's micro-batches being as many, the mean of their means is the step's mean).
+ */
+export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], batch: number, lr: number, maxNorm: number, objective: Objective = languageModelling, sync: RankSync | null = null): StepResult {
+  // Dropout seeds numbered by update and micro-batch across all ranks: as one process with every micro-batch would draw them.
+  const [perStep, first] = [micro.length * (sync?.worldSize ?? 1), micro.length * (sync?.rank ?? 0)];
+  const { sum, ...figures } = accumulateGradients(model, micro, batch, objective, (i) => optimizer.t * perStep + first + i);
+  let { loss, metrics } = figures;
+  let tokens = micro.reduce((n, b) => n + b.inputs.length, 0);
+  if (sync) {
+    sync.meanGradients(sum);
+    const names = Object.keys(metrics); // the same objective reports the same names, in the same order, on every rank
+    const [meanLoss, meanTokens, ...means] = sync.meanValues([loss, tokens, ...names.map((n) => metrics[n]!)]);
+    loss = meanLoss!;
+    tokens = Math.round(meanTokens! * sync.worldSize);
+    metrics = Object.fromEntries(names.map((n, i) => [n, means[i]!]));
+  }
   const norm = globalNorm([...sum.values()]);
   const gradNorm = norm.dataSync()[0]! / micro.length;
   norm.dispose();
   // Sum of micro-batch gradients → their mean (1/accum), then clipped: one scale factor for AdamW.
   optimizer.update(sum, lr, clipScale(gradNorm, maxNorm) / micro.length);
   tf.dispose([...sum.values()]);
-  return { loss: lossSum / micro.length, gradNorm, metrics: metrics.means(micro.length) };
+  return { loss, gradNorm, metrics, tokens };
 }
 
 /** Mean of `objective`'s loss and reported metrics over the loader's next `batches` batches (no gradients). */

@@ -392,8 +392,9 @@ ${scaleRows.map((r) => `| \`${r.name}\` | ${num(r.params / 1e6, 2)}M | ${num(r.p
 // limit is **data**, not the GPU: the freely licensed Chinese text reachable here is 32M tokens (tiny-llm-zh
 // trained on up to 42B), and repeating a corpus many times gains less each time. The hours for the wider
 // presets, whose products use the GPU better, are likely on the high side. The 8-GPU column is what data
-// parallelism would give at perfect scaling — **multi-GPU training is not in the library yet** (issue 21):
-// `tinyllm train` uses one device.
+// parallelism would give at perfect scaling: `tinyllm train --gpus 8` runs one process per GPU and averages
+// their gradients with NCCL (README, "The command line"), but it has only run on one GPU so far — how
+// close to perfect it scales is not measured yet.
 //
 // ## Exercises
 //

@@ -60,15 +60,18 @@ export class CudaBackend extends tf.KernelBackend {
   /** Precision of BatchMatMul (tests use fp32; training bf16 or tf32). */
   matmulPrecision: MatmulPrecision = 'fp32';
 
-  constructor(driver: Driver = new Driver()) {
+  /** On GPU `ordinal` of this machine (a data-parallel rank's LOCAL_RANK; 0 otherwise). */
+  constructor(driver: Driver = new Driver(), readonly ordinal = 0) {
     super();
     this.driver = driver;
-    if (driver.deviceCount() === 0) throw new Error('cuda backend: the CUDA driver reports no GPU');
-    const info = driver.deviceInfo(0);
+    const count = driver.deviceCount();
+    if (count === 0) throw new Error('cuda backend: the CUDA driver reports no GPU');
+    if (ordinal >= count) throw new Error(`cuda backend: GPU ${ordinal} asked for, but the driver reports ${count} GPU${count === 1 ? '' : 's'} (0–${count - 1})`);
+    const info = driver.deviceInfo(ordinal);
     this.arch = info.arch;
     this.deviceName = info.name;
     this.multiprocessors = info.multiprocessors;
-    this.stream = driver.open(0).stream;
+    this.stream = driver.open(ordinal).stream;
     this.nvrtc = new Nvrtc();
     this.data = new tf.DataStorage(this, tf.engine());
   }

@@ -29,11 +29,18 @@ export function probeCuda(): { driver: Driver; reason: null } | { driver: null; 
   }
 }
 
-/** Register the 'cuda' backend factory and its kernels (once). tfjs never picks it by itself (priority −1). */
-export function registerCudaBackend(): void {
+/** The GPU the backend will open when tfjs first creates it. */
+let deviceOrdinal = 0;
+
+/**
+ * Register the 'cuda' backend factory and its kernels (once), on GPU `device` of this machine. tfjs never
+ * picks it by itself (priority −1); it creates the backend on first use, on the device set last.
+ */
+export function registerCudaBackend(device = 0): void {
+  deviceOrdinal = device;
   if (registered) return;
   registered = true;
-  tf.registerBackend('cuda', () => new CudaBackend(), -1);
+  tf.registerBackend('cuda', () => new CudaBackend(new Driver(), deviceOrdinal), -1);
   for (const [kernelName, kernelFunc] of [...ELEMENTWISE_KERNELS, ...CAST_KERNELS, ...LAYOUT_KERNELS, ...MATMUL_KERNELS, ...REDUCE_KERNELS, ...INDEXING_KERNELS,
     ...FUSED_LAYER_KERNELS, ...CAUSAL_SOFTMAX_KERNELS, ...FLASH_ATTENTION_KERNELS, ...HEAD_LOSS_KERNELS, ...ADAMW_KERNELS, ...QUANTIZED_KERNELS,
     ...KV_CACHE_KERNELS]) {

@@ -165,6 +165,12 @@ describe('SFT data directories and batches', () => {
     shuffled.next();
     again.seek(shuffled.position);
     expect(again.next()).toEqual(shuffled.next());
+    // skip() moves past a batch as next() does, without reading it (another rank's, in data-parallel training).
+    const skipping = new SftLoader(data, 2, 64, 7), reading = new SftLoader(data, 2, 64, 7);
+    skipping.skip();
+    reading.next();
+    expect(skipping.position).toEqual(reading.position);
+    expect(skipping.next()).toEqual(reading.next());
     expect(() => new SftLoader(data, 2, 32)).toThrow(`${out}: prepared for --seq 64, longer than --seq 32 here; prepare it again with --seq 32`);
     expect(() => new SftLoader(data, 9, 64)).toThrow('has 4 example(s), fewer than the batch of 9');
     data.close();

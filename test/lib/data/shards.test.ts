@@ -123,6 +123,9 @@ describe('BatchLoader', () => {
     const straight = Array.from({ length: 60 }, () => Array.from(a.next().inputs));
     const b = new BatchLoader(stream, 4, 8, 7);
     for (let i = 0; i < 25; i++) b.next();
+    const skipping = new BatchLoader(stream, 4, 8, 7);
+    for (let i = 0; i < 25; i++) skipping.skip(); // moves as next() does, reading nothing (other ranks' batches)
+    expect(skipping.position).toEqual(b.position);
     const c = new BatchLoader(stream, 4, 8, 7);
     c.seek(JSON.parse(JSON.stringify(b.position)));
     expect(Array.from({ length: 35 }, () => Array.from(c.next().inputs))).toEqual(straight.slice(25));
