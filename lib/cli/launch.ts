@@ -5,6 +5,7 @@
 // launcher stops them all and says which rank failed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { constants } from 'node:os';
 
 /** How long ranks get to exit after SIGTERM before SIGKILL. */
 const GRACE_MS = 10_000;
@@ -48,14 +49,26 @@ export async function launchRanks(gpus: number, command: string, args: readonly 
   };
   // Ctrl-C goes to the whole process group, ranks included: the launcher itself just waits for them.
   const onSigint = () => log('tinyllm: waiting for the ranks to stop after this step');
+  // Told to stop (SIGTERM, SIGHUP: a job scheduler, a closed terminal): stop the ranks too, never leave them running.
+  const onTerminate = (signal: NodeJS.Signals) => {
+    log(`tinyllm: ${signal}: stopping the ranks`);
+    stopOthers(-1);
+  };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onTerminate);
+  process.on('SIGHUP', onTerminate);
   try {
     const exits = Array.from({ length: gpus }, (_, rank) => new Promise<number>((resolve) => {
       const env = { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(gpus), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) };
       const child = spawn(command, args, { env, stdio: 'inherit' });
       ranks.push(child);
+      child.on('error', (err) => {
+        log(`tinyllm: rank ${rank} could not start: ${err.message}`);
+        stopOthers(rank);
+        resolve(1);
+      });
       child.on('exit', (code, signal) => {
-        const status = code ?? (signal ? 128 : 1);
+        const status = code ?? 128 + (signal ? constants.signals[signal] : 0); // a shell's exit status for a signal
         if (status !== 0 && status !== 130 && failure === null) {
           failure = status;
           log(`tinyllm: rank ${rank} of ${gpus} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}; stopping the other ranks`);
@@ -68,5 +81,7 @@ export async function launchRanks(gpus: number, command: string, args: readonly 
     return failure ?? codes.find((c) => c !== 0) ?? 0;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onTerminate);
+    process.off('SIGHUP', onTerminate);
   }
 }

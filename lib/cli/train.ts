@@ -130,9 +130,11 @@ async function runLoop(label: string, settings: TrainSettings, args: Args): Prom
   const sync = ranks ? await (await import('../train/nccl-sync.js')).NcclSync.open(ranks) : undefined;
   try {
     await trainWithProgress(label, { ...settings, sync }, leader, train);
-  } finally {
-    sync?.dispose();
+  } catch (err) {
+    sync?.dispose(true); // this rank fails alone: abort, exit non-zero, and the launcher stops the others
+    throw err;
   }
+  sync?.dispose();
 }
 
 /** The loop with progress on the terminal (rank 0's), and Ctrl-C handled. */
@@ -150,9 +152,10 @@ async function trainWithProgress(label: string, settings: TrainSettings, leader:
   const result = await train(settings, !leader ? { shouldStop: () => stop } : {
     onReference: (split, done, total) => (reference[split] ??= new Progress(`reference log-probabilities (${split})`, total, ' examples')).update(done),
     onStart: (_model, _tokenizer, startStep, o) => {
-      const rows = label === 'dpo' ? 2 * o.batch : o.batch;
-      const width = label === 'train' ? formatCount(rows * o.seq * o.accum) : `≤ ${formatCount(rows * o.seq * o.accum)}`;
-      console.log(`${label}: ${o.resume ? 'resuming' : 'new run'} in ${o.out}; ${width} tokens/step, ${o.steps} steps`);
+      const rows = (label === 'dpo' ? 2 * o.batch : o.batch) * o.accum * (o.sync?.worldSize ?? 1);
+      const width = label === 'train' ? formatCount(rows * o.seq) : `≤ ${formatCount(rows * o.seq)}`;
+      const ranks = o.sync ? ` on ${o.sync.worldSize} GPUs` : '';
+      console.log(`${label}: ${o.resume ? 'resuming' : 'new run'} in ${o.out}${ranks}; ${width} tokens/step, ${o.steps} steps`);
       progress = new Progress(label, o.steps, ' steps', startStep);
     },
     onStep: (m) => {

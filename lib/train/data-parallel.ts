@@ -45,7 +45,8 @@ export interface RankSync {
   meanGradients(grads: Map<string, tf.Tensor>): void;
   /** The mean over the ranks of each number (losses, metrics, flags). */
   meanValues(values: readonly number[]): number[];
-  dispose(): void;
+  /** Leave the run; `failed`: this rank stops on an error, the others may never come. */
+  dispose(failed?: boolean): void;
 }
 
 /**
@@ -61,4 +62,19 @@ export function nextMicroBatches(loader: BatchSource, accum: number, sync: Pick<
     else loader.skip();
   }
   return mine;
+}
+
+/**
+ * Every rank must run the same run — start from the same step (the same checkpoint), with the same
+ * shape of step and the same model — or their all-reduces would not match and they would wait for each
+ * other forever. Each rank compares `figures` with rank 0's; if any rank differs, all of them fail.
+ */
+export function checkRanksAgree(sync: RankSync, figures: Record<string, number>): void {
+  const names = Object.keys(figures);
+  const mine = names.map((n) => figures[n]!);
+  // Rank 0's figures to every rank: the others send zeros, and the mean times the number of ranks is rank 0's.
+  const rank0 = sync.meanValues(sync.rank === 0 ? mine : mine.map(() => 0)).map((v) => v * sync.worldSize);
+  const differ = names.flatMap((n, i) => (Math.abs(mine[i]! - rank0[i]!) > 1e-6 * Math.max(1, Math.abs(mine[i]!)) ? [`${n} ${mine[i]} where rank 0 has ${Math.round(rank0[i]!)}`] : []));
+  if (sync.meanValues([differ.length === 0 ? 1 : 0])[0] === 1) return;
+  throw new Error(`rank ${sync.rank}: the ranks do not run the same run (${differ.length > 0 ? differ.join(', ') : 'another rank differs from rank 0'}); give every rank the same command line and run directory`);
 }

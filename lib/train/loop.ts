@@ -20,7 +20,7 @@ import { DPO_DEFAULTS, resolveTrainOptions, SFT_DEFAULTS, TRAIN_DEFAULTS, type T
 import { languageModelling } from './objective.js';
 import { dpoObjective, referenceLogProbs } from './objectives/dpo.js';
 import { cosineLr } from './schedule.js';
-import { nextMicroBatches } from './data-parallel.js';
+import { checkRanksAgree, nextMicroBatches } from './data-parallel.js';
 import { evaluate, trainStep } from './step.js';
 
 /** One line of metrics.jsonl. */
@@ -127,6 +127,10 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
     if (data.reference && leader) writeReference(o.out, data.reference);
   }
 
+  if (sync) {
+    const parameters = [...model.trainableParams().values()].reduce((n, v) => n + v.size, 0);
+    checkRanksAgree(sync, { step: state.step, steps: o.steps, batch: o.batch, seq: o.seq, accum: o.accum, 'trainable parameters': parameters });
+  }
   const schedule = { lr: o.lr, warmup: o.warmup, steps: o.steps, minLr: o.minLr };
   const history: StepMetrics[] = [];
   const startStep = state.step;

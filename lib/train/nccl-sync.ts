@@ -30,7 +30,7 @@ export class NcclSync implements RankSync {
   meanGradients(grads: Map<string, tf.Tensor>): void {
     const means = new Map<string, tf.Tensor>();
     this.nccl.groupStart();
-    try {
+    try { // (on an error the run ends: what was allocated goes with the process)
       for (const [name, g] of grads) {
         if (g.dtype !== 'float32') throw new Error(`data-parallel training: gradient of ${name} is ${g.dtype}, expected float32`);
         // Into a new tensor, not in place: a gradient's memory may be shared with another tensor (a reshape).
@@ -50,13 +50,20 @@ export class NcclSync implements RankSync {
   meanValues(values: readonly number[]): number[] {
     if (values.length === 0) return [];
     const t = tf.tensor1d(values as number[], 'float32');
-    this.nccl.allReduce(this.comm, { send: this.cuda.pointer(t), recv: this.cuda.pointer(t), count: values.length, type: 'float32', op: 'avg' }, this.cuda.stream);
-    const means = Array.from(t.dataSync());
-    t.dispose();
-    return means;
+    try {
+      this.nccl.allReduce(this.comm, { send: this.cuda.pointer(t), recv: this.cuda.pointer(t), count: values.length, type: 'float32', op: 'avg' }, this.cuda.stream);
+      return Array.from(t.dataSync());
+    } finally {
+      t.dispose();
+    }
   }
 
-  dispose(): void {
-    this.nccl.destroy(this.comm);
+  /**
+   * Leave the communicator. After a run that ended well every rank destroys it together (a collective);
+   * after an error on this rank alone the others will never come, so it aborts instead of waiting.
+   */
+  dispose(failed = false): void {
+    if (failed) this.nccl.abort(this.comm);
+    else this.nccl.destroy(this.comm);
   }
 }

@@ -22,7 +22,8 @@ function serveId(ranks: Ranks, id: Uint8Array, timeoutMs: number): Promise<Uint8
     let served = 0;
     const server = createServer((socket) => {
       socket.on('error', () => {}); // a rank that went away: it does not count as served
-      socket.end(id, () => {
+      socket.end(id, (err?: Error) => {
+        if (err) return;
         if (++served === expected) {
           clearTimeout(timer);
           server.close();
@@ -62,6 +63,7 @@ function readId(ranks: Ranks): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = createConnection(ranks.masterPort, ranks.masterAddr);
+    socket.setTimeout(10_000, () => socket.destroy(new Error('rank 0 accepted the connection but sent nothing for 10 s')));
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('end', () => {

@@ -11,7 +11,7 @@ import { presetConfig } from '../../../lib/model/config.js';
 import { LlamaModel } from '../../../lib/model/model.js';
 import { Rng } from '../../../lib/rng.js';
 import { AdamW } from '../../../lib/train/adamw.js';
-import { nextMicroBatches, ranksFromEnv, type RankSync } from '../../../lib/train/data-parallel.js';
+import { checkRanksAgree, nextMicroBatches, ranksFromEnv, type RankSync } from '../../../lib/train/data-parallel.js';
 import { languageModelling } from '../../../lib/train/objective.js';
 import { shareUniqueId } from '../../../lib/train/rendezvous.js';
 import { accumulateGradients, trainStep } from '../../../lib/train/step.js';
@@ -64,6 +64,30 @@ describe('sharing a step out between ranks', () => {
     expect(taken).toEqual([[[0, 1], [6, 7]], [[2, 3], [8, 9]], [[4, 5], [10, 11]]]);
     const alone = new CountingSource();
     expect(nextMicroBatches(alone, 6, null).map((b) => b.inputs[0])).toEqual([0, 1, 2, 3, 4, 5]); // what one process with accum 6 takes
+  });
+});
+
+describe('ranks that must agree', () => {
+  /** Rank 1 of 2; rank 0's side of each all-reduce comes from `sent`, in order. */
+  const rank1 = (sent: number[][]): RankSync => ({
+    rank: 1, worldSize: 2,
+    meanGradients: () => { throw new Error('not used'); },
+    meanValues: (values) => {
+      const theirs = sent.shift()!;
+      return values.map((v, i) => (v + theirs[i]!) / 2);
+    },
+    dispose: () => {},
+  });
+  const figures = { step: 3000, steps: 9000, batch: 32, 'trainable parameters': 32_252_416 };
+
+  it("go on when every rank has rank 0's figures", () => {
+    expect(() => checkRanksAgree(rank1([Object.values(figures), [1]]), figures)).not.toThrow();
+  });
+
+  it('all fail, naming what differs, when one does not (a different checkpoint, another command line)', () => {
+    expect(() => checkRanksAgree(rank1([Object.values(figures), [1]]), { ...figures, step: 2000 }))
+      .toThrow('rank 1: the ranks do not run the same run (step 2000 where rank 0 has 3000); give every rank the same command line and run directory');
+    expect(() => checkRanksAgree(rank1([Object.values(figures), [0]]), figures)).toThrow('rank 1: the ranks do not run the same run (another rank differs from rank 0)');
   });
 });
 

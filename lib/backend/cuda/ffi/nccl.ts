@@ -26,6 +26,9 @@ export interface AllReduce {
   op: keyof typeof NCCL_OP;
 }
 
+/** ncclUniqueId: a struct of 128 bytes, passed by value to ncclCommInitRank (a koffi type is declared once per process). */
+const UniqueId = koffi.struct('ncclUniqueId', { internal: koffi.array('uint8_t', UNIQUE_ID_BYTES, 'Typed') });
+
 /** The NCCL library; every failing call throws with its name and NCCL's reason. */
 export class Nccl {
   private readonly fn: Record<string, Fn>;
@@ -34,8 +37,6 @@ export class Nccl {
 
   constructor(dirs: SearchDir[] = searchDirectories()) {
     this.lib = koffi.load(findLibrary('nccl', dirs));
-    // ncclUniqueId is a struct of 128 bytes passed by value to ncclCommInitRank.
-    const UniqueId = koffi.struct('ncclUniqueId', { internal: koffi.array('uint8_t', UNIQUE_ID_BYTES, 'Typed') });
     const f = (decl: string) => this.lib.func(decl);
     this.fn = {
       version: f('int ncclGetVersion(_Out_ int *version)'),
