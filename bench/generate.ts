@@ -7,6 +7,8 @@
 // TINYLLM_CUDA_GRAPHS=0 on cuda, as a replayed graph shows the profiler no kernels).
 //   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --quantize q8_0 --backend wasm --threads 2 --profile]
 // --matmul tf32|bf16 (cuda): products on the tensor cores instead of in float32 (fp32, the default).
+// --repeat n (default 5): the timed generation n times; figures are the median run's, with the slowest
+// and fastest beside them (a run of 128 tokens lasts a fraction of a second: single runs vary by ±10%).
 import { describeBackend, initBackend, parseBackendName, parseMatmulPrecision } from '../lib/backend/init.js';
 import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import { presetConfig } from '../lib/model/config.js';
@@ -22,6 +24,12 @@ const args = parseArgs(process.argv.slice(2));
 const preset = stringFlag(args, 'preset', 'nano')!;
 const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 6400, 2)! });
 const promptLength = intFlag(args, 'prompt', 32, 1)!, newTokens = intFlag(args, 'new', 128, 2)!, batch = intFlag(args, 'batch', 1, 1)!;
+const repeats = intFlag(args, 'repeat', 5, 1)!;
+/** The median of the runs' figures by `key`, and the lowest and highest rate. */
+function medianRun<T extends Record<string, number>>(runs: T[], key: keyof T): T & { runs: number; range: [number, number] } {
+  const sorted = [...runs].sort((a, b) => a[key]! - b[key]!);
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, runs: runs.length, range: [sorted[0]![key]!, sorted.at(-1)![key]!] };
+}
 await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true, threads: intFlag(args, 'threads', undefined, 1), matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'fp32')!) });
 
 const quantize = stringFlag(args, 'quantize');
@@ -44,10 +52,13 @@ if (batch > 1) {
     return sequences.reduce((n, s) => n + s.ids.length, 0);
   };
   run(8); // warm up
-  const started = performance.now();
-  const tokens = run(newTokens);
-  const seconds = (performance.now() - started) / 1000;
-  console.log(JSON.stringify({ ...header, decoding: decoder.mode, new_tokens: tokens, aggregate_tok_s: +(tokens / seconds).toFixed(1), per_sequence_tok_s: +(tokens / batch / seconds).toFixed(1), total_s: +seconds.toFixed(2) }));
+  const runs = Array.from({ length: repeats }, () => {
+    const started = performance.now();
+    const tokens = run(newTokens);
+    const seconds = (performance.now() - started) / 1000;
+    return { new_tokens: tokens, aggregate_tok_s: +(tokens / seconds).toFixed(1), per_sequence_tok_s: +(tokens / batch / seconds).toFixed(1), total_s: +seconds.toFixed(2) };
+  });
+  console.log(JSON.stringify({ ...header, decoding: decoder.mode, ...medianRun(runs, 'aggregate_tok_s') }));
   if (args.flags.has('profile')) {
     prompts.forEach((p) => decoder.add(p, { ...greedy, maxNewTokens: newTokens }));
     for (let i = 0; i < newTokens / 2; i++) decoder.step(); // halfway: the cache as full as on average
@@ -56,19 +67,24 @@ if (batch > 1) {
   decoder.dispose();
 } else {
   generate(model, prompt, { ...greedy, maxNewTokens: 8 }); // warm up: kernels, allocations
-  const times: number[] = [];
-  let last = performance.now();
-  const started = last;
-  const decoder = new Decoder(model, prompt, { ...greedy, onToken: () => { const now = performance.now(); times.push(now - last); last = now; } });
-  while (!decoder.done) decoder.step();
-  const decodeMs = times.slice(1).reduce((a, b) => a + b, 0);
-  const median = [...times.slice(1)].sort((a, b) => a - b)[Math.floor((times.length - 1) / 2)]!;
-  console.log(JSON.stringify({
-    ...header, decoding: decoder.mode, new_tokens: times.length, first_token_ms: +times[0]!.toFixed(1),
-    // every step after the first token (on cuda the second records the CUDA graph), and a typical one
-    decode_tok_s: +((1000 * (times.length - 1)) / decodeMs).toFixed(1), median_step_ms: +median.toFixed(3), total_s: +((last - started) / 1000).toFixed(2),
-  }));
-  decoder.finish('length');
+  let mode = '';
+  const runs = Array.from({ length: repeats }, () => {
+    const times: number[] = [];
+    let last = performance.now();
+    const started = last;
+    const decoder = new Decoder(model, prompt, { ...greedy, onToken: () => { const now = performance.now(); times.push(now - last); last = now; } });
+    while (!decoder.done) decoder.step();
+    mode = decoder.mode;
+    decoder.finish('length');
+    const decodeMs = times.slice(1).reduce((a, b) => a + b, 0);
+    const median = [...times.slice(1)].sort((a, b) => a - b)[Math.floor((times.length - 1) / 2)]!;
+    return {
+      new_tokens: times.length, first_token_ms: +times[0]!.toFixed(1),
+      // every step after the first token (on cuda the second records the CUDA graph), and a typical one
+      decode_tok_s: +((1000 * (times.length - 1)) / decodeMs).toFixed(1), median_step_ms: +median.toFixed(3), total_s: +((last - started) / 1000).toFixed(2),
+    };
+  });
+  console.log(JSON.stringify({ ...header, decoding: mode, ...medianRun(runs, 'decode_tok_s') }));
   if (args.flags.has('profile')) {
     const profiled = new Decoder(model, prompt, { ...greedy, maxNewTokens: config.maxSeq - promptLength });
     profiled.step(); // the prompt
