@@ -79,7 +79,7 @@ export interface BatchSource {
   /** The next batch, [batch, T] (T may vary from batch to batch). */
   next(): Batch;
   /** Move past the next batch without reading it (another rank's, in data-parallel training). */
-  skip(): void;
+  skipBatch(): void;
 }
 
 /** Rearranges an epoch's shuffled order in place (e.g. into batches of similar length), with the epoch's generator. */
@@ -100,6 +100,11 @@ export class EpochOrder {
     if (!(Number.isInteger(position.cursor) && position.cursor >= 0 && position.cursor <= this.size)) throw new Error(`data position: cursor ${position.cursor}, expected 0…${this.size}`);
     this.position = { ...position };
     this.order = this.orderOf(position.epoch);
+  }
+
+  /** Move past the next `count` items, as `count` calls of next() would. */
+  advance(count: number): void {
+    for (let i = 0; i < count; i++) this.next();
   }
 
   /** The next item; starts a new epoch (new order) when the items run out. */
@@ -157,7 +162,7 @@ export class BatchLoader implements BatchSource {
     return { inputs, targets };
   }
 
-  skip(): void {
-    for (let b = 0; b < this.batch; b++) this.epochs.next();
+  skipBatch(): void {
+    this.epochs.advance(this.batch);
   }
 }

@@ -105,7 +105,7 @@ export class DpoLoader implements BatchSource {
     return { ...batch, reference: Float32Array.from(rows, (i) => this.reference[i]!) };
   }
 
-  skip(): void {
-    for (let i = 0; i < this.pairs; i++) this.epochs.next();
+  skipBatch(): void {
+    this.epochs.advance(this.pairs);
   }
 }

@@ -287,8 +287,8 @@ export class SftLoader implements BatchSource {
     return padExamples(examples, this.seq, this.data.index.pad);
   }
 
-  skip(): void {
-    for (let b = 0; b < this.batch; b++) this.epochs.next();
+  skipBatch(): void {
+    this.epochs.advance(this.batch);
   }
 }
 

@@ -59,7 +59,7 @@ export function nextMicroBatches(loader: BatchSource, accum: number, sync: Pick<
   const mine: Batch[] = [];
   for (let i = 0; i < worldSize * accum; i++) {
     if (Math.floor(i / accum) === rank) mine.push(loader.next());
-    else loader.skip();
+    else loader.skipBatch();
   }
   return mine;
 }

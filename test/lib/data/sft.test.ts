@@ -165,9 +165,9 @@ describe('SFT data directories and batches', () => {
     shuffled.next();
     again.seek(shuffled.position);
     expect(again.next()).toEqual(shuffled.next());
-    // skip() moves past a batch as next() does, without reading it (another rank's, in data-parallel training).
+    // skipBatch() moves past a batch as next() does, without reading it (another rank's, in data-parallel training).
     const skipping = new SftLoader(data, 2, 64, 7), reading = new SftLoader(data, 2, 64, 7);
-    skipping.skip();
+    skipping.skipBatch();
     reading.next();
     expect(skipping.position).toEqual(reading.position);
     expect(skipping.next()).toEqual(reading.next());

@@ -124,7 +124,7 @@ describe('BatchLoader', () => {
     const b = new BatchLoader(stream, 4, 8, 7);
     for (let i = 0; i < 25; i++) b.next();
     const skipping = new BatchLoader(stream, 4, 8, 7);
-    for (let i = 0; i < 25; i++) skipping.skip(); // moves as next() does, reading nothing (other ranks' batches)
+    for (let i = 0; i < 25; i++) skipping.skipBatch(); // moves as next() does, reading nothing (other ranks' batches)
     expect(skipping.position).toEqual(b.position);
     const c = new BatchLoader(stream, 4, 8, 7);
     c.seek(JSON.parse(JSON.stringify(b.position)));

@@ -35,7 +35,7 @@ describe('ranks from torchrun variables', () => {
   });
 });
 
-/** Batch i holds the number i; skip() counts as reading one. */
+/** Batch i holds the number i; skipBatch() moves past one without reading it. */
 class CountingSource implements BatchSource {
   readonly batch = 1;
   position: LoaderPosition = { epoch: 0, cursor: 0 };
@@ -47,7 +47,7 @@ class CountingSource implements BatchSource {
     this.read++;
     return { inputs: Int32Array.of(this.position.cursor++), targets: Int32Array.of(0) };
   }
-  skip(): void {
+  skipBatch(): void {
     this.position.cursor++;
   }
 }
