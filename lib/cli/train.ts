@@ -99,10 +99,7 @@ export function saveDtypeFlag(args: Args): TrainOptions['saveDtype'] | undefined
 }
 
 /** `--gpus N`: start N ranks of this same command (lib/cli/launch.ts) and wait for them. */
-async function launchGpus(gpus: number, args: Args): Promise<void> {
-  if (ranksFromEnv()) throw new Error('--gpus: this process is already a rank of a data-parallel run (WORLD_SIZE is set); start ranks with --gpus or with torchrun\'s variables, not both');
-  const backend = stringFlag(args, 'backend', 'auto');
-  if (backend !== 'auto' && backend !== 'cuda') throw new Error(`--gpus: data-parallel training runs on cuda, not --backend ${backend}`);
+async function launchGpus(gpus: number): Promise<void> {
   const { probeCuda } = await import('../backend/cuda/register.js');
   const probe = probeCuda();
   if (!probe.driver) throw new Error(`--gpus ${gpus}: no usable GPU (${probe.reason})`);
@@ -118,13 +115,14 @@ async function launchGpus(gpus: number, args: Args): Promise<void> {
  * gradients averaged with the other ranks' through NCCL; rank 0 alone prints and writes.
  */
 async function runLoop(label: string, settings: TrainSettings, args: Args): Promise<void> {
-  const gpus = intFlag(args, 'gpus', undefined, 1);
-  if (gpus !== undefined) return launchGpus(gpus, args);
   const { initBackend, parseBackendName, parseMatmulPrecision } = await import('../backend/init.js');
-  const { train } = await import('../train/loop.js');
+  const gpus = intFlag(args, 'gpus', undefined, 1);
   const ranks = ranksFromEnv();
   const backend = parseBackendName(stringFlag(args, 'backend', 'auto')!);
-  if (ranks && backend !== 'auto' && backend !== 'cuda') throw new Error(`rank ${ranks.rank}: data-parallel training runs on cuda, not --backend ${backend}`);
+  if (gpus !== undefined && ranks) throw new Error('--gpus: this process is already a rank of a data-parallel run (WORLD_SIZE is set); start ranks with --gpus or with torchrun\'s variables, not both');
+  if ((gpus !== undefined || ranks) && backend !== 'auto' && backend !== 'cuda') throw new Error(`data-parallel training runs on cuda, not --backend ${backend}`);
+  if (gpus !== undefined) return launchGpus(gpus);
+  const { train } = await import('../train/loop.js');
   const leader = !ranks || ranks.rank === 0;
   await initBackend(ranks ? 'cuda' : backend, { matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'bf16')!), device: ranks?.localRank, quiet: !leader });
   const sync = ranks ? await (await import('../train/nccl-sync.js')).NcclSync.open(ranks) : undefined;
