@@ -4,10 +4,9 @@
 // <|im_end|>); we count the answers equal to ours (--predictions: that eval's gen-predictions file, from
 // the model the GGUF was exported from, quantized the same way) and print a few side by side.
 //   npx tsx results/llama-cpp-answers.ts --gguf dpo-q8_0.gguf --predictions results/92m/eval/dpo-q8_0/gen-predictions.jsonl.gz [--n 20]
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import { readQaItems } from '../lib/eval/generation.js';
+import { readGenPredictions } from '../lib/report/recorded-run.js';
 import { applyChatTemplate } from '../lib/tokenizer/chat.js';
 import { IM_END } from '../lib/tokenizer/special.js';
 import { loadTokenizer } from '../lib/tokenizer/files.js';
@@ -19,8 +18,7 @@ if (!gguf || !predictionsFile) throw new Error('usage: npx tsx results/llama-cpp
 const n = intFlag(args, 'n', 20, 1)!;
 const tokenizer = loadTokenizer('datasets/tokenizer');
 const imEnd = tokenizer.specialId(IM_END);
-const raw = readFileSync(predictionsFile);
-const ours = (predictionsFile.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8').trim().split('\n').slice(0, n).map((l) => JSON.parse(l) as { line: number; question: string; pred: string });
+const ours = readGenPredictions(predictionsFile).slice(0, n);
 const items = (await readQaItems('datasets/sft/val.jsonl.gz')).items;
 
 const { module } = await loadLlamaCpp();

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import type { QaPrediction } from '../eval/generation.js';
 import type { StepMetrics } from '../train/loop.js';
 import type { VegaLiteSpec } from '../viz/vegalite.js';
 
@@ -105,6 +106,15 @@ export function readEvalReports(dir: string): EvalReports {
   const mcq = Object.fromEntries(MCQ_SCORINGS.map((s) => [s, (read(`mcq-${s}.json`, ['micro']) as { micro: EvalReports['mcq'][string] }).micro])) as EvalReports['mcq'];
   const gen = read('gen.json', ['n', 'f1', 'exact', 'contains', 'stopped']) as unknown as EvalReports['gen'];
   return { ppl, mcq, gen };
+}
+
+/** The answers `tinyllm eval --task gen --predictions` kept (.jsonl or .jsonl.gz), one per question. */
+export function readGenPredictions(file: string): QaPrediction[] {
+  return readJsonLines<QaPrediction>(file, (row) => {
+    for (const field of ['question', 'answer', 'pred']) if (typeof row[field] !== 'string') return `field "${field}": ${JSON.stringify(row[field])}, expected a string`;
+    for (const field of ['line', 'f1']) if (typeof row[field] !== 'number') return `field "${field}": ${JSON.stringify(row[field])}, expected a number`;
+    return typeof row.stopped === 'boolean' ? null : `field "stopped": ${JSON.stringify(row.stopped)}, expected true or false`;
+  });
 }
 
 /** Mean of every `every` consecutive values of `field` (steps without it skipped): [step at the window's end, mean]. */

@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { countParameters, presetConfig, trainingFlopsPerToken } from './lib/model/config.js';
-import { lossCurvesSpec, MCQ_SCORINGS, PPL_TEXTS, readCommandsLog, readEvalReports, readMetrics, STAGES, windowMeans, type EvalReports, type Stage } from './lib/report/recorded-run.js';
+import { lossCurvesSpec, MCQ_SCORINGS, PPL_TEXTS, readCommandsLog, readEvalReports, readGenPredictions, readMetrics, STAGES, windowMeans, type EvalReports, type Stage } from './lib/report/recorded-run.js';
 import type { StepMetrics } from './lib/train/loop.js';
 import { showMarkdown, showPlotly, showVegaLite } from './lib/viz/display.js';
 import { linePlot } from './lib/viz/plotly.js';
@@ -306,8 +306,7 @@ showMarkdown(`- **At this size everyone is at chance on C-Eval-style questions**
 // break; long answers cut at 120 characters):
 
 // %%
-interface Prediction { line: number; question: string; answer: string; pred: string; f1: number; stopped: boolean }
-const predictions = (m: ModelName) => gunzipSync(readFileSync(`${RUN}/eval/${m}/gen-predictions.jsonl.gz`)).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Prediction);
+const predictions = (m: ModelName) => readGenPredictions(`${RUN}/eval/${m}/gen-predictions.jsonl.gz`);
 const sftAnswers = predictions('sft');
 const dpoAnswers = new Map(predictions('dpo').map((p) => [p.line, p]));
 const kinds: [string, RegExp][] = [['next line of a poem', /下一句/], ['where a line is from', /出自/], ['LibreOffice help', /LibreOffice/], ['a command', /命令/], ['a State of the Union address', /State of the Union/]];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { lossCurvesSpec, readCommandsLog, readEvalReports, readMetrics, STAGES, windowMeans } from '../../lib/report/recorded-run.js';
+import { lossCurvesSpec, readCommandsLog, readEvalReports, readGenPredictions, readMetrics, STAGES, windowMeans } from '../../lib/report/recorded-run.js';
 import { vegaLiteToSvg } from '../../lib/viz/svg.js';
 
 const RUN = 'results/92m';
@@ -43,6 +43,9 @@ describe('the committed full-size run (results/92m)', () => {
       expect(Object.values(r.mcq).map((m) => m.n)).toEqual([1647, 1647]);
       expect(r.gen.n).toBe(477);
       for (const p of Object.values(r.ppl)) expect(p.ppl).toBeCloseTo(Math.exp(p.loss), 6);
+      const answers = readGenPredictions(join(RUN, 'eval', model, 'gen-predictions.jsonl.gz'));
+      expect(answers).toHaveLength(477);
+      expect(answers.reduce((sum, a) => sum + a.f1, 0) / answers.length).toBeCloseTo(r.gen.f1, 10); // the report is their mean
     }
   });
 
@@ -71,6 +74,12 @@ describe('reading a recorded run', () => {
     expect(bad('a.jsonl', [row(1), '{"step":2,"loss":"x","lr":0,"tokens":0,"tok_s":0}'])).toThrow(`${join(dir, 'a.jsonl')}:2: field "loss": "x", expected a finite number`);
     expect(bad('b.jsonl', [row(1), '{oops'])).toThrow(`${join(dir, 'b.jsonl')}:2: not JSON`);
     expect(bad('c.jsonl', [row(1), row(3)])).toThrow(`${join(dir, 'c.jsonl')}:2: field "step": 3, expected 2 (steps in order, none missing)`);
+  });
+
+  it('readGenPredictions names the file, line and field of an answer it cannot use', () => {
+    const good = '{"file":"q.jsonl","line":1,"question":"q","answer":"a","pred":"p","exact":false,"contains":false,"f1":0.5,"stopped":true}';
+    writeFileSync(join(dir, 'p.jsonl'), `${good}\n${good.replace('"stopped":true', '"stopped":"yes"')}\n`);
+    expect(() => readGenPredictions(join(dir, 'p.jsonl'))).toThrow(`${join(dir, 'p.jsonl')}:2: field "stopped": "yes", expected true or false`);
   });
 
   it('readCommandsLog pairs commands with their times, and names a line out of place', () => {
