@@ -1,12 +1,13 @@
 // Decoding speed: a prompt of --prompt ids, then --new greedy tokens with the KV cache, on random
 // weights of a preset (what the weights are does not change the time). At batch 1: time to first token
-// and decode tokens/s; with --batch n: n prompts at once (a BatchDecoder, one forward pass per step for
-// all), aggregate tokens/s. On cuda, steps replay a CUDA graph (TINYLLM_CUDA_GRAPHS=0: every op eagerly). Prints JSON. Compare with Hugging Face generate in the same command:
+// and decode tokens/s; with --batch n: n prompts at once (a BatchDecoder: their prompts in one pass, then
+// one forward pass per step for all), aggregate tokens/s end to end, the prefill's time and the steps' tokens/s. On cuda, steps replay a CUDA graph (TINYLLM_CUDA_GRAPHS=0: every op eagerly). Prints JSON. Compare with Hugging Face generate in the same command:
 // --quantize q8_0|q4_0 decodes with the projections quantized (the decoding path of `tinyllm quantize`);
 // --profile then times the kernels of one more decoding step (where a token's time goes; run it with
 // TINYLLM_CUDA_GRAPHS=0 on cuda, as a replayed graph shows the profiler no kernels).
 //   npx tsx bench/generate.ts --preset 92m --vocab 6400 [--prompt 32 --new 128 --batch 1 --quantize q8_0 --backend wasm --threads 2 --profile]
 // --matmul tf32|bf16 (cuda): products on the tensor cores instead of in float32 (fp32, the default).
+// --prefill each: with --batch n, run the n prompts one pass each instead of together (as before batched prefill).
 // --repeat n (default 5): the timed generation n times; figures are the median run's, with the slowest
 // and fastest beside them (a run of 128 tokens lasts a fraction of a second: single runs vary by ±10%).
 import { describeBackend, initBackend, parseBackendName, parseMatmulPrecision } from '../lib/backend/init.js';
@@ -40,24 +41,31 @@ if (model !== float) float.dispose();
 const rng = new Rng(1);
 const prompt = Array.from({ length: promptLength }, () => rng.int(config.vocabSize));
 const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, maxNewTokens: newTokens };
-const header = { backend: describeBackend(), preset, vocab: config.vocabSize, weights: quantize ?? 'float32', prompt: promptLength, batch };
+const prefillEach = stringFlag(args, 'prefill', 'together') === 'each';
+const header = { backend: describeBackend(), preset, vocab: config.vocabSize, weights: quantize ?? 'float32', prompt: promptLength, batch, ...(batch > 1 ? { prefill: prefillEach ? 'each' : 'together' } : {}) };
 if (batch > 1) {
   // One batch decoder for the warm-up and the timed run, as a server keeps one: on cuda its step for
   // this batch size is recorded as a CUDA graph in the warm-up.
   const decoder = new BatchDecoder(model, batch, promptLength + newTokens);
   const prompts = Array.from({ length: batch }, () => Array.from({ length: promptLength }, () => rng.int(config.vocabSize)));
   const run = (maxNewTokens: number) => {
-    const sequences = prompts.map((p) => decoder.add(p, { ...greedy, maxNewTokens }));
+    const started = performance.now();
+    const sequences = prefillEach
+      ? prompts.map((p) => decoder.add(p, { ...greedy, maxNewTokens }))
+      : decoder.join(prompts.map((p) => decoder.sequence(p, { ...greedy, maxNewTokens })));
+    const prefilled = performance.now();
     while (decoder.size > 0) decoder.step();
-    return sequences.reduce((n, s) => n + s.ids.length, 0);
+    const ended = performance.now();
+    const tokens = sequences.reduce((n, s) => n + s.ids.length, 0);
+    const seconds = (ended - started) / 1000;
+    return {
+      new_tokens: tokens, aggregate_tok_s: +(tokens / seconds).toFixed(1), per_sequence_tok_s: +(tokens / batch / seconds).toFixed(1), total_s: +seconds.toFixed(3),
+      // the prompts (with each one's first token), then the steps that give every other token
+      prefill_ms: +(prefilled - started).toFixed(1), decode_tok_s: +((tokens - batch) / ((ended - prefilled) / 1000)).toFixed(1), step_ms: +((ended - prefilled) / (maxNewTokens - 1)).toFixed(3),
+    };
   };
   run(8); // warm up
-  const runs = Array.from({ length: repeats }, () => {
-    const started = performance.now();
-    const tokens = run(newTokens);
-    const seconds = (performance.now() - started) / 1000;
-    return { new_tokens: tokens, aggregate_tok_s: +(tokens / seconds).toFixed(1), per_sequence_tok_s: +(tokens / batch / seconds).toFixed(1), total_s: +seconds.toFixed(2) };
-  });
+  const runs = Array.from({ length: repeats }, () => run(newTokens));
   console.log(JSON.stringify({ ...header, decoding: decoder.mode, ...medianRun(runs, 'aggregate_tok_s') }));
   if (args.flags.has('profile')) {
     prompts.forEach((p) => decoder.add(p, { ...greedy, maxNewTokens: newTokens }));

@@ -9,11 +9,16 @@
 // so rows of different lengths need no padding, and each row computes what it would alone — the tests
 // check it against generate() sequence by sequence. Batching is continuous: a new sequence runs its
 // prompt into a free row (prefill) and joins at the next step; a finished sequence frees its row.
-// The server steps one BatchDecoder.
+// Sequences that join together are prefilled together, in as few forward passes as the prefill budget
+// allows: on a GPU a pass costs about the same for one prompt as for thirty. The server steps one
+// BatchDecoder.
 import type { KvCache } from '../model/kv-cache.js';
 import type { LlamaModel } from '../model/model.js';
 import { type DecodeStep, decodeStep } from './decode-step.js';
-import { checkSamplingOptions, type GenerateOptions, lastLogits, Sequence } from './sampling.js';
+import { checkSamplingOptions, type GenerateOptions, prefill, Sequence } from './sampling.js';
+
+/** Positions (padding included) one prefill pass takes at most: more prompts are split, so memory stays bounded. */
+export const PREFILL_POSITIONS = 4096;
 
 export class BatchDecoder {
   private readonly cache: KvCache;
@@ -21,8 +26,11 @@ export class BatchDecoder {
   /** The sequence in each cache row; null where the row is free. */
   private readonly rows: (Sequence | null)[];
 
-  /** Room for `rows` sequences at once, each up to `capacity` positions (prompt and new tokens). */
-  constructor(readonly model: LlamaModel, rows: number, capacity = model.config.maxSeq) {
+  /**
+   * Room for `rows` sequences at once, each up to `capacity` positions (prompt and new tokens); a prefill
+   * pass takes up to `prefillPositions` positions of padded prompts (a longer prompt goes alone).
+   */
+  constructor(readonly model: LlamaModel, rows: number, capacity = model.config.maxSeq, readonly prefillPositions = PREFILL_POSITIONS) {
     this.cache = model.newCache(rows, capacity);
     this.decode = decodeStep(model, this.cache);
     this.rows = new Array<Sequence | null>(rows).fill(null);
@@ -40,17 +48,49 @@ export class BatchDecoder {
 
   /** Start a sequence: run its prompt into a free row, sample its first id, and add it to the batch (unless already done). */
   add(prompt: readonly number[], options: GenerateOptions): Sequence {
+    return this.join([this.sequence(prompt, options)])[0]!;
+  }
+
+  /** A sequence for this batch, checked (its options, and that it fits a row), not yet started: join() starts it. */
+  sequence(prompt: readonly number[], options: GenerateOptions): Sequence {
     const sequence = new Sequence(prompt, options, this.model.config.maxSeq);
-    if (sequence.done) return sequence; // maxNewTokens 0
     const { capacity } = this.cache.shape;
-    if (prompt.length + options.maxNewTokens > capacity) throw new Error(`generate: ${prompt.length} prompt + ${options.maxNewTokens} new tokens exceed the batch's ${capacity} positions per sequence`);
-    this.freeFinished();
-    const row = this.rows.indexOf(null);
-    if (row < 0) throw new Error(`generate: all ${this.rows.length} rows of the batch are running`);
-    this.cache.clear(row);
-    sequence.accept(lastLogits(this.model, prompt, this.cache, row));
-    if (!sequence.done) this.rows[row] = sequence;
+    if (!sequence.done && prompt.length + options.maxNewTokens > capacity) throw new Error(`generate: ${prompt.length} prompt + ${options.maxNewTokens} new tokens exceed the batch's ${capacity} positions per sequence`);
     return sequence;
+  }
+
+  /**
+   * Start sequences made by sequence(): prefill their prompts into free rows, together (a pass per
+   * prefillPositions positions of padded prompts), sample each one's first id, and add those not yet
+   * done to the batch. Throws before running anything when the free rows are too few.
+   */
+  join(sequences: readonly Sequence[]): Sequence[] {
+    this.freeFinished();
+    const starting = sequences.filter((s) => !s.done); // (maxNewTokens 0)
+    const free = this.rows.flatMap((s, r) => (s ? [] : [r]));
+    if (starting.length > free.length) {
+      throw new Error(free.length === 0 ? `generate: all ${this.rows.length} rows of the batch are running` : `generate: ${starting.length} sequences to start, but only ${free.length} of the batch's ${this.rows.length} rows are free`);
+    }
+    let group: Sequence[] = []; // the prompts of the next pass
+    let longest = 0;
+    const run = () => {
+      const rows = free.splice(0, group.length);
+      for (const r of rows) this.cache.clear(r);
+      const logits = prefill(this.model, group.map((s) => s.prompt), this.cache, rows);
+      group.forEach((s, b) => {
+        s.accept(logits[b]!);
+        if (!s.done) this.rows[rows[b]!] = s;
+      });
+      group = [];
+      longest = 0;
+    };
+    for (const s of starting) {
+      if (group.length > 0 && (group.length + 1) * Math.max(longest, s.prompt.length) > this.prefillPositions) run();
+      group.push(s);
+      longest = Math.max(longest, s.prompt.length);
+    }
+    if (group.length > 0) run();
+    return sequences.slice();
   }
 
   /** One id for every running sequence, in one forward pass (rows that finished since are freed first). */
@@ -90,13 +130,13 @@ export function generateBatch(model: LlamaModel, prompts: readonly (readonly num
   const longest = Math.max(...prompts.map((p) => p.length));
   const batch = new BatchDecoder(model, prompts.length, Math.min(model.config.maxSeq, longest + options.maxNewTokens));
   try {
-    const sequences = prompts.map((prompt, b) => {
+    const sequences = batch.join(prompts.map((prompt, b) => {
       try {
-        return batch.add(prompt, options);
+        return batch.sequence(prompt, options);
       } catch (err) {
         throw new Error(`generateBatch: prompt ${b}: ${(err as Error).message.replace(/^generate: /, '')}`);
       }
-    });
+    }));
     while (batch.size > 0) batch.step();
     return sequences.map((s) => s.ids);
   } finally {

@@ -159,9 +159,25 @@ export class Sequence {
   }
 }
 
-/** The logits [V] after `input` (ids not yet in row `row` of `cache`, which takes their keys and values). */
-export function lastLogits(model: LlamaModel, input: readonly number[], cache: KvCache, row = 0): Float32Array {
-  return tf.tidy(() => model.logitsAt(tf.tensor2d([[...input]], [1, input.length], 'int32'), undefined, { cache, cacheRows: [row] }).dataSync() as Float32Array);
+/**
+ * Run prompts into empty rows of `cache` (prompt b into row rows[b]) in one forward pass, and return each
+ * one's next-token logits [V]. Shorter prompts are padded on the right to the longest: causal attention
+ * keeps the padding out of every real position, and its keys and values land in slots past the prompt,
+ * which a decoding step overwrites before it reads them (position p writes slot p, then reads 0 … p).
+ */
+export function prefill(model: LlamaModel, prompts: readonly (readonly number[])[], cache: KvCache, rows: readonly number[]): Float32Array[] {
+  for (const r of rows) if (cache.lengths[r] !== 0) throw new Error(`prefill: cache row ${r} holds ${cache.lengths[r]} positions, expected an empty row`);
+  const B = prompts.length;
+  const T = Math.max(...prompts.map((p) => p.length));
+  const padded = Int32Array.from({ length: B * T }, (_, i) => prompts[Math.floor(i / T)]![i % T] ?? 0); // [B, T]
+  const logits = tf.tidy(() => {
+    const placement = cache.place(rows, T); // every row from 0: attention over the prompt itself
+    const last = tf.tensor1d(prompts.map((p) => p.length - 1), 'int32'); // [B]: each row's own last position
+    return model.logitsAt(tf.tensor2d(padded, [B, T], 'int32'), last, { cache, placement }).dataSync() as Float32Array; // [B·V]
+  });
+  rows.forEach((r, b) => cache.advance([r], prompts[b]!.length));
+  const V = model.config.vocabSize;
+  return prompts.map((_, b) => logits.slice(b * V, (b + 1) * V));
 }
 
 /**
@@ -188,7 +204,7 @@ export class Decoder extends Sequence {
   step(): number {
     if (this.done) throw new Error('generate: step() after the end of the sequence');
     // Only the new positions go through the model; the cache holds the keys and values of the rest.
-    if (this.ids.length === 0) return this.accept(lastLogits(this.model, this.prompt, this.cache!));
+    if (this.ids.length === 0) return this.accept(prefill(this.model, [this.prompt], this.cache!, [0])[0]!);
     const { logits, mostLikely } = this.decode!.run([this.ids.at(-1)!], [0], this.needsLogits);
     return this.acceptStep(logits, mostLikely?.[0]);
   }

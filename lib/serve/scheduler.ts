@@ -1,7 +1,7 @@
 // Sharing one model between concurrent requests: continuous batching. Every running generation is a
 // row of one BatchDecoder, and each step is one forward pass that gives every row its next token — so
 // all running requests advance together and none can starve. Between steps, waiting requests join (their
-// prompt runs alone once: prefill), finished and cancelled ones leave, and the event loop gets a turn
+// prompts run once, together: prefill), finished and cancelled ones leave, and the event loop gets a turn
 // (new requests arrive, streamed text goes out, a client that left is noticed). Beyond maxRunning
 // requests wait in order; beyond the queue they are refused with 429 rather than piling up.
 import { BatchDecoder } from '../infer/batch-decoder.js';
@@ -59,17 +59,34 @@ export class Scheduler {
     this.looping = true;
     try {
       while (this.running.size > 0 || this.waiting.length > 0) {
-        // Join: prefill each waiting job the batch has room for (its first token comes out of it).
-        while (this.running.size < this.maxRunning && this.waiting.length > 0) {
+        // Join: the waiting jobs the batch has room for, prefilled together (their first token comes out of it).
+        const joining = new Map<Job, Sequence>();
+        while (this.running.size + joining.size < this.maxRunning && this.waiting.length > 0) {
           const job = this.waiting.shift()!;
           try {
-            const sequence = this.batch.add(job.prompt, job.options);
-            job.start(sequence);
-            this.running.set(job, sequence);
-            job.onToken();
+            joining.set(job, this.batch.sequence(job.prompt, job.options));
           } catch (err) {
-            this.running.delete(job);
-            job.finish(err as Error);
+            job.finish(err as Error); // a request the batch cannot take fails alone
+          }
+        }
+        if (joining.size > 0) {
+          let failed: Error | null = null;
+          try {
+            this.batch.join([...joining.values()]);
+          } catch (err) {
+            failed = err as Error;
+          }
+          for (const [job, sequence] of joining) {
+            try {
+              if (failed) throw failed;
+              job.start(sequence);
+              this.running.set(job, sequence);
+              job.onToken();
+            } catch (err) {
+              sequence.finish('length');
+              this.running.delete(job);
+              job.finish(err as Error);
+            }
           }
         }
         this.finishDone();

@@ -5,7 +5,9 @@
 #   xz -9 -f .device/*.mjs && cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm .device/
 # then run `bash test/gpu/device-run.sh` there with .device carried; logs and JSON land in $OUT (or ./gpu-out).
 # A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default
-# (STEPS=precision: decoding with tf32 and bf16 products).
+# (STEPS=precision: decoding with tf32 and bf16 products; STEPS=speed: training throughput beside
+# torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
+# into .device/).
 # It runs: the GPU suite (every cuda kernel, fused op, quantized kernel and batched decode against the
 # CPU, CUDA-graph decoding against op by op); decoding at batch 1, 16 and 32 (float32, q8_0, q4_0; with
 # CUDA graphs and without) beside Hugging Face generate in bf16, and a decoding step's kernels; evaluation
@@ -32,7 +34,7 @@ for weights in float32 q8_0 q4_0; do
   for b in 1 16; do node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch $b $q --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"; done
 done
 for b in 1 16; do TINYLLM_CUDA_GRAPHS=0 node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch $b --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"; done
-node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch 32 --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"
+for prefill in together each; do node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch 32 --prefill $prefill --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"; done
 node .device/generate.mjs --preset 92m --vocab 64798 --prompt 32 --new 128 --batch 1 --backend cuda >> "$out/generate.jsonl" 2>> "$out/generate.err"
 python3 - >> "$out/generate.jsonl" 2>> "$out/generate.err" <<'PY'
 import json, time, torch
@@ -59,6 +61,13 @@ for m in tf32 bf16; do
   for b in 1 16 32; do node .device/generate.mjs --preset 92m --vocab 6400 --prompt 32 --new 128 --batch $b --matmul $m --backend cuda >> "$out/precision.jsonl" 2>> "$out/generate.err"; done
 done
 cat "$out/precision.jsonl" >> "$out/steps.log"
+fi
+
+if wanted speed; then  # (not in the default run)
+step 'training throughput: 92m bf16 (vocabulary 64,798, batch 32 × 1024) beside torch.compile bf16, and the profile of a step'
+node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 10 --backend cuda --profile > "$out/speed.txt" 2>&1
+WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/speed.txt" 2>> "$out/speed.err"
+cat "$out/speed.txt" >> "$out/steps.log"
 fi
 
 if wanted eval; then

@@ -1,11 +1,11 @@
-// Batched decoding against generate() prompt by prompt: left padding, the padding mask and per-row RoPE
-// positions must make every row compute what it would alone — greedy and sampled, rows that stop early,
+// Batched decoding against generate() prompt by prompt: prompts prefilled together (right-padded) and
+// per-row cache positions must make every row compute what it would alone — greedy and sampled, rows that stop early,
 // sequences joining and leaving a running batch — on the shipped chat model.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../lib/backend/init.js';
 import { BatchDecoder, generateBatch } from '../../../lib/infer/batch-decoder.js';
-import { generate, Sequence } from '../../../lib/infer/sampling.js';
+import { generate, prefill, Sequence } from '../../../lib/infer/sampling.js';
 import { loadModelDir } from '../../../lib/io/model-dir.js';
 import { applyChatTemplate } from '../../../lib/tokenizer/chat.js';
 
@@ -32,6 +32,36 @@ describe('generateBatch', () => {
   it('checks every prompt against the context', () => {
     expect(() => generateBatch(model, [prompts[0]!, []], { temperature: 0, maxNewTokens: 4 })).toThrow('generateBatch: prompt 1: empty prompt, expected at least one id');
     expect(() => generateBatch(model, [prompts[0]!], { temperature: 0, maxNewTokens: 600 })).toThrow(/^generateBatch: prompt 0: \d+ prompt \+ 600 new tokens exceed maxSeq 512$/);
+  });
+});
+
+describe('prefill', () => {
+  it('prompts of different lengths in one pass: each row\'s logits and cache as the prompt alone gives them', () => {
+    const together = model.newCache(4, 64);
+    const logits = prefill(model, prompts, together, [2, 0, 3, 1]);
+    expect([...together.lengths]).toEqual([prompts[1]!.length, prompts[3]!.length, prompts[0]!.length, prompts[2]!.length]);
+    prompts.forEach((prompt, b) => {
+      const alone = model.newCache(1, 64);
+      const expected = prefill(model, [prompt], alone, [0])[0]!;
+      expect(Math.max(...logits[b]!.map((x, i) => Math.abs(x - expected[i]!)))).toBeLessThan(1e-4);
+      // The prompt's keys in its row equal those of the prompt alone (the padding's slots after them are never read).
+      const row = [2, 0, 3, 1][b]!;
+      const keys = tf.tidy(() => tf.slice(together.keys[1]!, [row, 0, 0, 0], [1, -1, prompt.length, -1]).sub(tf.slice(alone.keys[1]!, [0, 0, 0, 0], [1, -1, prompt.length, -1])).abs().max().dataSync()[0]!);
+      expect(keys).toBeLessThan(1e-5);
+      alone.dispose();
+    });
+    expect(() => prefill(model, [prompts[0]!], together, [0])).toThrow(`prefill: cache row 0 holds ${prompts[1]!.length} positions, expected an empty row`);
+    together.dispose();
+  });
+
+  it('more prompt positions than one pass takes: split into passes, every row as alone', () => {
+    const batch = new BatchDecoder(model, 4, 128, 2 * prompts[2]!.length); // the longest prompt twice: passes of 1–2 prompts
+    const options = { temperature: 0, maxNewTokens: 6, stopIds };
+    const sequences = batch.join(prompts.map((p) => batch.sequence(p, options)));
+    while (batch.size > 0) batch.step();
+    expect(sequences.map((s) => s.ids)).toEqual(prompts.map((p) => generate(model, p, options)));
+    expect(() => batch.join(Array.from({ length: 5 }, () => batch.sequence(prompts[0]!, options)))).toThrow("generate: 5 sequences to start, but only 4 of the batch's 4 rows are free");
+    batch.dispose();
   });
 });
 
