@@ -12,16 +12,23 @@ export async function printProfile(what: string, step: () => void): Promise<void
   step();
   const wall = performance.now() - started;
   const info = await tf.profile(step);
-  const byName = new Map<string, { ms: number; count: number }>();
-  for (const k of info.kernels) {
-    const entry = byName.get(k.name) ?? { ms: 0, count: 0 };
-    entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    entry.count++;
-    byName.set(k.name, entry);
-  }
-  const total = [...byName.values()].reduce((a, b) => a + b.ms, 0);
+  const group = (key: (k: (typeof info.kernels)[number]) => string) => {
+    const by = new Map<string, { ms: number; count: number }>();
+    for (const k of info.kernels) {
+      const entry = by.get(key(k)) ?? { ms: 0, count: 0 };
+      entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      entry.count++;
+      by.set(key(k), entry);
+    }
+    return [...by].sort((a, b) => b[1].ms - a[1].ms);
+  };
+  const byName = group((k) => k.name);
+  const total = byName.reduce((a, [, b]) => a + b.ms, 0);
+  const print = (rows: [string, { ms: number; count: number }][], width: number) => {
+    for (const [name, { ms, count }] of rows) console.log(`  ${name.padEnd(width)} ${ms.toFixed(3).padStart(9)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${String(count).padStart(5)} calls`);
+  };
   console.log(`profile (${describeBackend()}): ${info.kernels.length} kernel calls per ${what}; time of all kernels ${total.toFixed(2)} ms; wall time of a ${what} ${wall.toFixed(2)} ms`);
-  for (const [name, { ms, count }] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
-    console.log(`  ${name.padEnd(26)} ${ms.toFixed(3).padStart(9)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${String(count).padStart(5)} calls`);
-  }
+  print(byName.slice(0, 20), 26);
+  console.log('  by kernel and input shapes:');
+  print(group((k) => `${k.name} ${k.inputShapes.map((s: number[]) => `[${s}]`).join(' ')}`).slice(0, 25), 60);
 }

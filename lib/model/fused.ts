@@ -14,13 +14,17 @@ export const FUSED = {
   attention: 'TinyAttention',
   headCrossEntropy: 'TinyHeadCrossEntropy',
   adamw: 'TinyAdamW',
+  squaredNorm: 'TinySquaredNorm',
 } as const;
 
-/** The backward kernel of fused op `name` (RoPE's backward is RoPE itself; AdamW has none). */
+/** The backward kernel of fused op `name` (RoPE's backward is RoPE itself; the optimizer's ops have none). */
 export const gradOf = (name: string): string => `${name}Grad`;
 
+/** Fused ops without a backward kernel: RoPE (its own inverse) and the optimizer's, which are not differentiated. */
+const WITHOUT_GRAD: readonly string[] = [FUSED.rope, FUSED.adamw, FUSED.squaredNorm];
+
 /** Every kernel name a backend with all the fused ops registers: each op, and the backward of those that have one. */
-export const FUSED_KERNEL_NAMES: readonly string[] = Object.values(FUSED).flatMap((name) => (name === FUSED.rope || name === FUSED.adamw ? [name] : [name, gradOf(name)]));
+export const FUSED_KERNEL_NAMES: readonly string[] = Object.values(FUSED).flatMap((name) => (WITHOUT_GRAD.includes(name) ? [name] : [name, gradOf(name)]));
 
 /** Head sizes the fused attention takes: whole 16-deep tensor-core steps, up to 128; others use the plain ops. */
 export function fusedAttentionHeadDim(headDim: number): boolean {

@@ -1,10 +1,14 @@
 // Global-norm gradient clipping: if the gradient of all parameters together is longer than maxNorm,
 // scale every gradient by the same factor. One bad batch then cannot throw the weights far away.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, hasFused, runFused } from '../model/fused.js';
 
-/** ‖g‖ over all gradients together: sqrt(Σ g²). */
+/** ‖g‖ over all gradients together: sqrt(Σ g²) — one fused op over them all where the backend has it. */
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+  return tf.tidy(() => {
+    const squares = hasFused(FUSED.squaredNorm) ? runFused(FUSED.squaredNorm, Object.fromEntries(grads.map((g, i) => [`g${i}`, g]))) : tf.addN(grads.map((g) => tf.sum(tf.square(g))));
+    return tf.sqrt(squares) as tf.Scalar;
+  });
 }
 
 /** Scale factor min(1, maxNorm / norm) that clips a gradient of length `norm`. */

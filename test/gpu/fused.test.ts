@@ -9,6 +9,7 @@ import { rmsNorm } from '../../lib/model/rmsnorm.js';
 import { applyRope, ropeTables } from '../../lib/model/rope.js';
 import { Rng } from '../../lib/rng.js';
 import { AdamW } from '../../lib/train/adamw.js';
+import { globalNorm } from '../../lib/train/clip.js';
 import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
 import type { MatmulPrecision } from '../../lib/backend/cuda/ffi/cublas.js';
 import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
@@ -132,6 +133,13 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
       const targets = Array.from({ length: 6 }, () => rng.int(V));
       await check(`cross-entropy V=${V}`, [[2, 3, 16], [V, 16]], ([h, w]) => headCrossEntropy(h as tf.Tensor3D, w as tf.Tensor2D, tf.tensor2d(targets, [2, 3], 'int32')), 1e-4, 2);
     }
+  });
+
+  it('the global gradient norm: one fused op over tensors of several shapes (a scalar, an empty one, 2M values) equals the plain sum of squares', async () => {
+    const shapes = [[3, 5, 37], [1], [], [0, 4], [2048, 1024]];
+    const inputs = shapes.map((s) => values(size(s)));
+    const [cpu, cuda] = await onBoth(() => [globalNorm(inputs.map((v, i) => tf.tensor(v, shapes[i])))]);
+    assertClose(cpu[0]!, cuda[0]!, 'global norm', 1e-5);
   });
 
   it('AdamW: three fused updates equal three plain ones', async () => {

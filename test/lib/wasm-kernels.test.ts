@@ -20,6 +20,7 @@ import { applyRope, ropeTables } from '../../lib/model/rope.js';
 import { Rng } from '../../lib/rng.js';
 import { AdamW } from '../../lib/train/adamw.js';
 import { trainStep } from '../../lib/train/step.js';
+import { globalNorm } from '../../lib/train/clip.js';
 import { Dense } from '../../lib/model/linear.js';
 import { QuantizedLinear } from '../../lib/model/quantized-linear.js';
 
@@ -150,6 +151,13 @@ describe('the CPU fast path', () => {
       const f = (a: tf.Tensor, g: tf.Tensor, u: tf.Tensor) => tf.sum(tf.square(swiglu(a, { gate: new Dense(g), up: new Dense(u), down: new Dense(down) })));
       return [swiglu(x, { gate: new Dense(gate), up: new Dense(up), down: new Dense(down) }), ...tf.grads(f)([x, gate, up])];
     }), 2e-5);
+  });
+
+  it('the global gradient norm: one fused op over tensors of several shapes (a scalar, an empty one) equals the plain sum of squares', async () => {
+    const shapes = [[3, 5, 37], [1], [], [0, 4], [1000]];
+    expectClose(await onBoth(() => [globalNorm(shapes.map((s, i) => randn(s, i + 1)))]), 1e-6);
+    await initBackend('wasm', { quiet: true });
+    expect(tf.getKernel(FUSED.squaredNorm, 'wasm')).toBeDefined(); // (the cpu backend ran the plain ops above)
   });
 
   it('RoPE and attention (causal softmax, GQA, a cache offset): values and gradients', async () => {

@@ -15,6 +15,7 @@ import { LAYOUT_KERNELS } from './kernels/layout.js';
 import { MATMUL_KERNELS } from './kernels/matmul.js';
 import { QUANTIZED_KERNELS } from './kernels/quantized.js';
 import { REDUCE_KERNELS } from './kernels/reduce.js';
+import { SQUARED_NORM_KERNELS } from './kernels/squared-norm.js';
 
 let registered = false;
 
@@ -42,7 +43,7 @@ export function registerCudaBackend(device = 0): void {
   registered = true;
   tf.registerBackend('cuda', () => new CudaBackend(new Driver(), deviceOrdinal), -1);
   for (const [kernelName, kernelFunc] of [...ELEMENTWISE_KERNELS, ...CAST_KERNELS, ...LAYOUT_KERNELS, ...MATMUL_KERNELS, ...REDUCE_KERNELS, ...INDEXING_KERNELS,
-    ...FUSED_LAYER_KERNELS, ...CAUSAL_SOFTMAX_KERNELS, ...FLASH_ATTENTION_KERNELS, ...HEAD_LOSS_KERNELS, ...ADAMW_KERNELS, ...QUANTIZED_KERNELS,
+    ...FUSED_LAYER_KERNELS, ...CAUSAL_SOFTMAX_KERNELS, ...FLASH_ATTENTION_KERNELS, ...HEAD_LOSS_KERNELS, ...ADAMW_KERNELS, ...SQUARED_NORM_KERNELS, ...QUANTIZED_KERNELS,
     ...KV_CACHE_KERNELS]) {
     tf.registerKernel({ kernelName, backendName: 'cuda', kernelFunc });
   }

@@ -19,6 +19,7 @@ import { MMA_PRECISION } from '../../../lib/backend/cuda/kernels/mma.js';
 import { TO_BF16_SOURCE } from '../../../lib/backend/cuda/kernels/matmul.js';
 import { quantizedSource } from '../../../lib/backend/cuda/kernels/quantized.js';
 import { KV_CACHE_SOURCE } from '../../../lib/backend/cuda/kernels/kv-cache.js';
+import { SQUARED_NORM_SOURCE } from '../../../lib/backend/cuda/kernels/squared-norm.js';
 import { BINARY_OPS, binarySource, broadcastStruct, COMPARISON_OPS, MAX_RANK, UNARY_OPS, unarySource } from '../../../lib/backend/cuda/kernels/elementwise.js';
 
 describe('kernel sources', () => {
@@ -35,7 +36,7 @@ describe('kernel sources', () => {
     ['gather', GATHER_SOURCE], ['one_hot', ONE_HOT_SOURCE], ['select', SELECT_SOURCE], ['softmax', SOFTMAX_SOURCE], ['top_k', TOP_K_SOURCE], ['arg_max', ARG_MAX_SOURCE],
     ...(['float', 'int'] as const).flatMap((t): [string, string][] => [[`segment_sum_${t}`, segmentSumSource(t)], [`range_${t}`, rangeSource(t)]]),
     ['to_bf16', TO_BF16_SOURCE], ['rms_norm', RMS_NORM_SOURCE], ['rms_norm_grad', RMS_NORM_GRAD_SOURCE], ['swiglu', SWIGLU_SOURCE], ['rope', ROPE_SOURCE],
-    ['causal_softmax', CAUSAL_SOFTMAX_SOURCE], ['head_loss', HEAD_LOSS_SOURCE], ['adamw', ADAMW_SOURCE], ['kv_cache', KV_CACHE_SOURCE],
+    ['causal_softmax', CAUSAL_SOFTMAX_SOURCE], ['head_loss', HEAD_LOSS_SOURCE], ['adamw', ADAMW_SOURCE], ['add_sum_of_squares', SQUARED_NORM_SOURCE], ['kv_cache', KV_CACHE_SOURCE],
     ...(['q8_0', 'q4_0'] as const).flatMap((t): [string, string][] => [[`dequantize_${t}`, quantizedSource(t)], [`quantized_matvec_${t}`, quantizedSource(t)]]),
     // Every precision at the 92m head size, and the other sizes presets use in bf16 (the same template).
     ...Object.entries(MMA_PRECISION).map(([name, p]): [string, string] => [`flash_attention (Dh 64, ${name})`, flashSource(64, p)]),

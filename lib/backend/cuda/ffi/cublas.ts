@@ -31,6 +31,8 @@ export interface Gemm {
   batch: number;
   /** With 'bf16', a and b point to bfloat16 data. */
   precision: MatmulPrecision;
+  /** C's type: float32 (default), or bfloat16 (rounded from the float32 sums; 'bf16' precision only). */
+  output?: 'float32' | 'bfloat16';
 }
 
 /** A cuBLAS handle bound to one stream. */
@@ -63,10 +65,11 @@ export class Cublas {
     const lda = g.transposeB ? g.k : g.n; // leading dimension of B as stored, B first in column-major
     const ldb = g.transposeA ? g.m : g.k;
     const input = g.precision === 'bf16' ? R_16BF : R_32F;
+    if (g.output === 'bfloat16' && g.precision !== 'bf16') throw new Error(`cuda: a bfloat16 product output takes bf16 inputs, got ${g.precision}`);
     const status = this.fn.gemm!(
       this.handle, g.transposeB ? OP.T : OP.N, g.transposeA ? OP.T : OP.N, g.n, g.m, g.k,
       Float32Array.of(1), g.b, input, lda, g.strideB, g.a, input, ldb, g.strideA,
-      Float32Array.of(0), g.c, R_32F, g.n, g.m * g.n, g.batch, COMPUTE[g.precision], GEMM_DEFAULT,
+      Float32Array.of(0), g.c, g.output === 'bfloat16' ? R_16BF : R_32F, g.n, g.m * g.n, g.batch, COMPUTE[g.precision], GEMM_DEFAULT,
     );
     this.check(status, `cublasGemmStridedBatchedEx(${g.batch}×[${g.m}×${g.k}]·[${g.k}×${g.n}])`);
   }

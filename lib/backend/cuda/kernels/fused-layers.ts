@@ -8,9 +8,6 @@ import { filled } from './layout.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** Columns per thread in the RMSNorm backward: D up to MAX_COLS · ROW_BLOCK = 4096. */
-const MAX_COLS = 16;
-
 /** y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. */
 export const RMS_NORM_SOURCE = `${BLOCK_REDUCE}
 extern "C" __global__ void rms_norm(float* y, const float* x, const float* w, int D, float eps) {
@@ -22,38 +19,35 @@ extern "C" __global__ void rms_norm(float* y, const float* x, const float* w, in
 }
 `;
 
+/** Warps per block of the RMSNorm backward: a warp per row, so that a row needs no block-wide synchronisation. */
+const NORM_WARPS = 8;
+
 /**
- * Backward of RMSNorm with x̂ = x·r: dx = r·(dy·w − x̂·mean(dy·w·x̂)), dw = Σ_rows dy·x̂. Blocks stride over
- * rows, keep their share of dw in registers and add it to dw (zeroed) once, with atomics.
+ * Backward of RMSNorm with x̂ = x·r: dx = r·(dy·w − x̂·mean(dy·w·x̂)), dw = Σ_rows dy·x̂. A warp per row
+ * (its second pass reads the row again, from the cache); a block sums its rows' share of dw in shared
+ * memory (dynamic, D floats) and adds it to dw (zeroed) once, with atomics.
  */
 export const RMS_NORM_GRAD_SOURCE = `${BLOCK_REDUCE}
 extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, const float* x, const float* w, int rows, int D, float eps) {
-  float acc[${MAX_COLS}];
-  for (int c = 0; c < ${MAX_COLS}; c++) acc[c] = 0.0f;
-  for (int r = blockIdx.x; r < rows; r += gridDim.x) {
-    const float* xr = x + (long long)r * D;
-    const float* dyr = dy + (long long)r * D;
+  extern __shared__ float dw_block[];
+  for (int j = threadIdx.x; j < D; j += blockDim.x) dw_block[j] = 0.0f;
+  __syncthreads();
+  int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  for (long long r = (long long)blockIdx.x * warps + (threadIdx.x >> 5); r < rows; r += (long long)gridDim.x * warps) {
+    const float* xr = x + r * D;
+    const float* dyr = dy + r * D;
     float ss = 0.0f, dot = 0.0f;
-    for (int j = threadIdx.x; j < D; j += blockDim.x) { ss += xr[j] * xr[j]; dot += dyr[j] * w[j] * xr[j]; }
-    ss = block_sum(ss);
-    dot = block_sum(dot);
-    float rs = rsqrtf(ss / D + eps);
-    float mean = dot * rs / D;  // mean(dy·w·x̂)
-    #pragma unroll
-    for (int c = 0; c < ${MAX_COLS}; c++) {
-      int j = threadIdx.x + c * blockDim.x;
-      if (j < D) {
-        float xhat = xr[j] * rs;
-        dx[(long long)r * D + j] = rs * (dyr[j] * w[j] - xhat * mean);
-        acc[c] += dyr[j] * xhat;
-      }
+    for (int j = lane; j < D; j += 32) { ss += xr[j] * xr[j]; dot += dyr[j] * w[j] * xr[j]; }
+    float rs = rsqrtf(warp_sum(ss) / D + eps);
+    float mean = warp_sum(dot) * rs / D;  // mean(dy·w·x̂)
+    for (int j = lane; j < D; j += 32) {
+      float xhat = xr[j] * rs;
+      dx[r * D + j] = rs * (dyr[j] * w[j] - xhat * mean);
+      atomicAdd(&dw_block[j], dyr[j] * xhat);
     }
   }
-  #pragma unroll
-  for (int c = 0; c < ${MAX_COLS}; c++) {
-    int j = threadIdx.x + c * blockDim.x;
-    if (j < D) atomicAdd(&dw[j], acc[c]);
-  }
+  __syncthreads();
+  for (int j = threadIdx.x; j < D; j += blockDim.x) atomicAdd(&dw[j], dw_block[j]);
 }
 `;
 
@@ -94,6 +88,9 @@ export function launchRope(cuda: CudaBackend, out: bigint, x: bigint, tables: { 
   cuda.launchElementwise(ROPE_SOURCE, 'rope', r.n, [out, x, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
 }
 
+/** Blocks of the backward, a warp per row: enough to fill the GPU, at most one warp per row. */
+const normBlocks = (cuda: CudaBackend, rows: number) => Math.min(Math.ceil(rows / NORM_WARPS), cuda.multiprocessors * 8);
+
 const rmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { x, weight } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
   const cuda = backend as CudaBackend;
@@ -108,14 +105,14 @@ const rmsNormGrad: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { dy, x, weight } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; weight: tf.TensorInfo };
   const cuda = backend as CudaBackend;
   const D = x.shape[x.shape.length - 1]!;
-  if (D > MAX_COLS * ROW_BLOCK) throw new Error(`cuda backend: fused RMSNorm supports widths up to ${MAX_COLS * ROW_BLOCK}, got ${D}`);
+  if (D > 12_288) throw new Error(`cuda backend: fused RMSNorm's gradient sums dw in shared memory, which holds widths up to 12,288, got ${D}`);
   const rows = tf.util.sizeFromShape(x.shape) / D;
   const dx = cuda.allocate(x.shape, 'float32');
   const dw = filled(cuda, weight.shape, 'float32', 0);
   if (rows > 0) {
-    cuda.launch(RMS_NORM_GRAD_SOURCE, 'rms_norm_grad', Math.min(rows, cuda.multiprocessors * 4), ROW_BLOCK, [
+    cuda.launch(RMS_NORM_GRAD_SOURCE, 'rms_norm_grad', normBlocks(cuda, rows), 32 * NORM_WARPS, [
       cuda.pointer(dx), cuda.pointer(dw), cuda.pointer(dy), cuda.pointer(x), cuda.pointer(weight), { i32: rows }, { i32: D }, { f32: attrs!.eps as number },
-    ]);
+    ], 4 * D);
   }
   return [dx, dw];
 };

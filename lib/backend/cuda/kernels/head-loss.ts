@@ -2,10 +2,12 @@
 // lib/model/loss.ts): the [N, V] logits are the largest tensor of a step, and here they exist only
 // inside the forward kernel.
 //
-// Forward: logits = h·Wᵀ (cuBLAS), then one block per row computes loss = logsumexp(x) − x[target] with
-// an online max/sum in one read, and writes softmax(x) − onehot(target), the loss's gradient for the
-// row (llm.c's trick). That gradient is kept in the loss tensor's tail — float32 in the logits' own
-// place, or bfloat16 when matmuls run in bf16 (half the memory, and the backward GEMMs read it as is).
+// Forward: logits = h·Wᵀ (cuBLAS) into the loss tensor's tail, then one block per row computes
+// loss = logsumexp(x) − x[target] with an online max/sum in one read, and overwrites the row in place
+// with softmax(x) − onehot(target), the loss's gradient for the row (llm.c's trick), which the tail
+// keeps for the backward pass. In float32; or, when matmuls run in bf16, in bfloat16 throughout — the
+// GEMM writes bf16 logits, as PyTorch's autocast does: half the memory and half the traffic of the
+// step's largest tensor, and the backward GEMMs read the gradient as it is.
 //
 // Backward: each row's gradient is scaled by that row's incoming dy. Scaling the small operands
 // instead of the [N, V] matrix saves a pass over it: dW = dlogitsᵀ·(dy∘h), dh = dy∘(dlogits·W).
@@ -21,9 +23,9 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 const ROW_THREADS = 1024;
 
 /**
- * Of V logits per row (V a multiple of 4: rows are read as float4) the first `classes` are real, the
- * rest padding (gradient 0). A target outside [0, classes) gives loss 0 and a zero gradient. `grad`
- * may be the logits themselves (float32): each thread writes only what it has just read.
+ * Of V logits per row (V a multiple of 4: rows are read 4 values at a time) the first `classes` are
+ * real, the rest padding (gradient 0). A target outside [0, classes) gives loss 0 and a zero gradient.
+ * The row is overwritten by its gradient in place: each thread writes only what it has just read.
  */
 export const HEAD_LOSS_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
 __device__ __forceinline__ void put(float* p, float v) { *p = v; }
@@ -32,17 +34,23 @@ __device__ __forceinline__ void put4(float* p, const float* v) { *(float4*)p = m
 __device__ __forceinline__ void put4(unsigned short* p, const float* v) {
   *(uint2*)p = make_uint2(bf16_bits(v[0]) | ((unsigned)bf16_bits(v[1]) << 16), bf16_bits(v[2]) | ((unsigned)bf16_bits(v[3]) << 16));
 }
+__device__ __forceinline__ float get(const float* p) { return *p; }
+__device__ __forceinline__ float get(const unsigned short* p) { return __uint_as_float((unsigned)*p << 16); }
+__device__ __forceinline__ void get4(const float* p, float* v) { float4 q = *(const float4*)p; v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w; }
+__device__ __forceinline__ void get4(const unsigned short* p, float* v) {
+  uint2 q = *(const uint2*)p;
+  v[0] = __uint_as_float(q.x << 16); v[1] = __uint_as_float(q.x & 0xffff0000u); v[2] = __uint_as_float(q.y << 16); v[3] = __uint_as_float(q.y & 0xffff0000u);
+}
 
-template <typename G>
-__device__ void cross_entropy_row(float* loss, const float* x, G* grad, const int* targets, int V, int classes) {
-  const float* row = x + (long long)blockIdx.x * V;
-  G* out = grad + (long long)blockIdx.x * V;
+template <typename X>
+__device__ void cross_entropy_row(float* loss, X* logits, const int* targets, int V, int classes) {
+  X* row = logits + (long long)blockIdx.x * V;
   int target = targets[blockIdx.x];
   // Online max and sum of exponentials, 4 logits at a time: rescale the sum when the max grows.
   float m = __int_as_float(0xff800000), sum = 0.0f;
   for (int j = 4 * threadIdx.x; j < classes; j += 4 * blockDim.x) {
-    float4 q = *(const float4*)(row + j);
-    float v[4] = {q.x, q.y, q.z, q.w};
+    float v[4];
+    get4(row + j, v);
     float mx = m;
     for (int i = 0; i < 4; i++) if (j + i < classes) mx = fmaxf(mx, v[i]);
     sum *= expf(m - mx);
@@ -52,18 +60,18 @@ __device__ void cross_entropy_row(float* loss, const float* x, G* grad, const in
   float mAll = block_max(m);
   sum = block_sum(m == mAll ? sum : sum * expf(m - mAll));  // a thread that saw nothing has m = −∞, sum 0
   bool valid = target >= 0 && target < classes;
-  if (threadIdx.x == 0) loss[blockIdx.x] = valid ? logf(sum) + mAll - row[target] : 0.0f;
+  if (threadIdx.x == 0) loss[blockIdx.x] = valid ? logf(sum) + mAll - get(row + target) : 0.0f;
   __syncthreads();  // every thread has read row[target] before it may be overwritten
   float inv = 1.0f / sum;
   for (int j = 4 * threadIdx.x; j < V; j += 4 * blockDim.x) {
-    float4 q = *(const float4*)(row + j);
-    float v[4] = {q.x, q.y, q.z, q.w};
+    float v[4];
+    get4(row + j, v);
     for (int i = 0; i < 4; i++) v[i] = valid && j + i < classes ? expf(v[i] - mAll) * inv - (j + i == target ? 1.0f : 0.0f) : 0.0f;
-    put4(out + j, v);
+    put4(row + j, v);
   }
 }
-extern "C" __global__ void cross_entropy(float* loss, const float* x, float* grad, const int* targets, int V, int classes) { cross_entropy_row(loss, x, grad, targets, V, classes); }
-extern "C" __global__ void cross_entropy_bf16(float* loss, const float* x, unsigned short* grad, const int* targets, int V, int classes) { cross_entropy_row(loss, x, grad, targets, V, classes); }
+extern "C" __global__ void cross_entropy(float* loss, float* logits, const int* targets, int V, int classes) { cross_entropy_row(loss, logits, targets, V, classes); }
+extern "C" __global__ void cross_entropy_bf16(float* loss, unsigned short* logits, const int* targets, int V, int classes) { cross_entropy_row(loss, logits, targets, V, classes); }
 
 // out = dy∘x for x [N, D] and dy [N] (may be in place).
 template <typename T>
@@ -83,14 +91,16 @@ const headLoss: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const bf16 = cuda.matmulPrecision === 'bf16';
   const loss = cuda.allocate([N], 'float32', N * V * (bf16 ? 2 : 4));
   if (N === 0) return loss;
-  const grad = cuda.tail(loss).ptr;
-  const logits = bf16 ? cuda.scratch(N * V * 4) : grad;
+  const logits = cuda.tail(loss).ptr; // [N, V]: the logits, then (in place) their gradient
   const [a, b] = bf16 ? [h, weight].map((t) => bf16Copy(cuda, cuda.pointer(t), tf.util.sizeFromShape(t.shape))) : [cuda.pointer(h), cuda.pointer(weight)];
-  cuda.cublas.gemm({ m: N, n: V, k: D, transposeA: false, transposeB: true, a: a!, b: b!, c: logits, strideA: 0, strideB: 0, batch: 1, precision: cuda.matmulPrecision });
+  cuda.cublas.gemm({
+    m: N, n: V, k: D, transposeA: false, transposeB: true, a: a!, b: b!, c: logits, strideA: 0, strideB: 0, batch: 1,
+    precision: cuda.matmulPrecision, output: bf16 ? 'bfloat16' : 'float32',
+  });
   cuda.launch(HEAD_LOSS_SOURCE, bf16 ? 'cross_entropy_bf16' : 'cross_entropy', N, ROW_THREADS, [
-    cuda.pointer(loss), logits, grad, cuda.pointer(targets), { i32: V }, { i32: (attrs!.classes as number | undefined) ?? V },
+    cuda.pointer(loss), logits, cuda.pointer(targets), { i32: V }, { i32: (attrs!.classes as number | undefined) ?? V },
   ]);
-  if (bf16) [a!, b!, logits].forEach((p) => cuda.release(p)); // stream-ordered: after the kernels that read them
+  if (bf16) [a!, b!].forEach((p) => cuda.release(p)); // stream-ordered: after the GEMM that reads them
   return loss;
 };
 

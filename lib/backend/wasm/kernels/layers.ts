@@ -4,7 +4,7 @@
 // composition, which stays the reference the tests compare with.
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, gradOf } from '../../../model/fused.js';
-import { at, type WasmBackend } from '../heap.js';
+import { at, f32, type WasmBackend } from '../heap.js';
 import { simd } from '../simd.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -65,11 +65,21 @@ const adamw: Kernel = ({ inputs: { param, grad, m, v }, backend, attrs }) => {
   return [];
 };
 
+/** inputs: any number of tensors: a scalar, the sum of all their squared values (summed in float64). */
+const squaredNorm: Kernel = ({ inputs, backend }) => {
+  const w = backend as unknown as WasmBackend;
+  let total = 0;
+  for (const x of f32(w, Object.values(inputs) as tf.TensorInfo[])) for (let i = 0; i < x.length; i++) total += x[i]! * x[i]!;
+  const out = w.makeOutput([], 'float32');
+  f32(w, [out])[0]![0] = total;
+  return out;
+};
+
 /** This family's kernels by name. */
 export const LAYER_KERNELS: [string, Kernel][] = [
   [FUSED.rmsNorm, rmsNorm], [gradOf(FUSED.rmsNorm), rmsNormGrad],
   [FUSED.swiglu, swiglu], [gradOf(FUSED.swiglu), swigluGrad],
   [FUSED.rope, rope],
   [FUSED.causalSoftmax, causalSoftmax], [gradOf(FUSED.causalSoftmax), causalSoftmaxGrad],
-  [FUSED.adamw, adamw],
+  [FUSED.adamw, adamw], [FUSED.squaredNorm, squaredNorm],
 ];
