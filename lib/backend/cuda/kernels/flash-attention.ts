@@ -5,8 +5,9 @@
 //
 // Layout: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] as the projections produce them (no transposes);
 // query head h reads K/V head h / (H / Hkv). RoPE is the TinyRope kernel's pass over q and k before
-// (temporary rotated copies) and over their gradients after. Tiles travel from memory to shared memory with cp.async,
-// the forward's next K/V tile while the current one is used. Saved for the backward pass, in the
+// (temporary rotated copies) and over their gradients after. Tiles travel from memory to shared memory
+// with cp.async (float32 tiles), or are rounded to bfloat16 on the way in bf16, whose fragments are then
+// read with ldmatrix (mma.ts); the forward fetches the next K/V tile before it works on the current one. Saved for the backward pass, in the
 // output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
 //
 // Backward, one block per 64 keys (and K/V head): for every later query tile it recomputes the
@@ -18,7 +19,7 @@ import { FUSED, fusedAttentionHeadDim, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { launchRope } from './fused-layers.js';
 import { filled } from './layout.js';
-import { MMA_PRECISION, MMA_SOURCE } from './mma.js';
+import { MMA_PRECISION, MMA_SOURCE, mmaElemBytes } from './mma.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -32,8 +33,10 @@ ${MMA_SOURCE}
 #define TILE ${TILE}
 #define NT (HD / 8)       // 8-wide column tiles across a head
 #define KC (HD / 16)      // 16-deep chunks across a head
-#define STRIDE (HD + 4)   // shared-memory row length: +4 floats spreads a fragment's rows over the banks
-#define SSTRIDE (TILE + 4)
+#define PAD ${16 / mmaElemBytes(precision)}  // shared-memory rows padded by 16 bytes: a fragment's rows fall on different banks
+#define STRIDE (HD + PAD)
+#define SSTRIDE (TILE + PAD)
+#define FSTRIDE (HD + 4)  // rows of a staged float32 tile
 #define NEG_INF __int_as_float(0xff800000)
 #define POS_INF __int_as_float(0x7f800000)
 
@@ -45,12 +48,26 @@ __device__ __forceinline__ void copy16(float* dst, const float* src, int bytes) 
 __device__ __forceinline__ void copies_commit() { asm volatile("cp.async.commit_group;"); }
 template <int N> __device__ __forceinline__ void copies_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N)); }
 
-// Start copying a 64-row tile of rows [B, T, heads, HD] into shared memory; rows past T become zeros.
-__device__ void load_tile(float* dst, const float* src, int b, int T, int heads, int head, int row0) {
+// Start copying a 64-row tile of rows [B, T, heads, HD] (float32) into a staging buffer [64][FSTRIDE]
+// with cp.async, which the warps do not wait for; rows past T become zeros.
+__device__ void stage_tile(float* dst, const float* src, int b, int T, int heads, int head, int row0) {
   for (int i = threadIdx.x; i < TILE * HD / 4; i += blockDim.x) {
     int r = i / (HD / 4), c = 4 * (i % (HD / 4)), pos = row0 + r;
     const float* p = pos < T ? src + (((long long)b * T + pos) * heads + head) * HD + c : src;
-    copy16(dst + r * STRIDE + c, p, pos < T ? 16 : 0);
+    copy16(dst + r * FSTRIDE + c, p, pos < T ? 16 : 0);
+  }
+}
+
+// A staged tile into the tile the products read: rounded to bfloat16 in bf16, else copied as it is.
+__device__ void convert_tile(Elem* dst, const float* src) {
+  for (int i = threadIdx.x; i < TILE * HD / 4; i += blockDim.x) {
+    int r = i / (HD / 4), c = 4 * (i % (HD / 4));
+    float4 v = *(const float4*)(src + r * FSTRIDE + c);
+#if PRECISION == 2
+    *(uint2*)(dst + r * STRIDE + c) = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
+#else
+    *(float4*)(dst + r * STRIDE + c) = v;
+#endif
   }
 }
 
@@ -62,7 +79,7 @@ template <int N> __device__ __forceinline__ void zero_tiles(float (&c)[N][4]) {
     for (int i = 0; i < 4; i++) c[j][i] = 0.0f;
 }
 // c[16 × 64] = A·Bᵀ over a head: A's 16 rows at a, B's 64 rows at b (K·Qᵀ, V·dOᵀ).
-__device__ __forceinline__ void rows_times_rows(float (&c)[TILE / 8][4], const float* a, const float* b) {
+__device__ __forceinline__ void rows_times_rows(float (&c)[TILE / 8][4], const Elem* a, const Elem* b) {
   zero_tiles(c);
 #pragma unroll
   for (int k = 0; k < KC; k++) {
@@ -72,7 +89,7 @@ __device__ __forceinline__ void rows_times_rows(float (&c)[TILE / 8][4], const f
   }
 }
 // c[16 × HD] += P·B: P [16 × 64] in registers as C tiles, B's 64 rows at b (P·V, Pᵀ·dO, dSᵀ·Q).
-__device__ __forceinline__ void add_tiles_times(float (&c)[NT][4], float (&p)[TILE / 8][4], const float* b) {
+__device__ __forceinline__ void add_tiles_times(float (&c)[NT][4], float (&p)[TILE / 8][4], const Elem* b) {
 #pragma unroll
   for (int k = 0; k < TILE / 16; k++) {
     FragA pa = frag_a(&p[2 * k][0]);
@@ -83,14 +100,17 @@ __device__ __forceinline__ void add_tiles_times(float (&c)[NT][4], float (&p)[TI
 
 extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* out, float* lse, const float* q, const float* k, const float* v,
     int T, int H, int KVH, float scale_log2) {
-  extern __shared__ float smem[];   // two buffers of a key tile and a value tile, [64][STRIDE] each
+  extern __shared__ __align__(16) unsigned char shared[];
+  float* staged = (float*)shared;                    // the next K and V tiles as they arrive [2][64][FSTRIDE]
+  Elem* ks = (Elem*)(staged + 2 * TILE * FSTRIDE);   // the current ones, as the products read them [64][STRIDE]
+  Elem* vs = ks + TILE * STRIDE;
   int warp = threadIdx.x >> 5;
   int qtile = gridDim.x - 1 - blockIdx.x;  // the longest rows first: they see the most keys
   int b = blockIdx.y / H, h = blockIdx.y % H, hk = h / (H / KVH);
   int q0 = qtile * TILE + warp * 16;       // this warp's first query
 
-  load_tile(smem, k, b, T, KVH, hk, 0);
-  load_tile(smem + TILE * STRIDE, v, b, T, KVH, hk, 0);
+  stage_tile(staged, k, b, T, KVH, hk, 0);
+  stage_tile(staged + TILE * FSTRIDE, v, b, T, KVH, hk, 0);
   copies_commit();
 
   // This warp's 16 queries as A fragments.
@@ -111,16 +131,16 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
 
   for (int kt = 0; kt <= qtile; kt++) {
     int k0 = kt * TILE;
-    float* ks = smem + (kt & 1) * 2 * TILE * STRIDE;
-    float* vs = ks + TILE * STRIDE;
-    if (kt < qtile) {  // the next tile into the other buffer, while this one is used
-      float* next = smem + ((kt + 1) & 1) * 2 * TILE * STRIDE;
-      load_tile(next, k, b, T, KVH, hk, k0 + TILE);
-      load_tile(next + TILE * STRIDE, v, b, T, KVH, hk, k0 + TILE);
+    copies_wait<0>();
+    __syncthreads();  // tile kt is staged, and the previous products are done with ks and vs
+    convert_tile(ks, staged);
+    convert_tile(vs, staged + TILE * FSTRIDE);
+    __syncthreads();  // converted: the staging buffers are free
+    if (kt < qtile) {  // the next tile arrives while this one is used
+      stage_tile(staged, k, b, T, KVH, hk, k0 + TILE);
+      stage_tile(staged + TILE * FSTRIDE, v, b, T, KVH, hk, k0 + TILE);
+      copies_commit();
     }
-    copies_commit();
-    copies_wait<1>();  // all but the newest group: this tile is here
-    __syncthreads();
 
     // Scores of 16 queries × 64 keys, scaled by 1/√Dh·log2(e) so that exp2 gives e^score.
     float s[TILE / 8][4];
@@ -160,7 +180,6 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
     }
     // o += P·V: the probabilities are already laid out as A fragments (two C tiles per 16 keys).
     add_tiles_times(o, s, vs);
-    __syncthreads();  // this buffer is refilled two tiles from now
   }
 
 #pragma unroll
@@ -198,80 +217,98 @@ extern "C" __global__ void flash_delta(float* delta, const float* dout, const fl
 
 extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* dq, float* dk, float* dv, const float* q, const float* k,
     const float* v, const float* dout, const float* lse, const float* delta, int T, int H, int KVH, float scale_log2, float scale) {
-  extern __shared__ float smem[];
-  float* ks = smem;                   // this block's keys   [64][STRIDE]
-  float* vs = ks + TILE * STRIDE;     // its values
-  float* qs = vs + TILE * STRIDE;     // a tile of queries
-  float* dos = qs + TILE * STRIDE;    // their output gradients
-  float* dss = dos + TILE * STRIDE;   // dSᵀ of the tile pair       [64 keys][SSTRIDE]
-  float* lse_s = dss + TILE * SSTRIDE;
+  extern __shared__ __align__(16) unsigned char shared[];
+  float* staged = (float*)shared;                    // tiles as they arrive (K and V, then Q and dO) [2][64][FSTRIDE]
+  Elem* ks = (Elem*)(staged + 2 * TILE * FSTRIDE);   // this block's keys   [64][STRIDE]
+  Elem* vs = ks + TILE * STRIDE;      // its values
+  Elem* qs = vs + TILE * STRIDE;      // a tile of queries
+  Elem* dos = qs + TILE * STRIDE;     // their output gradients
+  Elem* dss = dos + TILE * STRIDE;    // dSᵀ of the tile pair       [64 keys][SSTRIDE]
+  float* lse_s = (float*)(dss + TILE * SSTRIDE);
   float* delta_s = lse_s + TILE;
   int warp = threadIdx.x >> 5;
   int ktile = blockIdx.x, b = blockIdx.y / KVH, hk = blockIdx.y % KVH, group = H / KVH;
   int k0 = ktile * TILE, kw = warp * 16;  // this warp's keys: k0 + kw … +15
-  load_tile(ks, k, b, T, KVH, hk, k0);
-  load_tile(vs, v, b, T, KVH, hk, k0);
+  stage_tile(staged, k, b, T, KVH, hk, k0);
+  stage_tile(staged + TILE * FSTRIDE, v, b, T, KVH, hk, k0);
+  copies_commit();
+  copies_wait<0>();
+  __syncthreads();
+  convert_tile(ks, staged);
+  convert_tile(vs, staged + TILE * FSTRIDE);
 
   float dka[NT][4], dva[NT][4];
   zero_tiles(dka);
   zero_tiles(dva);
 
-  for (int h = hk * group; h < (hk + 1) * group; h++) {  // the query heads that share these keys
-    for (int qt = ktile; qt * TILE < T; qt++) {
-      int q0 = qt * TILE;
-      __syncthreads();  // the previous tile pair is no longer read
-      load_tile(qs, q, b, T, H, h, q0);
-      load_tile(dos, dout, b, T, H, h, q0);
-      copies_commit();
-      for (int i = threadIdx.x; i < TILE; i += blockDim.x) {
-        int pos = q0 + i;  // rows past T: probability exp2(−∞) = 0, so they add nothing
-        lse_s[i] = pos < T ? lse[((long long)b * H + h) * T + pos] : POS_INF;
-        delta_s[i] = pos < T ? delta[((long long)b * H + h) * T + pos] : 0.0f;
-      }
-      copies_wait<0>();
-      __syncthreads();
-
-      // Pᵀ for this warp's 16 keys × 64 queries: recomputed scores, then exp2(s − lse), 0 where the
-      // query comes before the key.
-      float p[TILE / 8][4];
-      rows_times_rows(p, ks + kw * STRIDE, qs);
-#pragma unroll
-      for (int j = 0; j < TILE / 8; j++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-          int key = k0 + kw + c_row(i), query = q0 + 8 * j + c_col(i);
-          p[j][i] = query >= key ? exp2f(p[j][i] * scale_log2 - lse_s[8 * j + c_col(i)]) : 0.0f;
-        }
-      add_tiles_times(dva, p, dos);  // dV += Pᵀ·dO
-      // dPᵀ = V·dOᵀ, then dSᵀ = Pᵀ∘(dPᵀ − Δ), kept in p and shared for dQ
-      float dp[TILE / 8][4];
-      rows_times_rows(dp, vs + kw * STRIDE, dos);
-#pragma unroll
-      for (int j = 0; j < TILE / 8; j++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-          p[j][i] *= dp[j][i] - delta_s[8 * j + c_col(i)];
-          dss[(kw + c_row(i)) * SSTRIDE + 8 * j + c_col(i)] = p[j][i];
-        }
-      add_tiles_times(dka, p, qs);  // dK += dSᵀ·Q
-      __syncthreads();  // all of dSᵀ is in shared memory
-      // dQ rows q0 + 16·warp … += scale·dS·K, with atomics: A is dSᵀ read transposed.
-      float dqa[NT][4];
-      zero_tiles(dqa);
-#pragma unroll
-      for (int c = 0; c < TILE / 16; c++) {
-        FragA da = load_a_t(dss + 16 * c * SSTRIDE + kw, SSTRIDE);
-#pragma unroll
-        for (int j = 0; j < NT; j++) mma(dqa[j], da, load_b(ks + 16 * c * STRIDE + 8 * j, STRIDE));
-      }
-#pragma unroll
-      for (int j = 0; j < NT; j++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-          int pos = q0 + kw + c_row(i);
-          if (pos < T) atomicAdd(dq + (((long long)b * T + pos) * H + h) * HD + 8 * j + c_col(i), dqa[j][i] * scale);
-        }
+  // The query tiles at or after these keys, for each query head that shares them: n = 0 … pairs − 1 is
+  // head hk·group + n / tiles, query tile ktile + n % tiles. Each pair's tiles are staged (and its rows'
+  // lse and Δ read into registers: thread i < 64 holds row i) while the one before is worked on.
+  int tiles = (T + TILE - 1) / TILE - ktile, pairs = group * tiles;
+  float next_lse = 0.0f, next_delta = 0.0f;
+  auto stage_pair = [&](int n) {
+    int h = hk * group + n / tiles, q0 = (ktile + n % tiles) * TILE;
+    stage_tile(staged, q, b, T, H, h, q0);
+    stage_tile(staged + TILE * FSTRIDE, dout, b, T, H, h, q0);
+    copies_commit();
+    int pos = q0 + threadIdx.x;  // rows past T: probability exp2(−∞) = 0, so they add nothing
+    if (threadIdx.x < TILE) {
+      next_lse = pos < T ? lse[((long long)b * H + h) * T + pos] : POS_INF;
+      next_delta = pos < T ? delta[((long long)b * H + h) * T + pos] : 0.0f;
     }
+  };
+  __syncthreads();  // K and V converted: the staging buffers are free
+  stage_pair(0);
+  for (int n = 0; n < pairs; n++) {
+    int h = hk * group + n / tiles, q0 = (ktile + n % tiles) * TILE;
+    copies_wait<0>();
+    __syncthreads();  // pair n is staged, and the previous pair's products are done with qs, dos, dss
+    convert_tile(qs, staged);
+    convert_tile(dos, staged + TILE * FSTRIDE);
+    if (threadIdx.x < TILE) { lse_s[threadIdx.x] = next_lse; delta_s[threadIdx.x] = next_delta; }
+    __syncthreads();  // converted: the staging buffers are free
+    if (n + 1 < pairs) stage_pair(n + 1);
+
+    // Pᵀ for this warp's 16 keys × 64 queries: recomputed scores, then exp2(s − lse), 0 where the
+    // query comes before the key.
+    float p[TILE / 8][4];
+    rows_times_rows(p, ks + kw * STRIDE, qs);
+#pragma unroll
+    for (int j = 0; j < TILE / 8; j++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        int key = k0 + kw + c_row(i), query = q0 + 8 * j + c_col(i);
+        p[j][i] = query >= key ? exp2f(p[j][i] * scale_log2 - lse_s[8 * j + c_col(i)]) : 0.0f;
+      }
+    add_tiles_times(dva, p, dos);  // dV += Pᵀ·dO
+    // dPᵀ = V·dOᵀ, then dSᵀ = Pᵀ∘(dPᵀ − Δ), kept in p and shared for dQ
+    float dp[TILE / 8][4];
+    rows_times_rows(dp, vs + kw * STRIDE, dos);
+#pragma unroll
+    for (int j = 0; j < TILE / 8; j++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        p[j][i] *= dp[j][i] - delta_s[8 * j + c_col(i)];
+        dss[(kw + c_row(i)) * SSTRIDE + 8 * j + c_col(i)] = to_elem(p[j][i]);
+      }
+    add_tiles_times(dka, p, qs);  // dK += dSᵀ·Q
+    __syncthreads();  // all of dSᵀ is in shared memory
+    // dQ rows q0 + 16·warp … += scale·dS·K, with atomics: A is dSᵀ read transposed.
+    float dqa[NT][4];
+    zero_tiles(dqa);
+#pragma unroll
+    for (int c = 0; c < TILE / 16; c++) {
+      FragA da = load_a_t(dss + 16 * c * SSTRIDE + kw, SSTRIDE);
+#pragma unroll
+      for (int j = 0; j < NT; j++) mma(dqa[j], da, load_b(ks + 16 * c * STRIDE + 8 * j, STRIDE));
+    }
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        int pos = q0 + kw + c_row(i);
+        if (pos < T) atomicAdd(dq + (((long long)b * T + pos) * H + h) * HD + 8 * j + c_col(i), dqa[j][i] * scale);
+      }
   }
 #pragma unroll
   for (int j = 0; j < NT; j++)
@@ -292,9 +329,12 @@ export function flashSource(headDim: number, precision: number): string {
   return sources.get(key)!;
 }
 
-/** Shared memory of the forward kernel (two buffers of K and V tiles) and of the backward (K, V, Q, dO and dSᵀ, lse, Δ). */
-const forwardSharedBytes = (headDim: number) => 4 * 4 * TILE * (headDim + 4);
-const backwardSharedBytes = (headDim: number) => 4 * (4 * TILE * (headDim + 4) + TILE * (TILE + 4) + 2 * TILE);
+/** Shared memory of the forward kernel (staging, K and V tiles) and of the backward (staging, K, V, Q, dO and dSᵀ, lse, Δ). */
+const stride = (n: number, precision: number) => n + 16 / mmaElemBytes(precision); // rows padded by 16 bytes, as in the source
+const staging = (headDim: number) => 4 * 2 * TILE * (headDim + 4); // two float32 tiles as they arrive
+const forwardSharedBytes = (headDim: number, precision: number) => staging(headDim) + mmaElemBytes(precision) * 2 * TILE * stride(headDim, precision);
+const backwardSharedBytes = (headDim: number, precision: number) =>
+  staging(headDim) + mmaElemBytes(precision) * (4 * TILE * stride(headDim, precision) + TILE * stride(TILE, precision)) + 4 * 2 * TILE;
 
 interface AttentionInputs {
   q: tf.TensorInfo; // [B, T, H, Dh]
@@ -335,11 +375,12 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const { B, T, H, KVH, Dh } = shapes(x);
   const out = cuda.allocate(x.q.shape, 'float32', B * H * T * 4); // tail: lse [B, H, T]
   if (B * T * H === 0) return out;
-  const src = flashSource(Dh, MMA_PRECISION[cuda.matmulPrecision]);
+  const precision = MMA_PRECISION[cuda.matmulPrecision];
+  const src = flashSource(Dh, precision);
   const [q, k] = rotated(cuda, x);
   cuda.launch(src, 'flash_forward', [Math.ceil(T / TILE), B * H, 1], THREADS, [
     cuda.pointer(out), cuda.tail(out).ptr, q, k, cuda.pointer(x.v), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
-  ], forwardSharedBytes(Dh));
+  ], forwardSharedBytes(Dh, precision));
   [q, k].forEach((p) => cuda.release(p));
   return out;
 };
@@ -353,7 +394,8 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   // Gradients with respect to the rotated q (summed over key blocks with atomics) and k.
   const dqRotated = filled(cuda, x.q.shape, 'float32', 0);
   const dkRotated = cuda.allocate(x.k.shape, 'float32');
-  const src = flashSource(Dh, MMA_PRECISION[cuda.matmulPrecision]);
+  const precision = MMA_PRECISION[cuda.matmulPrecision];
+  const src = flashSource(Dh, precision);
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32');
   cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), cuda.pointer(x.dy), cuda.pointer(x.out), { i32: T }, { i32: H }, BigInt(rows)]);
@@ -361,7 +403,7 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   cuda.launch(src, 'flash_backward', [Math.ceil(T / TILE), B * KVH, 1], THREADS, [
     cuda.pointer(dqRotated), cuda.pointer(dkRotated), cuda.pointer(dv), q, k, cuda.pointer(x.v), cuda.pointer(x.dy), cuda.tail(x.out).ptr, cuda.pointer(delta),
     { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
-  ], backwardSharedBytes(Dh));
+  ], backwardSharedBytes(Dh, precision));
   // … and with respect to q and k: the inverse rotation.
   rope(cuda, cuda.pointer(dq), cuda.pointer(dqRotated), x, H, -1);
   rope(cuda, cuda.pointer(dk), cuda.pointer(dkRotated), x, KVH, -1);

@@ -19,6 +19,9 @@ import type { MatmulPrecision } from '../ffi/cublas.js';
 /** The PRECISION macro value for a matmul precision. */
 export const MMA_PRECISION: Record<MatmulPrecision, number> = { fp32: 0, tf32: 1, bf16: 2 };
 
+/** Bytes of a shared-memory tile element (Elem) at a PRECISION value: bfloat16 for bf16, else float32. */
+export const mmaElemBytes = (precision: number): number => (precision === 2 ? 2 : 4);
+
 export const MMA_SOURCE = `
 __device__ __forceinline__ unsigned to_tf32(float x) { unsigned r; asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x)); return r; }
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) { unsigned r; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r; }
@@ -67,8 +70,12 @@ __device__ __forceinline__ void mma(float* c, const FragA& a, const FragB& b) {
 }
 #endif
 
-// Fragment values from shared memory. A tile starts at p; stride is its row length in floats.
-// "_t" reads a tile stored transposed (A as [k][row], B as [col][k]).
+// Fragments from shared memory. A tile starts at p; stride is its row length in elements. "_t" reads a
+// tile stored transposed (A as [k][row], B as [col][k]). Tiles hold Elem: float for TF32 and float32
+// (each value read on its own and converted), bfloat16 bits for bf16 — read with ldmatrix, where each
+// lane gives the address of one 16-byte row of an 8×8 matrix and gets back two neighbouring values of
+// each matrix in exactly the fragment layout above (.trans: of the matrix transposed). Rows of such a
+// tile must start at multiples of 16 bytes.
 __device__ __forceinline__ int lane_g() { return (threadIdx.x & 31) >> 2; }
 __device__ __forceinline__ int lane_t() { return threadIdx.x & 3; }
 __device__ __forceinline__ int a_row(int i) { return lane_g() + 8 * ((i >> 1) & 1); }
@@ -76,8 +83,32 @@ __device__ __forceinline__ int a_k(int i) { return 2 * lane_t() + (i & 1) + 8 * 
 __device__ __forceinline__ int b_k(int i) { return 2 * lane_t() + (i & 1) + 8 * (i >> 1); }
 __device__ __forceinline__ int c_row(int i) { return lane_g() + 8 * (i >> 1); }
 __device__ __forceinline__ int c_col(int i) { return 2 * lane_t() + (i & 1); }
+#if PRECISION == 2
+typedef unsigned short Elem;
+__device__ __forceinline__ Elem to_elem(float x) { unsigned short r; asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(x)); return r; }
+__device__ __forceinline__ unsigned shared_address(const Elem* p) { return (unsigned)__cvta_generic_to_shared(p); }
+// Matrices m = 0…3 from lanes 8m…8m+7 (x2: lanes 0…15); lane l of the warp then holds matrix i's values in register i.
+__device__ __forceinline__ void ldsm4(unsigned* r, const Elem* p) { asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(p))); }
+__device__ __forceinline__ void ldsm4_t(unsigned* r, const Elem* p) { asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(p))); }
+__device__ __forceinline__ void ldsm2(unsigned* r, const Elem* p) { asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(shared_address(p))); }
+__device__ __forceinline__ void ldsm2_t(unsigned* r, const Elem* p) { asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(shared_address(p))); }
+// The lane's matrix and its row in it.
+__device__ __forceinline__ int ld_m() { return (threadIdx.x & 31) >> 3; }
+__device__ __forceinline__ int ld_r() { return threadIdx.x & 7; }
+// A [row][k]: matrices (rows 0–7, k 0–7), (rows 8–15, k 0–7), (rows 0–7, k 8–15), (rows 8–15, k 8–15).
+__device__ __forceinline__ FragA load_a(const Elem* p, int stride) { FragA f; ldsm4(f.x, p + (ld_r() + 8 * (ld_m() & 1)) * stride + 8 * (ld_m() >> 1)); return f; }
+// A stored [k][row]: the same four matrices, each transposed.
+__device__ __forceinline__ FragA load_a_t(const Elem* p, int stride) { FragA f; ldsm4_t(f.x, p + (ld_r() + 8 * (ld_m() >> 1)) * stride + 8 * (ld_m() & 1)); return f; }
+// B [k][col]: matrices (k 0–7), (k 8–15), transposed.
+__device__ __forceinline__ FragB load_b(const Elem* p, int stride) { FragB f; ldsm2_t(f.x, p + (threadIdx.x & 15) * stride); return f; }
+// B stored [col][k]: matrices (k 0–7), (k 8–15).
+__device__ __forceinline__ FragB load_b_t(const Elem* p, int stride) { FragB f; ldsm2(f.x, p + ld_r() * stride + 8 * (ld_m() & 1)); return f; }
+#else
+typedef float Elem;
+__device__ __forceinline__ Elem to_elem(float x) { return x; }
 __device__ __forceinline__ FragA load_a(const float* p, int stride) { float v[8]; for (int i = 0; i < 8; i++) v[i] = p[a_row(i) * stride + a_k(i)]; return frag_a(v); }
 __device__ __forceinline__ FragA load_a_t(const float* p, int stride) { float v[8]; for (int i = 0; i < 8; i++) v[i] = p[a_k(i) * stride + a_row(i)]; return frag_a(v); }
 __device__ __forceinline__ FragB load_b(const float* p, int stride) { float v[4]; for (int i = 0; i < 4; i++) v[i] = p[b_k(i) * stride + lane_g()]; return frag_b(v); }
 __device__ __forceinline__ FragB load_b_t(const float* p, int stride) { float v[4]; for (int i = 0; i < 4; i++) v[i] = p[lane_g() * stride + b_k(i)]; return frag_b(v); }
+#endif
 `;
