@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
+import { AdamW } from '../../lib/train/adamw.js';
 import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
 
 const gpu = openGpu();
@@ -45,6 +46,30 @@ describe('cuda matmul, reshape and cast match cpu', { skip: gpu.skip }, () => {
       }
     });
   }
+
+  it('bf16: the kept bfloat16 copy of a weight follows AdamW\'s update in place, and goes with the tensor', async () => {
+    const cuda = tf.findBackend('cuda') as CudaBackend;
+    await tf.setBackend('cuda');
+    cuda.matmulPrecision = 'bf16';
+    try {
+      // Shapes with enough arithmetic per converted value for bf16 copies (see worthBf16).
+      const x = tf.randomNormal([4096, 64], 0, 1, 'float32', 1);
+      const w = tf.tidy(() => tf.variable(tf.randomNormal([64, 4096], 0, 1, 'float32', 2))); // (its own data: the initial tensor goes)
+      const bytes = gpuBytes();
+      const before = tf.matMul(x, w);
+      assert.ok(gpuBytes() >= bytes + 4096 * 4096 * 4 + (2 * 4096 * 64) * 2, 'the product and the two kept copies');
+      const adamw = new AdamW(new Map([['w', w]]));
+      tf.tidy(() => adamw.update(new Map([['w', tf.onesLike(w)]]), 0.5, 1));
+      const [after, fresh] = tf.tidy(() => [tf.matMul(x, w), tf.matMul(x, tf.add(w, 0))]); // (add: new data, no kept copy)
+      assert.deepEqual(await after.data(), await fresh.data(), 'the product reads the updated weights');
+      assert.ok(Math.abs((await before.data())[0]! - (await after.data())[0]!) > 1e-3, 'and they changed');
+      adamw.dispose();
+      tf.dispose([x, w, before, after, fresh]);
+      assert.equal(gpuBytes(), bytes - 4096 * 64 * 4 * 2, 'copies freed with their tensors');
+    } finally {
+      cuda.matmulPrecision = 'fp32';
+    }
+  });
 
   it('Reshape and Identity share data; disposing one leaves the other', async () => {
     await tf.setBackend('cuda');

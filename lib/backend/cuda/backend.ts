@@ -16,6 +16,8 @@ interface DeviceData {
   /** Bytes after the elements that a fused kernel keeps for its backward pass (see tail()). */
   tailBytes: number;
   refCount: number;
+  /** A bfloat16 copy of the values, kept for the matrix products that read them (see bf16Of()). */
+  bf16?: bigint;
 }
 
 const BLOCK = 256;
@@ -53,6 +55,8 @@ export class CudaBackend extends tf.KernelBackend {
   private readonly modules = new Map<string, Handle>();
   private readonly bigShared = new Set<Handle>();
   private bytesInUse = 0;
+  /** Sizes of the scratch allocations not yet released. */
+  private readonly scratchBytes = new Map<bigint, number>();
   private peakBytes = 0;
   private blas: Cublas | null = null;
   /** What is being recorded as a CUDA graph, while it is (no host copies then). */
@@ -105,12 +109,37 @@ export class CudaBackend extends tf.KernelBackend {
 
   /** Temporary device memory outside any tensor (e.g. bf16 copies of matmul operands); give it back with release(). */
   scratch(bytes: number): bigint {
-    return this.driver.alloc(Math.max(bytes, 4), this.stream);
+    const size = Math.max(bytes, 4);
+    const ptr = this.driver.alloc(size, this.stream);
+    this.scratchBytes.set(ptr, size);
+    this.bytesInUse += size; // counted with the tensors: the peak is what the GPU had to hold
+    this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
+    return ptr;
   }
 
   /** Free scratch memory once the work queued before it has run (stream-ordered, no wait). */
   release(ptr: bigint): void {
+    this.bytesInUse -= this.scratchBytes.get(ptr) ?? 0;
+    this.scratchBytes.delete(ptr);
     this.driver.free(ptr, this.stream);
+  }
+
+  /**
+   * A bfloat16 copy of a float32 tensor's values, made by `make` on first use and kept while the data
+   * lives: a matrix product's operand is then converted once however many products read it (q, k and v
+   * read one normed input; the backward reads every input and output gradient of the forward again).
+   * Whatever writes a tensor's values in place calls written(), which drops the copy.
+   */
+  bf16Of(info: tf.TensorInfo, make: () => bigint): bigint {
+    const entry = this.data.get(info.dataId);
+    return (entry.bf16 ??= make());
+  }
+
+  /** A tensor's values were changed in place (AdamW, a graph's refilled inputs, the KV cache): drop copies of the old ones. */
+  written(info: tf.TensorInfo): void {
+    const entry = this.data.get(info.dataId);
+    if (entry.bf16 !== undefined) this.release(entry.bf16);
+    entry.bf16 = undefined;
   }
 
   /** cuBLAS on this backend's stream (loaded on first use). */
@@ -183,6 +212,7 @@ export class CudaBackend extends tf.KernelBackend {
   copyInto(dst: tf.TensorInfo, src: tf.TensorInfo): void {
     const [to, from] = [this.data.get(dst.dataId), this.data.get(src.dataId)];
     if (to.size !== from.size) throw new Error(`cuda backend: copyInto: ${from.size} values into a tensor of ${to.size}`);
+    this.written(dst);
     this.driver.copy(to.ptr, from.ptr, from.size * 4, this.stream);
   }
 
@@ -190,6 +220,7 @@ export class CudaBackend extends tf.KernelBackend {
   overwrite(info: tf.TensorInfo, values: Float32Array | Int32Array): void {
     const entry = this.data.get(info.dataId);
     if (values.length !== entry.size) throw new Error(`cuda backend: overwrite: ${values.length} values for a tensor of ${entry.size}`);
+    this.written(info);
     this.upload(info.dataId, values);
   }
 
@@ -234,6 +265,7 @@ export class CudaBackend extends tf.KernelBackend {
     const entry = this.data.get(dataId);
     entry.refCount--;
     if (!force && entry.refCount > 0) return false;
+    if (entry.bf16 !== undefined) this.release(entry.bf16);
     this.driver.free(entry.ptr, this.stream);
     this.bytesInUse -= entry.bytes;
     this.data.delete(dataId);

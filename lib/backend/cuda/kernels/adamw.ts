@@ -30,6 +30,7 @@ const adamw: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
     cuda.pointer(param!), cuda.pointer(grad!), cuda.pointer(m!), cuda.pointer(v!),
     ...[a.lr, a.beta1, a.beta2, a.eps, a.decay, a.correction1, a.correction2, a.gradScale].map((f) => ({ f32: f! })), { i32: n },
   ]);
+  cuda.written(param!); // a kept bf16 copy of the old weights is stale now
   return [];
 };
 

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE } from './block-reduce.js';
-import { BF16_BITS, bf16Copy } from './matmul.js';
+import { BF16_BITS, bf16Operand } from './matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -92,7 +92,7 @@ const headLoss: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const loss = cuda.allocate([N], 'float32', N * V * (bf16 ? 2 : 4));
   if (N === 0) return loss;
   const logits = cuda.tail(loss).ptr; // [N, V]: the logits, then (in place) their gradient
-  const [a, b] = bf16 ? [h, weight].map((t) => bf16Copy(cuda, cuda.pointer(t), tf.util.sizeFromShape(t.shape))) : [cuda.pointer(h), cuda.pointer(weight)];
+  const [a, b] = bf16 ? [bf16Operand(cuda, h), bf16Operand(cuda, weight)] : [cuda.pointer(h), cuda.pointer(weight)];
   cuda.cublas.gemm({
     m: N, n: V, k: D, transposeA: false, transposeB: true, a: a!, b: b!, c: logits, strideA: 0, strideB: 0, batch: 1,
     precision: cuda.matmulPrecision, output: bf16 ? 'bfloat16' : 'float32',
@@ -100,7 +100,6 @@ const headLoss: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   cuda.launch(HEAD_LOSS_SOURCE, bf16 ? 'cross_entropy_bf16' : 'cross_entropy', N, ROW_THREADS, [
     cuda.pointer(loss), logits, cuda.pointer(targets), { i32: V }, { i32: (attrs!.classes as number | undefined) ?? V },
   ]);
-  if (bf16) [a!, b!].forEach((p) => cuda.release(p)); // stream-ordered: after the GEMM that reads them
   return loss;
 };
 
@@ -117,13 +116,12 @@ const headLossGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const precision = bf16 ? 'bf16' : cuda.matmulPrecision === 'fp32' ? 'fp32' : 'tf32';
   const hs = cuda.scratch(N * D * (bf16 ? 2 : 4)); // dy∘h, in the GEMM's input type
   cuda.launchElementwise(HEAD_LOSS_SOURCE, bf16 ? 'scale_rows_bf16' : 'scale_rows', N * D, [hs, cuda.pointer(h), cuda.pointer(dy), { i32: D }, BigInt(N * D)]);
-  const w = bf16 ? bf16Copy(cuda, cuda.pointer(weight), V * D) : cuda.pointer(weight);
+  const w = bf16 ? bf16Operand(cuda, weight) : cuda.pointer(weight);
   const gemm = { strideA: 0, strideB: 0, batch: 1, precision } as const;
   cuda.cublas.gemm({ ...gemm, m: V, n: D, k: N, transposeA: true, transposeB: false, a: dlogits, b: hs, c: cuda.pointer(dweight) });
   cuda.cublas.gemm({ ...gemm, m: N, n: D, k: V, transposeA: false, transposeB: false, a: dlogits, b: w, c: cuda.pointer(dh) });
   cuda.launchElementwise(HEAD_LOSS_SOURCE, 'scale_rows', N * D, [cuda.pointer(dh), cuda.pointer(dh), cuda.pointer(dy), { i32: D }, BigInt(N * D)]);
   cuda.release(hs);
-  if (bf16) cuda.release(w);
   return [dh, dweight];
 };
 

@@ -103,6 +103,7 @@ const write: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
     cuda.pointer(cache!), cuda.pointer(update!), cuda.pointer(rows!), cuda.pointer(positions!), cos ? cuda.pointer(cos) : 0n, sin ? cuda.pointer(sin) : 0n,
     { i32: B! }, { i32: T! }, { i32: K! }, { i32: cache!.shape[2]! }, { i32: Dh! },
   ]);
+  cuda.written(cache!);
   return [];
 };
 

@@ -1,7 +1,8 @@
 // Matrix products through cuBLAS (see ffi/cublas.ts for the row-major arrangement). In bf16 precision
-// the float32 operands are first rounded into temporary bfloat16 copies; sums stay float32. A copy costs
-// a pass over memory, so a product does it only when it has enough arithmetic per converted element to
-// win it back; the others (attention's probabilities times values, for one) run in TF32.
+// the float32 operands are first rounded into bfloat16 copies, which the backend keeps with the tensor
+// (bf16Of) for the next product that reads it; sums stay float32. A copy costs a pass over memory, so a
+// product makes one only when it has enough arithmetic per converted element to win it back; the others
+// run in TF32.
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
 
@@ -21,11 +22,14 @@ extern "C" __global__ void to_bf16(unsigned short* out, const float* x, long lon
 }
 `;
 
-/** A bfloat16 copy of n float32 values at `ptr`, in scratch memory: release() it after use. */
-export function bf16Copy(cuda: CudaBackend, ptr: bigint, n: number): bigint {
-  const half = cuda.scratch(n * 2);
-  cuda.launchElementwise(TO_BF16_SOURCE, 'to_bf16', n, [half, ptr, BigInt(n)]);
-  return half;
+/** The bfloat16 copy of a float32 tensor that the backend keeps with it (made now if there is none). */
+export function bf16Operand(cuda: CudaBackend, t: tf.TensorInfo): bigint {
+  return cuda.bf16Of(t, () => {
+    const n = tf.util.sizeFromShape(t.shape);
+    const half = cuda.scratch(n * 2);
+    cuda.launchElementwise(TO_BF16_SOURCE, 'to_bf16', n, [half, cuda.pointer(t), BigInt(n)]);
+    return half;
+  });
 }
 
 /**
@@ -56,13 +60,12 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const out = cuda.allocate([...batchShape, m!, n!], 'float32');
   if (batch * m! * n! === 0) return out;
   const precision = cuda.matmulPrecision === 'bf16' && worthBf16(m! * n! * k! * batch, sizeA * m! * k! + sizeB * k! * n!) ? 'bf16' : cuda.matmulPrecision === 'fp32' ? 'fp32' : 'tf32';
-  const operand = (t: tf.TensorInfo) => (precision === 'bf16' ? bf16Copy(cuda, cuda.pointer(t), tf.util.sizeFromShape(t.shape)) : cuda.pointer(t));
+  const operand = (t: tf.TensorInfo) => (precision === 'bf16' ? bf16Operand(cuda, t) : cuda.pointer(t));
   const [pa, pb] = [operand(a), operand(b)];
   cuda.cublas.gemm({
     m: m!, n: n!, k: k!, transposeA, transposeB, a: pa, b: pb, c: cuda.pointer(out),
     strideA: sizeA === 1 ? 0 : m! * k!, strideB: sizeB === 1 ? 0 : k! * n!, batch, precision,
   });
-  if (precision === 'bf16') [pa, pb].forEach((p) => cuda.release(p)); // stream-ordered: freed after the GEMM runs
   return out;
 };
 
