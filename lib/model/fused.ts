@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 /** Names of the fused kernels, which lib/model and every backend that implements them import (see gradOf). */
 export const FUSED = {
   rmsNorm: 'TinyRmsNorm',
+  addRmsNorm: 'TinyAddRmsNorm',
   swiglu: 'TinySwiGlu',
   rope: 'TinyRope',
   causalSoftmax: 'TinyCausalSoftmax',
@@ -56,6 +57,20 @@ tf.registerGradient({
     const [x, weight] = saved as [tf.Tensor, tf.Tensor];
     const [dx, dweight] = grad(FUSED.rmsNorm, { dy: dy as tf.Tensor, x, weight }, attrs) as tf.Tensor[];
     return { x: () => dx!, weight: () => dweight! };
+  },
+});
+
+// Both inputs of the sum get the same gradient: the sum's own (from the next layer) plus what flows back
+// through the norm — added by the backward kernel itself, so the residual stream needs no Add of its own.
+tf.registerGradient({
+  kernelName: FUSED.addRmsNorm,
+  inputsToSave: ['weight'],
+  outputsToSave: [true, false],
+  gradFunc: (dys, saved, attrs) => {
+    const [dsum, dnormed] = dys as tf.Tensor[];
+    const [weight, sum] = saved as [tf.Tensor, tf.Tensor];
+    const [dx, dweight] = grad(FUSED.addRmsNorm, { dy: dnormed!, x: sum, weight, residual: dsum! }, attrs) as tf.Tensor[];
+    return { h: () => dx!, delta: () => tf.clone(dx!), weight: () => dweight! };
   },
 });
 

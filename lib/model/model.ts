@@ -13,7 +13,7 @@ import type { QuantType } from '../quant/types.js';
 import { headCrossEntropy, meanLoss } from './loss.js';
 import { swiglu, type MlpWeights } from './mlp.js';
 import { moe, type MoeWeights } from './moe.js';
-import { rmsNorm } from './rmsnorm.js';
+import { addRmsNorm, rmsNorm } from './rmsnorm.js';
 import { ropeTables, type RopeTables } from './rope.js';
 
 /** Every parameter's name and shape, in Hugging Face's order. */
@@ -274,22 +274,27 @@ export class LlamaModel {
     const [B, T] = ids.shape;
     const cacheRows = options.cacheRows ?? Array.from({ length: B }, (_, b) => b);
     const placement = options.placement ?? options.cache?.place(cacheRows, T); // where every layer writes this pass's keys and values
-    let h = tf.gather(this.embedding, ids) as tf.Tensor3D; // [B, T, D]
+    let h = tf.gather(this.embedding, ids) as tf.Tensor3D; // [B, T, D]: the residual stream
     let auxLoss: tf.Scalar | null = null; // the MoE layers' (no tensor without them: a CUDA graph has no host copies)
+    let normed = rmsNorm(h, this.layers[0]!.inputNorm, c.normEps) as tf.Tensor3D;
     this.layers.forEach((layer, i) => {
-      const normed = rmsNorm(h, layer.inputNorm, c.normEps) as tf.Tensor3D;
-      h = tf.add(h, attention(normed, layer.attention, {
+      const attended = attention(normed, layer.attention, {
         heads: c.heads, kvHeads: c.kvHeads, rope: this.rope,
         cache: placement ? { store: options.cache!, layer: i, placement } : undefined,
-      }));
-      const normed2 = rmsNorm(h, layer.postNorm, c.normEps);
+      });
+      let normed2: tf.Tensor;
+      [h, normed2] = addRmsNorm(h, attended, layer.postNorm, c.normEps) as [tf.Tensor3D, tf.Tensor];
+      let mlpOut: tf.Tensor;
       if (c.moe) {
         const routed = moe(normed2, layer.mlp as MoeWeights, c.moe);
-        h = tf.add(h, routed.y);
+        mlpOut = routed.y;
         auxLoss = auxLoss ? tf.add(auxLoss, routed.auxLoss) as tf.Scalar : routed.auxLoss;
       } else {
-        h = tf.add(h, swiglu(normed2, layer.mlp as MlpWeights));
+        mlpOut = swiglu(normed2, layer.mlp as MlpWeights);
       }
+      // The next layer's input norm (the last sum feeds only the final norm, after this loop).
+      if (i + 1 < this.layers.length) [h, normed] = addRmsNorm(h, mlpOut, this.layers[i + 1]!.inputNorm, c.normEps) as [tf.Tensor3D, tf.Tensor3D];
+      else h = tf.add(h, mlpOut) as tf.Tensor3D;
     });
     if (!options.placement) options.cache?.advance(cacheRows, T);
     return { h: rmsNorm(h, this.finalNorm, c.normEps) as tf.Tensor3D, auxLoss };

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { attention } from '../../lib/model/attention.js';
 import { headCrossEntropy } from '../../lib/model/loss.js';
 import { swiglu } from '../../lib/model/mlp.js';
-import { rmsNorm } from '../../lib/model/rmsnorm.js';
+import { addRmsNorm, rmsNorm } from '../../lib/model/rmsnorm.js';
 import { applyRope, ropeTables } from '../../lib/model/rope.js';
 import { Rng } from '../../lib/rng.js';
 import { AdamW } from '../../lib/train/adamw.js';
@@ -61,6 +61,12 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
 
   it('RMSNorm (D = 37 and 512) and its gradients for x and the weight', async () => {
     for (const D of [37, 512]) await check(`rmsNorm D=${D}`, [[3, 5, D], [D]], ([x, w]) => rmsNorm(x!, w!, 1e-5), 1e-4);
+  });
+
+  it('a residual step and RMSNorm in one (D = 37 and 512): the sum, the normed sum, and the gradients of h, delta and the weight', async () => {
+    for (const D of [37, 512]) {
+      await check(`addRmsNorm D=${D}`, [[3, 5, D], [3, 5, D], [D]], ([h, d, w]) => tf.concat(addRmsNorm(h!, d!, w!, 1e-5), -1), 1e-4);
+    }
   });
 
   it('SwiGLU MLP and its gradients', async () => {

@@ -8,14 +8,22 @@ import { filled } from './layout.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. */
+/**
+ * y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. With delta (else null), the row normalized
+ * is x + delta, which is also written to sum: a step of the residual stream and the norm after it.
+ */
 export const RMS_NORM_SOURCE = `${BLOCK_REDUCE}
-extern "C" __global__ void rms_norm(float* y, const float* x, const float* w, int D, float eps) {
-  const float* row = x + (long long)blockIdx.x * D;
+extern "C" __global__ void rms_norm(float* y, float* sum, const float* x, const float* delta, const float* w, int D, float eps) {
+  long long row = (long long)blockIdx.x * D;
+  const float* v = delta ? sum + row : x + row;  // the row normalized, once written
   float ss = 0.0f;
-  for (int j = threadIdx.x; j < D; j += blockDim.x) ss += row[j] * row[j];
+  for (int j = threadIdx.x; j < D; j += blockDim.x) {
+    float xj = x[row + j];
+    if (delta) sum[row + j] = xj += delta[row + j];
+    ss += xj * xj;
+  }
   float r = rsqrtf(block_sum(ss) / D + eps);
-  for (int j = threadIdx.x; j < D; j += blockDim.x) y[(long long)blockIdx.x * D + j] = row[j] * r * w[j];
+  for (int j = threadIdx.x; j < D; j += blockDim.x) y[row + j] = v[j] * r * w[j];  // (each thread reads back only what it wrote)
 }
 `;
 
@@ -23,12 +31,13 @@ extern "C" __global__ void rms_norm(float* y, const float* x, const float* w, in
 const NORM_WARPS = 8;
 
 /**
- * Backward of RMSNorm with x̂ = x·r: dx = r·(dy·w − x̂·mean(dy·w·x̂)), dw = Σ_rows dy·x̂. A warp per row
- * (its second pass reads the row again, from the cache); a block sums its rows' share of dw in shared
+ * Backward of RMSNorm with x̂ = x·r: dx = r·(dy·w − x̂·mean(dy·w·x̂)) (+ residual, the gradient that
+ * reaches x another way — the residual stream's — when given), dw = Σ_rows dy·x̂. A warp per row (its
+ * second pass reads the row again, from the cache); a block sums its rows' share of dw in shared
  * memory (dynamic, D floats) and adds it to dw (zeroed) once, with atomics.
  */
 export const RMS_NORM_GRAD_SOURCE = `${BLOCK_REDUCE}
-extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, const float* x, const float* w, int rows, int D, float eps) {
+extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* residual, int rows, int D, float eps) {
   extern __shared__ float dw_block[];
   for (int j = threadIdx.x; j < D; j += blockDim.x) dw_block[j] = 0.0f;
   __syncthreads();
@@ -42,7 +51,7 @@ extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, 
     float mean = warp_sum(dot) * rs / D;  // mean(dy·w·x̂)
     for (int j = lane; j < D; j += 32) {
       float xhat = xr[j] * rs;
-      dx[r * D + j] = rs * (dyr[j] * w[j] - xhat * mean);
+      dx[r * D + j] = rs * (dyr[j] * w[j] - xhat * mean) + (residual ? residual[r * D + j] : 0.0f);
       atomicAdd(&dw_block[j], dyr[j] * xhat);
     }
   }
@@ -91,27 +100,36 @@ export function launchRope(cuda: CudaBackend, out: bigint, x: bigint, tables: { 
 /** Blocks of the backward, a warp per row: enough to fill the GPU, at most one warp per row. */
 const normBlocks = (cuda: CudaBackend, rows: number) => Math.min(Math.ceil(rows / NORM_WARPS), cuda.multiprocessors * 8);
 
+/** inputs {x, weight} → y; or {h, delta, weight} → [h + delta, y of it] (TinyAddRmsNorm). */
 const rmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
-  const { x, weight } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
+  const { x, h, delta, weight } = inputs as Record<string, tf.TensorInfo | undefined>;
+  const input = (x ?? h)!;
   const cuda = backend as CudaBackend;
-  const D = x.shape[x.shape.length - 1]!;
-  const rows = tf.util.sizeFromShape(x.shape) / D;
-  const y = cuda.allocate(x.shape, 'float32');
-  if (rows > 0) cuda.launch(RMS_NORM_SOURCE, 'rms_norm', rows, ROW_BLOCK, [cuda.pointer(y), cuda.pointer(x), cuda.pointer(weight), { i32: D }, { f32: attrs!.eps as number }]);
-  return y;
+  const D = input.shape[input.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(input.shape) / D;
+  const y = cuda.allocate(input.shape, 'float32');
+  const sum = delta ? cuda.allocate(input.shape, 'float32') : null;
+  if (rows > 0) {
+    cuda.launch(RMS_NORM_SOURCE, 'rms_norm', rows, ROW_BLOCK, [
+      cuda.pointer(y), sum ? cuda.pointer(sum) : 0n, cuda.pointer(input), delta ? cuda.pointer(delta) : 0n, cuda.pointer(weight!), { i32: D }, { f32: attrs!.eps as number },
+    ]);
+  }
+  return sum ? [sum, y] : y;
 };
 
+/** inputs {dy, x, weight, residual?} → [dx (+ residual), dweight]. */
 const rmsNormGrad: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
-  const { dy, x, weight } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; weight: tf.TensorInfo };
+  const { dy, x, weight, residual } = inputs as Record<string, tf.TensorInfo | undefined>;
   const cuda = backend as CudaBackend;
-  const D = x.shape[x.shape.length - 1]!;
+  const D = x!.shape[x!.shape.length - 1]!;
   if (D > 12_288) throw new Error(`cuda backend: fused RMSNorm's gradient sums dw in shared memory, which holds widths up to 12,288, got ${D}`);
-  const rows = tf.util.sizeFromShape(x.shape) / D;
-  const dx = cuda.allocate(x.shape, 'float32');
-  const dw = filled(cuda, weight.shape, 'float32', 0);
+  const rows = tf.util.sizeFromShape(x!.shape) / D;
+  const dx = cuda.allocate(x!.shape, 'float32');
+  const dw = filled(cuda, weight!.shape, 'float32', 0);
   if (rows > 0) {
     cuda.launch(RMS_NORM_GRAD_SOURCE, 'rms_norm_grad', normBlocks(cuda, rows), 32 * NORM_WARPS, [
-      cuda.pointer(dx), cuda.pointer(dw), cuda.pointer(dy), cuda.pointer(x), cuda.pointer(weight), { i32: rows }, { i32: D }, { f32: attrs!.eps as number },
+      cuda.pointer(dx), cuda.pointer(dw), cuda.pointer(dy!), cuda.pointer(x!), cuda.pointer(weight!), residual ? cuda.pointer(residual) : 0n,
+      { i32: rows }, { i32: D }, { f32: attrs!.eps as number },
     ], 4 * D);
   }
   return [dx, dw];
@@ -148,5 +166,5 @@ const rope: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
 
 /** This family's tfjs kernels by name. */
 export const FUSED_LAYER_KERNELS: [string, tf.KernelFunc][] = [
-  [FUSED.rmsNorm, rmsNorm], [gradOf(FUSED.rmsNorm), rmsNormGrad], [FUSED.swiglu, swiglu], [gradOf(FUSED.swiglu), swigluGrad], [FUSED.rope, rope],
+  [FUSED.rmsNorm, rmsNorm], [gradOf(FUSED.rmsNorm), rmsNormGrad], [FUSED.addRmsNorm, rmsNorm], [gradOf(FUSED.addRmsNorm), rmsNormGrad], [FUSED.swiglu, swiglu], [gradOf(FUSED.swiglu), swigluGrad], [FUSED.rope, rope],
 ];
