@@ -5,6 +5,7 @@
 // causal mask, padding after a row's end cannot change what came before it.
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../model/model.js';
+import { floatValuesOf } from '../backend/read-values.js';
 
 /** log p(ids[t] | ids[<t]) for t ≥ 1; the first token has no prediction (null). */
 export function scoreIds(model: LlamaModel, ids: number[]): (number | null)[] {
@@ -18,7 +19,7 @@ export function tokenLogProbsOfRows(model: LlamaModel, rows: readonly (readonly 
     const pad = (r: readonly number[], from: number) => [...r.slice(from, from + r.length - 1), ...new Array<number>(T - (r.length - 1)).fill(0)];
     const inputs = tf.tensor2d(group.map((r) => pad(r, 0)), [group.length, T], 'int32');
     const targets = tf.tensor2d(group.map((r) => pad(r, 1)), [group.length, T], 'int32');
-    const logProbs = tf.tidy(() => model.tokenLogProbs(inputs, targets).dataSync() as Float32Array); // [B·T]
+    const logProbs = floatValuesOf(() => model.tokenLogProbs(inputs, targets)); // [B·T]
     tf.dispose([inputs, targets]);
     return group.map((r, b) => logProbs.slice(b * T, b * T + r.length - 1));
   });
@@ -29,7 +30,7 @@ export function nextTokenLogProbs(model: LlamaModel, rows: readonly (readonly nu
   return inBatches(model, rows, (r) => r.length, batch, onBatch, (group, T) => {
     const padded = tf.tensor2d(group.map((r) => [...r, ...new Array<number>(T - r.length).fill(0)]), [group.length, T], 'int32');
     const last = tf.tensor1d(group.map((r) => r.length - 1), 'int32');
-    const picked = tf.tidy(() => tf.gather(tf.logSoftmax(model.logitsAt(padded, last)), tf.tensor1d(ids as number[], 'int32'), 1).dataSync() as Float32Array); // [B, ids]
+    const picked = floatValuesOf(() => tf.gather(tf.logSoftmax(model.logitsAt(padded, last)), tf.tensor1d(ids as number[], 'int32'), 1)); // [B, ids]
     tf.dispose([padded, last]);
     return group.map((_, b) => picked.slice(b * ids.length, (b + 1) * ids.length));
   });

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend, CudaGraph } from '../backend/cuda/backend.js';
 import type { KvCache } from '../model/kv-cache.js';
 import type { LlamaModel } from '../model/model.js';
+import { floatValuesOf } from '../backend/read-values.js';
 
 /** What a step gives: the logits [B·V], or (only where no row needs them) each row's most likely next id. */
 export interface StepOutput {
@@ -30,7 +31,7 @@ class EagerStep implements DecodeStep {
   constructor(private readonly model: LlamaModel, private readonly cache: KvCache, readonly mode = 'eager') {}
 
   run(ids: readonly number[], rows: readonly number[]): StepOutput {
-    const logits = tf.tidy(() => this.model.logitsAt(tf.tensor2d(ids as number[], [ids.length, 1], 'int32'), undefined, { cache: this.cache, cacheRows: rows }).dataSync() as Float32Array);
+    const logits = floatValuesOf(() => this.model.logitsAt(tf.tensor2d(ids as number[], [ids.length, 1], 'int32'), undefined, { cache: this.cache, cacheRows: rows }));
     return { logits, mostLikely: null };
   }
 

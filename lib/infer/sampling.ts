@@ -9,6 +9,7 @@ import { ENDOFTEXT, IM_END } from '../tokenizer/special.js';
 import { TextStream } from '../tokenizer/text-stream.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { checkSamplingOptions, type GenerateOptions, type SampleOptions } from './sampling-options.js';
+import { floatValuesOf } from '../backend/read-values.js';
 
 export { checkSamplingOptions, SAMPLING_DEFAULTS, type GenerateOptions, type OptionNames, type SampleOptions } from './sampling-options.js';
 
@@ -170,10 +171,10 @@ export function prefill(model: LlamaModel, prompts: readonly (readonly number[])
   const B = prompts.length;
   const T = Math.max(...prompts.map((p) => p.length));
   const padded = Int32Array.from({ length: B * T }, (_, i) => prompts[Math.floor(i / T)]![i % T] ?? 0); // [B, T]
-  const logits = tf.tidy(() => {
+  const logits = floatValuesOf(() => {
     const placement = cache.place(rows, T); // every row from 0: attention over the prompt itself
     const last = tf.tensor1d(prompts.map((p) => p.length - 1), 'int32'); // [B]: each row's own last position
-    return model.logitsAt(tf.tensor2d(padded, [B, T], 'int32'), last, { cache, placement }).dataSync() as Float32Array; // [B·V]
+    return model.logitsAt(tf.tensor2d(padded, [B, T], 'int32'), last, { cache, placement }); // [B, V]
   });
   rows.forEach((r, b) => cache.advance([r], prompts[b]!.length));
   const V = model.config.vocabSize;

@@ -16,6 +16,7 @@ import { ApiError, badField } from './errors.js';
 import { chatPage, pageAsset } from './page.js';
 import { type GenerationRequest, parseChatRequest, parseCompletionRequest, parseJsonBody } from './requests.js';
 import { type Job, Scheduler } from './scheduler.js';
+import { floatValuesOf } from '../backend/read-values.js';
 
 /** How the server runs (options.ts holds the defaults). */
 export interface ServeOptions {
@@ -201,7 +202,9 @@ export function createApiServer(model: LlamaModel, tokenizer: Tokenizer, options
 
   /** log p of each prompt token given those before (null for the first), and the top k at each position. */
   const promptTokenLogprobs = (ids: number[], k: number): CompletionLogprobs => {
-    const logits = tf.tidy(() => model.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).logits.squeeze([0]).arraySync() as number[][]);
+    const V = model.config.vocabSize;
+    const all = floatValuesOf(() => model.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).logits); // [1, T, V]
+    const logits = ids.map((_, t) => all.subarray(t * V, (t + 1) * V));
     const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
     let offset = 0;
     ids.forEach((id, t) => {

@@ -12,6 +12,7 @@ import type { LlamaModel } from '../../model/model.js';
 import type { Objective } from '../objective.js';
 import type { DpoOptions } from '../options.js';
 import { batchTensors } from '../step.js';
+import { floatValuesOf } from '../../backend/read-values.js';
 
 /** Sum over each row of log p(target)·weight: [B]. */
 export function sequenceLogProbs(model: LlamaModel, inputs: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D): tf.Tensor1D {
@@ -72,7 +73,7 @@ export function referenceLogProbs(model: LlamaModel, loader: Pick<BatchLoader, '
   const out = new Float32Array(examples);
   for (let done = 0; done < examples; done += loader.batch) {
     const tensors = batchTensors(loader.next(), loader.batch);
-    const sums = tf.tidy(() => sequenceLogProbs(model, tensors.inputs, tensors.targets, tensors.weights!).dataSync());
+    const sums = floatValuesOf(() => sequenceLogProbs(model, tensors.inputs, tensors.targets, tensors.weights!));
     tf.dispose(Object.values(tensors));
     out.set(sums.subarray(0, Math.min(loader.batch, examples - done)), done);
     onProgress?.(Math.min(done + loader.batch, examples));

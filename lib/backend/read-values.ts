@@ -1,0 +1,18 @@
+// Reading a result back to the host: the values of a tensor made inside a tf.tidy. The read happens
+// after the tidy, not inside it: a typed array returned from tf.tidy is searched value by value for
+// tensors to keep (tfjs walks whatever a tidy returns), which for a step's logits — 6,400 values per
+// row — costs more than the step.
+import * as tf from '@tensorflow/tfjs';
+
+/** The values of the tensor `make` returns (its intermediates freed, the tensor too). */
+export function valuesOf<T extends tf.Tensor>(make: () => T): Float32Array | Int32Array {
+  const t = tf.tidy(make);
+  try {
+    return t.dataSync() as Float32Array | Int32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
+/** valuesOf for float32 results. */
+export const floatValuesOf = <T extends tf.Tensor>(make: () => T): Float32Array => valuesOf(make) as Float32Array;
