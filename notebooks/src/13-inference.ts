@@ -161,14 +161,15 @@ console.log(lengths.map((n, i) => `${n} tokens: ${rates.cache[i]!.toFixed(0)} vs
 // to run it. So on `cuda` the step is recorded once as a **CUDA graph** (`lib/infer/decode-step.ts`) and
 // replayed with one launch per token: everything that changes between steps (the new ids, each row's
 // position) is read by the kernels from small input tensors refilled in place, and a greedy step even
-// picks the next id on the GPU, so only the ids come back. Measured on an H100 (`bench/README.md`), the
-// `92m` shape at vocabulary 6,400:
+// picks the next id on the GPU, so only the ids come back. Prompts that start together are prefilled
+// together, in one forward pass. Measured on an H100 (`bench/README.md`), the `92m` shape at vocabulary
+// 6,400, prompts of 32 and 128 new tokens (over 32 streams: end to end, prefill included):
 //
 // | | tokens/s at batch 1 | over 32 streams |
 // |---|---:|---:|
 // | op by op, every kernel dispatched by tfjs | 251 | 433 |
-// | the same kernels replayed from a CUDA graph | 1,914 | 15,389 |
-// | Hugging Face `generate` (bf16, eager PyTorch) | 25 | 781 |
+// | the same kernels replayed from a CUDA graph | 2,086 | 23,243 |
+// | Hugging Face `generate` (bf16, eager PyTorch) | 23 | 729 |
 //
 // ## 3. Streaming, a character at a time
 //

@@ -100,21 +100,31 @@ export function launchRope(cuda: CudaBackend, out: bigint, x: bigint, tables: { 
 /** Blocks of the backward, a warp per row: enough to fill the GPU, at most one warp per row. */
 const normBlocks = (cuda: CudaBackend, rows: number) => Math.min(Math.ceil(rows / NORM_WARPS), cuda.multiprocessors * 8);
 
-/** inputs {x, weight} → y; or {h, delta, weight} → [h + delta, y of it] (TinyAddRmsNorm). */
-const rmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
-  const { x, h, delta, weight } = inputs as Record<string, tf.TensorInfo | undefined>;
-  const input = (x ?? h)!;
-  const cuda = backend as CudaBackend;
-  const D = input.shape[input.shape.length - 1]!;
-  const rows = tf.util.sizeFromShape(input.shape) / D;
-  const y = cuda.allocate(input.shape, 'float32');
-  const sum = delta ? cuda.allocate(input.shape, 'float32') : null;
+/** y = RMSNorm(x) — of x + delta, also written to sum, when delta is given. */
+function launchRmsNorm(cuda: CudaBackend, x: tf.TensorInfo, delta: tf.TensorInfo | null, weight: tf.TensorInfo, eps: number): { y: tf.TensorInfo; sum: tf.TensorInfo | null } {
+  const D = x.shape[x.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(x.shape) / D;
+  const y = cuda.allocate(x.shape, 'float32');
+  const sum = delta ? cuda.allocate(x.shape, 'float32') : null;
   if (rows > 0) {
     cuda.launch(RMS_NORM_SOURCE, 'rms_norm', rows, ROW_BLOCK, [
-      cuda.pointer(y), sum ? cuda.pointer(sum) : 0n, cuda.pointer(input), delta ? cuda.pointer(delta) : 0n, cuda.pointer(weight!), { i32: D }, { f32: attrs!.eps as number },
+      cuda.pointer(y), sum ? cuda.pointer(sum) : 0n, cuda.pointer(x), delta ? cuda.pointer(delta) : 0n, cuda.pointer(weight), { i32: D }, { f32: eps },
     ]);
   }
-  return sum ? [sum, y] : y;
+  return { y, sum };
+}
+
+/** inputs {x, weight} → y. */
+const rmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { x, weight } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
+  return launchRmsNorm(backend as CudaBackend, x, null, weight, attrs!.eps as number).y;
+};
+
+/** inputs {h, delta, weight} → [h + delta, its RMSNorm]. */
+const addRmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { h, delta, weight } = inputs as { h: tf.TensorInfo; delta: tf.TensorInfo; weight: tf.TensorInfo };
+  const { y, sum } = launchRmsNorm(backend as CudaBackend, h, delta, weight, attrs!.eps as number);
+  return [sum!, y];
 };
 
 /** inputs {dy, x, weight, residual?} → [dx (+ residual), dweight]. */
@@ -166,5 +176,5 @@ const rope: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
 
 /** This family's tfjs kernels by name. */
 export const FUSED_LAYER_KERNELS: [string, tf.KernelFunc][] = [
-  [FUSED.rmsNorm, rmsNorm], [gradOf(FUSED.rmsNorm), rmsNormGrad], [FUSED.addRmsNorm, rmsNorm], [gradOf(FUSED.addRmsNorm), rmsNormGrad], [FUSED.swiglu, swiglu], [gradOf(FUSED.swiglu), swigluGrad], [FUSED.rope, rope],
+  [FUSED.rmsNorm, rmsNorm], [gradOf(FUSED.rmsNorm), rmsNormGrad], [FUSED.addRmsNorm, addRmsNorm], [gradOf(FUSED.addRmsNorm), rmsNormGrad], [FUSED.swiglu, swiglu], [gradOf(FUSED.swiglu), swigluGrad], [FUSED.rope, rope],
 ];
