@@ -66,6 +66,7 @@ export class BatchDecoder {
    */
   join(sequences: readonly Sequence[]): Sequence[] {
     this.freeFinished();
+    if (sequences.some((s) => s.ids.length > 0)) throw new Error('generate: a sequence that has started cannot join again');
     const starting = sequences.filter((s) => !s.done); // (maxNewTokens 0)
     const free = this.rows.flatMap((s, r) => (s ? [] : [r]));
     if (starting.length > free.length) {

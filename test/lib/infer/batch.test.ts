@@ -61,6 +61,7 @@ describe('prefill', () => {
     while (batch.size > 0) batch.step();
     expect(sequences.map((s) => s.ids)).toEqual(prompts.map((p) => generate(model, p, options)));
     expect(() => batch.join(Array.from({ length: 5 }, () => batch.sequence(prompts[0]!, options)))).toThrow("generate: 5 sequences to start, but only 4 of the batch's 4 rows are free");
+    expect(() => batch.join([sequences[0]!])).toThrow('generate: a sequence that has started cannot join again');
     batch.dispose();
   });
 });
