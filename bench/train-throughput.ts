@@ -22,8 +22,10 @@ const H100_BF16_DENSE_TFLOPS = 989;
 
 const args = parseArgs(process.argv.slice(2));
 const preset = stringFlag(args, 'preset', '92m')!;
-const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 64798, 2)! });
-const B = intFlag(args, 'batch', 32, 1)!, T = intFlag(args, 'seq', config.maxSeq, 2)!, accum = intFlag(args, 'accum', 1, 1)!;
+const presetSeq = presetConfig(preset).maxSeq;
+const B = intFlag(args, 'batch', 32, 1)!, T = intFlag(args, 'seq', presetSeq, 2)!, accum = intFlag(args, 'accum', 1, 1)!;
+// A --seq beyond the preset's context lengthens it (RoPE tables, the limit a model checks).
+const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 64798, 2)!, maxSeq: Math.max(T, presetSeq) });
 const steps = intFlag(args, 'steps', 10, 1)!;
 const precisions = (listFlag(args, 'matmul').length > 0 ? listFlag(args, 'matmul').join(',') : 'bf16,tf32').split(',').map((p) => parseMatmulPrecision(p));
 const backendName = parseBackendName(stringFlag(args, 'backend', 'auto')!);

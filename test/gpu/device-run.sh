@@ -5,7 +5,8 @@
 #   xz -9 -f .device/*.mjs && cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm .device/
 # then run `bash test/gpu/device-run.sh` there with .device carried; logs and JSON land in $OUT (or ./gpu-out).
 # A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default
-# (STEPS=precision: decoding with tf32 and bf16 products; STEPS=speed: training throughput beside
+# (STEPS=precision: decoding with tf32 and bf16 products; STEPS=costs: throughput over presets and
+# sequence lengths beside torch.compile; STEPS=speed: training throughput beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
 # into .device/).
 # It runs: the GPU suite (every cuda kernel, fused op, quantized kernel and batched decode against the
@@ -68,6 +69,25 @@ step 'training throughput: 92m bf16 (vocabulary 64,798, batch 32 × 1024) beside
 node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 10 --backend cuda --profile > "$out/speed.txt" 2>&1
 WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/speed.txt" 2>> "$out/speed.err"
 cat "$out/speed.txt" >> "$out/steps.log"
+fi
+
+if wanted costs; then  # (not in the default run; ~8 minutes)
+step 'how cost grows: presets 16m … 1.5b (vocabulary 64,798, bf16) and sequence 512 / 2048 at 92m, ours beside torch.compile'
+# preset dim ffn layers heads batch accum seq — the largest batch × accumulation that fits 80 GB
+while read -r p dim ffn layers heads batch accum seq; do
+  node .device/train-throughput.mjs --preset "$p" --vocab 64798 --batch "$batch" --accum "$accum" --seq "$seq" --matmul bf16 --steps 6 --backend cuda >> "$out/costs.txt" 2>&1
+  DIM=$dim FFN=$ffn LAYERS=$layers HEADS=$heads KV_HEADS=$heads SEQ=$seq BATCH=$((batch * accum)) WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/costs.txt" 2>> "$out/costs.err"
+done <<'SHAPES'
+16m 120 384 6 6 64 1 512
+42m 288 768 6 6 64 1 512
+92m 512 1408 8 8 64 1 512
+92m 512 1408 8 8 32 1 1024
+92m 512 1408 8 8 16 1 2048
+210m 768 2048 16 12 16 1 1024
+440m 1024 2816 24 16 8 2 1024
+1.5b 2048 5504 24 16 4 2 1024
+SHAPES
+cat "$out/costs.txt" >> "$out/steps.log"
 fi
 
 if wanted eval; then
