@@ -5,10 +5,11 @@
 //
 // Layout: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] as the projections produce them (no transposes);
 // query head h reads K/V head h / (H / Hkv). RoPE is the TinyRope kernel's pass over q and k before
-// (temporary rotated copies) and over their gradients after. Tiles travel from memory to shared memory
-// with cp.async (float32 tiles), or are rounded to bfloat16 on the way in bf16, whose fragments are then
-// read with ldmatrix (mma.ts); the forward fetches the next K/V tile before it works on the current one. Saved for the backward pass, in the
-// output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
+// (temporary rotated copies) and over their gradients after. Tiles arrive in a float32 staging buffer
+// by cp.async while the warps work on the previous tile, then are copied into the tiles the products
+// read — rounded to bfloat16 in bf16, whose fragments are then read with ldmatrix (mma.ts). Saved for
+// the backward pass, in the output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the
+// scaled scores.
 //
 // Backward, one block per 64 keys (and K/V head): for every later query tile it recomputes the
 // probabilities P from q, k and lse, then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Δ) with
