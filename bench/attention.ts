@@ -5,6 +5,7 @@
 //   npx tsx bench/attention.ts [--batch 32 --seq 1024 --heads 8 --kv-heads 8 --head-dim 64 --matmul bf16 --repeat 20]
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../lib/backend/cuda/backend.js';
+import { NVRTC_OPTIONS } from '../lib/backend/cuda/compile.js';
 import { flashSource } from '../lib/backend/cuda/kernels/flash-attention.js';
 import { MMA_PRECISION } from '../lib/backend/cuda/kernels/mma.js';
 import { Nvrtc } from '../lib/backend/cuda/ffi/nvrtc.js';
@@ -21,7 +22,7 @@ await initBackend('cuda', { quiet: true, matmul });
 const cuda = tf.backend() as CudaBackend;
 
 // ptxas's account of the kernels as the backend compiles them.
-const { log } = new Nvrtc().compile(flashSource(Dh, MMA_PRECISION[matmul]), 'flash.cu', [`--gpu-architecture=${cuda.arch}`, '-default-device', '--std=c++17', '--ptxas-options=-v']);
+const { log } = new Nvrtc().compile(flashSource(Dh, MMA_PRECISION[matmul]), 'flash.cu', [`--gpu-architecture=${cuda.arch}`, ...NVRTC_OPTIONS, '--ptxas-options=-v']);
 for (const line of log.split('\n').filter((l) => /Used|spill|Compiling entry/.test(l))) console.log(`ptxas: ${line.trim()}`);
 
 const rope = ropeTables(Dh, T, 10000);

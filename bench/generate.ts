@@ -1,7 +1,9 @@
 // Decoding speed: a prompt of --prompt ids, then --new greedy tokens with the KV cache, on random
 // weights of a preset (what the weights are does not change the time). At batch 1: time to first token
 // and decode tokens/s; with --batch n: n prompts at once (a BatchDecoder: their prompts in one pass, then
-// one forward pass per step for all), aggregate tokens/s end to end, the prefill's time and the steps' tokens/s. On cuda, steps replay a CUDA graph (TINYLLM_CUDA_GRAPHS=0: every op eagerly). Prints JSON. Compare with Hugging Face generate in the same command:
+// one forward pass per step for all), aggregate tokens/s end to end, the prefill's time and the steps'
+// tokens/s. On cuda, steps replay a CUDA graph (TINYLLM_CUDA_GRAPHS=0: every op eagerly). Prints JSON.
+// Compare with Hugging Face generate in the same command:
 // --quantize q8_0|q4_0 decodes with the projections quantized (the decoding path of `tinyllm quantize`);
 // --profile then times the kernels of one more decoding step (where a token's time goes; run it with
 // TINYLLM_CUDA_GRAPHS=0 on cuda, as a replayed graph shows the profiler no kernels).
@@ -48,11 +50,13 @@ if (batch > 1) {
   // this batch size is recorded as a CUDA graph in the warm-up.
   const decoder = new BatchDecoder(model, batch, promptLength + newTokens);
   const prompts = Array.from({ length: batch }, () => Array.from({ length: promptLength }, () => rng.int(config.vocabSize)));
+  /** Start every prompt, their prefill in as few passes as the decoder takes. */
+  const joinAll = (maxNewTokens: number) => decoder.join(prompts.map((p) => decoder.sequence(p, { ...greedy, maxNewTokens })));
   const run = (maxNewTokens: number) => {
     const started = performance.now();
     const sequences = prefillEach
       ? prompts.map((p) => decoder.add(p, { ...greedy, maxNewTokens }))
-      : decoder.join(prompts.map((p) => decoder.sequence(p, { ...greedy, maxNewTokens })));
+      : joinAll(maxNewTokens);
     const prefilled = performance.now();
     while (decoder.size > 0) decoder.step();
     const ended = performance.now();
@@ -70,9 +74,9 @@ if (batch > 1) {
   if (args.flags.has('profile')) {
     await printProfile(`prefill of ${batch} prompts`, () => {
       // (ended at once: the next join finds the rows free)
-      for (const s of decoder.join(prompts.map((p) => decoder.sequence(p, { ...greedy, maxNewTokens: newTokens })))) s.finish('length');
+      for (const s of joinAll(newTokens)) s.finish('length');
     });
-    decoder.join(prompts.map((p) => decoder.sequence(p, { ...greedy, maxNewTokens: newTokens })));
+    joinAll(newTokens);
     for (let i = 0; i < newTokens / 2; i++) decoder.step(); // halfway: the cache as full as on average
     await printProfile(`decoding step of ${batch}`, () => decoder.step());
   }

@@ -4,15 +4,12 @@
 // row — costs more than the step.
 import * as tf from '@tensorflow/tfjs';
 
-/** The values of the tensor `make` returns (its intermediates freed, the tensor too). */
-export function valuesOf<T extends tf.Tensor>(make: () => T): Float32Array | Int32Array {
+/** The values of the float32 tensor `make` returns (its intermediates freed, the tensor too). */
+export function floatValuesOf(make: () => tf.Tensor): Float32Array {
   const t = tf.tidy(make);
   try {
-    return t.dataSync() as Float32Array | Int32Array;
+    return t.dataSync() as Float32Array;
   } finally {
     t.dispose();
   }
 }
-
-/** valuesOf for float32 results. */
-export const floatValuesOf = <T extends tf.Tensor>(make: () => T): Float32Array => valuesOf(make) as Float32Array;

@@ -19,11 +19,11 @@ export interface CompiledModule {
 }
 
 /** Options the kernels are compiled with, besides the architecture. */
-const OPTIONS = ['-default-device', '--std=c++17', '-lineinfo'];
+export const NVRTC_OPTIONS: readonly string[] = ['-default-device', '--std=c++17', '-lineinfo'];
 
 /** Compile `source` for `arch` (e.g. 'sm_90'), or take it from the cache; `name` labels errors. */
 export function compileModule(nvrtc: Nvrtc, source: string, name: string, arch: string, cacheDir = kernelCacheDir()): CompiledModule {
-  const options = [`--gpu-architecture=${arch}`, ...OPTIONS];
+  const options = [`--gpu-architecture=${arch}`, ...NVRTC_OPTIONS];
   const key = createHash('sha256').update(JSON.stringify([nvrtc.version, options, source])).digest('hex').slice(0, 32);
   const file = join(cacheDir, `${name}-${arch}-${key}.cubin`);
   if (existsSync(file)) return { cubin: readFileSync(file), cached: true };

@@ -24,6 +24,9 @@ import { MMA_PRECISION, MMA_SOURCE, mmaElemBytes } from './mma.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
+/** Elements that pad each shared-memory row by 16 bytes (PAD in the source). */
+const padElements = (precision: number) => 16 / mmaElemBytes(precision);
+
 /** Queries and keys per tile; a block is 4 warps of 16 rows. */
 const TILE = 64;
 const THREADS = 128;
@@ -34,7 +37,7 @@ ${MMA_SOURCE}
 #define TILE ${TILE}
 #define NT (HD / 8)       // 8-wide column tiles across a head
 #define KC (HD / 16)      // 16-deep chunks across a head
-#define PAD ${16 / mmaElemBytes(precision)}  // shared-memory rows padded by 16 bytes: a fragment's rows fall on different banks
+#define PAD ${padElements(precision)}  // shared-memory rows padded by 16 bytes: a fragment's rows fall on different banks
 #define STRIDE (HD + PAD)
 #define SSTRIDE (TILE + PAD)
 #define FSTRIDE (HD + 4)  // rows of a staged float32 tile
@@ -331,7 +334,7 @@ export function flashSource(headDim: number, precision: number): string {
 }
 
 /** Shared memory of the forward kernel (staging, K and V tiles) and of the backward (staging, K, V, Q, dO and dSᵀ, lse, Δ). */
-const stride = (n: number, precision: number) => n + 16 / mmaElemBytes(precision); // rows padded by 16 bytes, as in the source
+const stride = (n: number, precision: number) => n + padElements(precision);
 const staging = (headDim: number) => 4 * 2 * TILE * (headDim + 4); // two float32 tiles as they arrive
 const forwardSharedBytes = (headDim: number, precision: number) => staging(headDim) + mmaElemBytes(precision) * 2 * TILE * stride(headDim, precision);
 const backwardSharedBytes = (headDim: number, precision: number) =>
