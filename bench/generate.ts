@@ -43,7 +43,9 @@ if (model !== float) float.dispose();
 const rng = new Rng(1);
 const prompt = Array.from({ length: promptLength }, () => rng.int(config.vocabSize));
 const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, maxNewTokens: newTokens };
-const prefillEach = stringFlag(args, 'prefill', 'together') === 'each';
+const prefillMode = stringFlag(args, 'prefill', 'together')!;
+if (prefillMode !== 'together' && prefillMode !== 'each') throw new Error(`--prefill ${prefillMode}: expected together or each`);
+const prefillEach = prefillMode === 'each';
 const header = { backend: describeBackend(), preset, vocab: config.vocabSize, weights: quantize ?? 'float32', prompt: promptLength, batch, ...(batch > 1 ? { prefill: prefillEach ? 'each' : 'together' } : {}) };
 if (batch > 1) {
   // One batch decoder for the warm-up and the timed run, as a server keeps one: on cuda its step for
