@@ -5,7 +5,8 @@
 #   xz -9 -f .device/*.mjs && cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm .device/
 # then run `bash test/gpu/device-run.sh` there with .device carried; logs and JSON land in $OUT (or ./gpu-out).
 # A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default
-# (STEPS=precision: decoding with tf32 and bf16 products; STEPS=costs: throughput over presets and
+# (STEPS=precision: decoding with tf32 and bf16 products; STEPS=band: 300 training steps, the build in
+# .device/main-old.mjs beside this one; STEPS=costs: throughput over presets and
 # sequence lengths beside torch.compile; STEPS=speed: training throughput beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
 # into .device/).
@@ -88,6 +89,19 @@ done <<'SHAPES'
 1.5b 2048 5504 24 16 4 2 1024
 SHAPES
 cat "$out/costs.txt" >> "$out/steps.log"
+fi
+
+if wanted band; then  # (not in the default run; needs .device/main-old.mjs, the build before a numerical change)
+step 'a numerical change and its band: 300 steps of 92m (vocabulary 6,400, batch 32 x 1024, English + modern Chinese), the build before and this one, seeds 0 and 1'
+node .device/main.mjs data prepare --workers 0 --tokenizer datasets/tokenizer --input datasets/corpus/en.jsonl.gz datasets/corpus/zh-modern.jsonl.gz --out /tmp/band-data > "$out/band.txt" 2>&1
+for seed in 0 1; do
+  for build in old new; do
+    main=$([ $build = old ] && echo .device/main-old.mjs || echo .device/main.mjs)
+    node $main train --data /tmp/band-data --out /tmp/band-$build-$seed --preset 92m --steps 300 --batch 32 --seq 1024 --seed $seed --eval-every 100 --save-every 0 --matmul bf16 --backend cuda > /dev/null 2>> "$out/band.txt"
+    sed "s/^/{\"build\":\"$build\",\"seed\":$seed,\"row\":/; s/\$/}/" /tmp/band-$build-$seed/metrics.jsonl >> "$out/band.jsonl"
+  done
+done
+grep -h '"val' "$out/band.jsonl" | cut -c1-200 >> "$out/steps.log"
 fi
 
 if wanted eval; then

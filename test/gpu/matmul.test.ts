@@ -52,7 +52,7 @@ describe('cuda matmul, reshape and cast match cpu', { skip: gpu.skip }, () => {
     await tf.setBackend('cuda');
     cuda.matmulPrecision = 'bf16';
     try {
-      // Shapes with enough arithmetic per converted value for bf16 copies (see worthBf16).
+      // Every bf16 product reads kept bfloat16 copies of its operands.
       const x = tf.randomNormal([4096, 64], 0, 1, 'float32', 1);
       const w = tf.tidy(() => tf.variable(tf.randomNormal([64, 4096], 0, 1, 'float32', 2))); // (its own data: the initial tensor goes)
       const bytes = gpuBytes();

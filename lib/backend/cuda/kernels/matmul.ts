@@ -1,8 +1,8 @@
 // Matrix products through cuBLAS (see ffi/cublas.ts for the row-major arrangement). In bf16 precision
-// the float32 operands are first rounded into bfloat16 copies, which the backend keeps with the tensor
-// (bf16Of) for the next product that reads it; sums stay float32. A copy costs a pass over memory, so a
-// product makes one only when it has enough arithmetic per converted element to win it back; the others
-// run in TF32.
+// every product reads bfloat16 copies of its float32 operands, as PyTorch's autocast does; sums stay
+// float32. A copy costs a pass over memory, so the backend keeps it with the tensor (bf16Of) for every
+// later product that reads it: q, k and v read one normed input, and the backward reads each input of
+// the forward again, so one conversion serves two to four products.
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
 
@@ -32,15 +32,6 @@ export function bf16Operand(cuda: CudaBackend, t: tf.TensorInfo): bigint {
   });
 }
 
-/**
- * Whether bf16 inputs pay for their conversion: they save ~3.3e-15 s per multiply-add (TF32 ~300 vs
- * bf16 ~600 TFLOP/s on an H100) and cost ~2e-12 s per converted element (6 bytes at ~3 TB/s): worth it
- * above ~600 multiply-adds per element; 1,024 keeps a margin.
- */
-function worthBf16(multiplyAdds: number, convertedElements: number): boolean {
-  return multiplyAdds >= 1024 * convertedElements;
-}
-
 /** Batched matrix product through cuBLAS; a batch of size 1 is reused for every batch of the other. */
 const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -59,7 +50,7 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const out = cuda.allocate([...batchShape, m!, n!], 'float32');
   if (batch * m! * n! === 0) return out;
-  const precision = cuda.matmulPrecision === 'bf16' && worthBf16(m! * n! * k! * batch, sizeA * m! * k! + sizeB * k! * n!) ? 'bf16' : cuda.matmulPrecision === 'fp32' ? 'fp32' : 'tf32';
+  const precision = cuda.matmulPrecision;
   const operand = (t: tf.TensorInfo) => (precision === 'bf16' ? bf16Operand(cuda, t) : cuda.pointer(t));
   const [pa, pb] = [operand(a), operand(b)];
   cuda.cublas.gemm({
