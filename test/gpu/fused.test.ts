@@ -14,6 +14,7 @@ import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
 import type { MatmulPrecision } from '../../lib/backend/cuda/ffi/cublas.js';
 import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
 import { Dense } from '../../lib/model/linear.js';
+import { FUSED, gradOf, runFused } from '../../lib/model/fused.js';
 
 const gpu = openGpu();
 
@@ -122,12 +123,17 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
   });
 
   // bf16 inputs keep 8 significant bits (relative 2^-9 each), TF32 11: with scores of size ~1 and sums
-  // over 40–130 terms, allow 3e-2 and 5e-3 of the values' scale.
+  // over 40–130 terms, allow 3e-2 and 5e-3 of the values' scale. The projections around the kernel only
+  // pick coordinates (x = [q | k | v], o the identity): exact in any precision but for one rounding of
+  // their operands, so what is compared is the kernel's own rounding, not that of random products.
   for (const [precision, tol] of [['tf32', 5e-3], ['bf16', 3e-2]] as const) {
     it(`fused flash attention and LM head + cross-entropy in ${precision}`, async () => {
-      const c = flashCases[0]![1];
-      const tables = ropeTables(c.Dh, 160, 10000);
-      await check(`flash attention ${precision}`, flashShapes(c), flash(tables, c.H, c.K), tol, 0.5, precision);
+      const { B, T, H, K, Dh } = flashCases[0]![1];
+      const tables = ropeTables(Dh, 160, 10000);
+      const width = (H + 2 * K) * Dh;
+      const picking = (rows: number, from: number) => new Dense(tf.slice(tf.eye(width), [from, 0], [rows, width])); // [rows, width]
+      const projections = () => ({ q: picking(H * Dh, 0), k: picking(K * Dh, H * Dh), v: picking(K * Dh, (H + K) * Dh), o: new Dense(tf.eye(H * Dh)) });
+      await check(`flash attention ${precision}`, [[B, T, width]], ([x]) => attention(x as tf.Tensor3D, projections(), { heads: H, kvHeads: K, rope: tables }), tol, 0.5, precision);
       tf.dispose([tables.cos, tables.sin]);
       const targets = Array.from({ length: 6 }, () => rng.int(1000));
       await check(`cross-entropy ${precision}`, [[2, 3, 16], [1000, 16]], ([h, w]) => headCrossEntropy(h as tf.Tensor3D, w as tf.Tensor2D, tf.tensor2d(targets, [2, 3], 'int32')), tol, 2, precision);
@@ -146,6 +152,41 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     const inputs = shapes.map((s) => values(size(s)));
     const [cpu, cuda] = await onBoth(() => [globalNorm(inputs.map((v, i) => tf.tensor(v, shapes[i])))]);
     assertClose(cpu[0]!, cuda[0]!, 'global norm', 1e-5);
+  });
+
+  it('bf16: the copies RMSNorm, SwiGLU and its gradient, and flash attention (its output, dV) write beside their outputs are the outputs rounded', async () => {
+    const cuda = tf.findBackend('cuda') as CudaBackend;
+    await tf.setBackend('cuda');
+    cuda.matmulPrecision = 'bf16';
+    tf.engine().startScope(); // (what tidy does, across awaits)
+    try {
+      const [B, T, H, Dh] = [2, 70, 2, 64];
+      const tables = ropeTables(Dh, T, 10000);
+      const tensor = (shape: number[]) => tf.tensor(values(size(shape)), shape);
+      const [x, delta, gate, up, dyMlp, q, k, v, dyAtt] = [[B, T, 96], [B, T, 96], [B, T, 160], [B, T, 160], [B, T, 160], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh]].map(tensor);
+      const bytes = (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU;
+      const h = runFused<tf.Tensor>(FUSED.swiglu, { gate: gate!, up: up! });
+      const grown = (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU - bytes;
+      assert.ok(grown >= size(h.shape) * (4 + 2), `SwiGLU's output and its copy: ${grown} bytes`);
+      const att = runFused<tf.Tensor>(FUSED.attention, { q: q!, k: k!, v: v!, cos: tables.cos, sin: tables.sin });
+      const outputs: [string, tf.Tensor][] = [
+        ['RMSNorm', rmsNorm(x!, tensor([96]), 1e-5)],
+        ['residual + RMSNorm', addRmsNorm(x!, delta!, tf.fill([96], 0.5), 1e-5)[1]],
+        ['SwiGLU', h],
+        ...(tf.engine().runKernel(gradOf(FUSED.swiglu), { dy: dyMlp!, gate: gate!, up: up! }) as tf.Tensor[]).map((t, i): [string, tf.Tensor] => [`SwiGLU's gradient ${i}`, t]),
+        ['flash attention', att],
+        ['flash attention dV', (tf.engine().runKernel(gradOf(FUSED.attention), { q: q!, k: k!, v: v!, cos: tables.cos, sin: tables.sin, dy: dyAtt!, out: att }) as tf.Tensor[])[2]!],
+      ];
+      for (const [label, t] of outputs) {
+        const rows = tf.reshape(t, [-1, t.shape[t.rank - 1]!]); // (shares the data, and so the copy)
+        const w = tensor([t.shape[t.rank - 1]!, 8]);
+        const [kept, fresh] = [tf.matMul(rows, w), tf.matMul(tf.add(rows, 0), w)]; // (add: new data, converted now)
+        assert.deepEqual(await kept.data(), await fresh.data(), label);
+      }
+    } finally {
+      tf.engine().endScope();
+      cuda.matmulPrecision = 'fp32';
+    }
   });
 
   it('AdamW: three fused updates equal three plain ones', async () => {

@@ -5,11 +5,11 @@
 //
 // Layout: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] as the projections produce them (no transposes);
 // query head h reads K/V head h / (H / Hkv). RoPE is the TinyRope kernel's pass over q and k before
-// (temporary rotated copies) and over their gradients after. Tiles arrive in a float32 staging buffer
-// by cp.async while the warps work on the previous tile, then are copied into the tiles the products
-// read — rounded to bfloat16 in bf16, whose fragments are then read with ldmatrix (mma.ts). Saved for
-// the backward pass, in the output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the
-// scaled scores.
+// (temporary rotated copies, in bf16 rounded to bfloat16; v and dO read the bfloat16 copies the backend
+// keeps) and over their gradients after. So every tile arrives in the type the products read: cp.async
+// copies the next tile into shared memory while the warps work on the current one (two buffers), and
+// fragments are read with ldmatrix in bf16 (mma.ts). Saved for the backward pass, in the output's tail:
+// lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
 //
 // Backward, one block per 64 keys (and K/V head): for every later query tile it recomputes the
 // probabilities P from q, k and lse, then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Δ) with
@@ -20,6 +20,7 @@ import { FUSED, fusedAttentionHeadDim, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { launchRope } from './fused-layers.js';
 import { filled } from './layout.js';
+import { BF16_BITS, bf16CopyOf, bf16Operand } from './matmul.js';
 import { MMA_PRECISION, MMA_SOURCE, mmaElemBytes } from './mma.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -33,45 +34,33 @@ const THREADS = 128;
 
 const source = (headDim: number, precision: number) => `#define PRECISION ${precision}
 #define HD ${headDim}
-${MMA_SOURCE}
+${MMA_SOURCE}${BF16_BITS}
 #define TILE ${TILE}
 #define NT (HD / 8)       // 8-wide column tiles across a head
 #define KC (HD / 16)      // 16-deep chunks across a head
 #define PAD ${padElements(precision)}  // shared-memory rows padded by 16 bytes: a fragment's rows fall on different banks
 #define STRIDE (HD + PAD)
 #define SSTRIDE (TILE + PAD)
-#define FSTRIDE (HD + 4)  // rows of a staged float32 tile
 #define NEG_INF __int_as_float(0xff800000)
 #define POS_INF __int_as_float(0x7f800000)
 
 // Asynchronous 16-byte copies from memory to shared memory (sm_80+); bytes = 0 writes zeros.
-__device__ __forceinline__ void copy16(float* dst, const float* src, int bytes) {
+__device__ __forceinline__ void copy16(void* dst, const void* src, int bytes) {
   unsigned s = (unsigned)__cvta_generic_to_shared(dst);
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(s), "l"(src), "r"(bytes));
 }
 __device__ __forceinline__ void copies_commit() { asm volatile("cp.async.commit_group;"); }
 template <int N> __device__ __forceinline__ void copies_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N)); }
 
-// Start copying a 64-row tile of rows [B, T, heads, HD] (float32) into a staging buffer [64][FSTRIDE]
-// with cp.async, which the warps do not wait for; rows past T become zeros.
-__device__ void stage_tile(float* dst, const float* src, int b, int T, int heads, int head, int row0) {
-  for (int i = threadIdx.x; i < TILE * HD / 4; i += blockDim.x) {
-    int r = i / (HD / 4), c = 4 * (i % (HD / 4)), pos = row0 + r;
-    const float* p = pos < T ? src + (((long long)b * T + pos) * heads + head) * HD + c : src;
-    copy16(dst + r * FSTRIDE + c, p, pos < T ? 16 : 0);
-  }
-}
-
-// A staged tile into the tile the products read: rounded to bfloat16 in bf16, else copied as it is.
-__device__ void convert_tile(Elem* dst, const float* src) {
-  for (int i = threadIdx.x; i < TILE * HD / 4; i += blockDim.x) {
-    int r = i / (HD / 4), c = 4 * (i % (HD / 4));
-    float4 v = *(const float4*)(src + r * FSTRIDE + c);
-#if PRECISION == 2
-    *(uint2*)(dst + r * STRIDE + c) = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
-#else
-    *(float4*)(dst + r * STRIDE + c) = v;
-#endif
+// Start copying a 64-row tile of rows [B, T, heads, HD] (already Elem: bfloat16 in bf16) into a
+// shared-memory tile [64][STRIDE] with cp.async, which the warps do not wait for; rows past T become
+// zeros.
+#define CHUNKS (HD * (int)sizeof(Elem) / 16)  // 16-byte pieces of a row
+__device__ void stage_tile(Elem* dst, const Elem* src, int b, int T, int heads, int head, int row0) {
+  for (int i = threadIdx.x; i < TILE * CHUNKS; i += blockDim.x) {
+    int r = i / CHUNKS, c = (i % CHUNKS) * (16 / (int)sizeof(Elem)), pos = row0 + r;
+    const Elem* p = pos < T ? src + (((long long)b * T + pos) * heads + head) * HD + c : src;
+    copy16(dst + r * STRIDE + c, p, pos < T ? 16 : 0);
   }
 }
 
@@ -102,48 +91,43 @@ __device__ __forceinline__ void add_tiles_times(float (&c)[NT][4], float (&p)[TI
   }
 }
 
-extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* out, unsigned short* out16, float* lse, const Elem* q, const Elem* k, const Elem* v,
     int T, int H, int KVH, float scale_log2) {
   extern __shared__ __align__(16) unsigned char shared[];
-  float* staged = (float*)shared;                    // the next K and V tiles as they arrive [2][64][FSTRIDE]
-  Elem* ks = (Elem*)(staged + 2 * TILE * FSTRIDE);   // the current ones, as the products read them [64][STRIDE]
-  Elem* vs = ks + TILE * STRIDE;
+  Elem* qs = (Elem*)shared;    // this block's queries [64][STRIDE]
+  Elem* kvs = qs + TILE * STRIDE;  // K and V tiles, two of each: [2 buffers][K, V][64][STRIDE]
   int warp = threadIdx.x >> 5;
   int qtile = gridDim.x - 1 - blockIdx.x;  // the longest rows first: they see the most keys
   int b = blockIdx.y / H, h = blockIdx.y % H, hk = h / (H / KVH);
   int q0 = qtile * TILE + warp * 16;       // this warp's first query
 
-  stage_tile(staged, k, b, T, KVH, hk, 0);
-  stage_tile(staged + TILE * FSTRIDE, v, b, T, KVH, hk, 0);
+  stage_tile(qs, q, b, T, H, h, qtile * TILE);
+  stage_tile(kvs, k, b, T, KVH, hk, 0);
+  stage_tile(kvs + TILE * STRIDE, v, b, T, KVH, hk, 0);
   copies_commit();
 
-  // This warp's 16 queries as A fragments.
-  FragA qa[KC];
-#pragma unroll
-  for (int c = 0; c < KC; c++) {
-    float x[8];
-#pragma unroll
-    for (int i = 0; i < 8; i++) {
-      int pos = q0 + a_row(i);
-      x[i] = pos < T ? q[(((long long)b * T + pos) * H + h) * HD + 16 * c + a_k(i)] : 0.0f;
-    }
-    qa[c] = frag_a(x);
-  }
-
+  FragA qa[KC];  // this warp's 16 queries as A fragments, read once the tile has arrived
   float o[NT][4], m[2] = {NEG_INF, NEG_INF}, l[2] = {0.0f, 0.0f};
   zero_tiles(o);
 
   for (int kt = 0; kt <= qtile; kt++) {
     int k0 = kt * TILE;
-    copies_wait<0>();
-    __syncthreads();  // tile kt is staged, and the previous products are done with ks and vs
-    convert_tile(ks, staged);
-    convert_tile(vs, staged + TILE * FSTRIDE);
-    __syncthreads();  // converted: the staging buffers are free
+    const Elem* ks = kvs + (kt & 1) * 2 * TILE * STRIDE;
+    const Elem* vs = ks + TILE * STRIDE;
+    __syncthreads();  // every warp is done with the other buffer (tile kt − 1)
     if (kt < qtile) {  // the next tile arrives while this one is used
-      stage_tile(staged, k, b, T, KVH, hk, k0 + TILE);
-      stage_tile(staged + TILE * FSTRIDE, v, b, T, KVH, hk, k0 + TILE);
+      Elem* next = kvs + ((kt + 1) & 1) * 2 * TILE * STRIDE;
+      stage_tile(next, k, b, T, KVH, hk, k0 + TILE);
+      stage_tile(next + TILE * STRIDE, v, b, T, KVH, hk, k0 + TILE);
       copies_commit();
+      copies_wait<1>();
+    } else {
+      copies_wait<0>();
+    }
+    __syncthreads();  // tile kt (and at first the queries) has arrived for every thread
+    if (kt == 0) {
+#pragma unroll
+      for (int c = 0; c < KC; c++) qa[c] = load_a(qs + warp * 16 * STRIDE + 16 * c, STRIDE);
     }
 
     // Scores of 16 queries × 64 keys, scaled by 1/√Dh·log2(e) so that exp2 gives e^score.
@@ -196,7 +180,11 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
 #pragma unroll
     for (int i = 0; i < 4; i++) {
       int pos = q0 + c_row(i);
-      if (pos < T) out[(((long long)b * T + pos) * H + h) * HD + 8 * j + c_col(i)] = o[j][i] / l[i >> 1];
+      long long at = (((long long)b * T + pos) * H + h) * HD + 8 * j + c_col(i);
+      if (pos < T) {
+        out[at] = o[j][i] / l[i >> 1];
+        if (out16) out16[at] = bf16_bits(out[at]);
+      }
     }
   if (lane_t() == 0) {
 #pragma unroll
@@ -219,41 +207,36 @@ extern "C" __global__ void flash_delta(float* delta, const float* dout, const fl
   if ((threadIdx.x & 31) == 0) delta[((bt / T) * H + h) * T + t] = s;
 }
 
-extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* dq, float* dk, float* dv, const float* q, const float* k,
-    const float* v, const float* dout, const float* lse, const float* delta, int T, int H, int KVH, float scale_log2, float scale) {
+extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* dq, float* dk, float* dv, unsigned short* dv16, const Elem* q, const Elem* k,
+    const Elem* v, const Elem* dout, const float* lse, const float* delta, int T, int H, int KVH, float scale_log2, float scale) {
   extern __shared__ __align__(16) unsigned char shared[];
-  float* staged = (float*)shared;                    // tiles as they arrive (K and V, then Q and dO) [2][64][FSTRIDE]
-  Elem* ks = (Elem*)(staged + 2 * TILE * FSTRIDE);   // this block's keys   [64][STRIDE]
-  Elem* vs = ks + TILE * STRIDE;      // its values
-  Elem* qs = vs + TILE * STRIDE;      // a tile of queries
-  Elem* dos = qs + TILE * STRIDE;     // their output gradients
-  Elem* dss = dos + TILE * STRIDE;    // dSᵀ of the tile pair       [64 keys][SSTRIDE]
+  Elem* ks = (Elem*)shared;            // this block's keys   [64][STRIDE]
+  Elem* vs = ks + TILE * STRIDE;       // its values
+  Elem* qdos = vs + TILE * STRIDE;     // a tile of queries and their output gradients, two of each: [2 buffers][Q, dO][64][STRIDE]
+  Elem* dss = qdos + 4 * TILE * STRIDE;  // dSᵀ of the tile pair       [64 keys][SSTRIDE]
   float* lse_s = (float*)(dss + TILE * SSTRIDE);
   float* delta_s = lse_s + TILE;
   int warp = threadIdx.x >> 5;
   int ktile = blockIdx.x, b = blockIdx.y / KVH, hk = blockIdx.y % KVH, group = H / KVH;
   int k0 = ktile * TILE, kw = warp * 16;  // this warp's keys: k0 + kw … +15
-  stage_tile(staged, k, b, T, KVH, hk, k0);
-  stage_tile(staged + TILE * FSTRIDE, v, b, T, KVH, hk, k0);
-  copies_commit();
-  copies_wait<0>();
-  __syncthreads();
-  convert_tile(ks, staged);
-  convert_tile(vs, staged + TILE * FSTRIDE);
+  stage_tile(ks, k, b, T, KVH, hk, k0);
+  stage_tile(vs, v, b, T, KVH, hk, k0);
 
   float dka[NT][4], dva[NT][4];
   zero_tiles(dka);
   zero_tiles(dva);
 
   // The query tiles at or after these keys, for each query head that shares them: n = 0 … pairs − 1 is
-  // head hk·group + n / tiles, query tile ktile + n % tiles. Each pair's tiles are staged (and its rows'
-  // lse and Δ read into registers: thread i < 64 holds row i) while the one before is worked on.
+  // head hk·group + n / tiles, query tile ktile + n % tiles. Each pair's tiles are staged into buffer
+  // n % 2 (and its rows' lse and Δ read into registers: thread i < 64 holds row i) while the one before
+  // is worked on.
   int tiles = (T + TILE - 1) / TILE - ktile, pairs = group * tiles;
   float next_lse = 0.0f, next_delta = 0.0f;
   auto stage_pair = [&](int n) {
     int h = hk * group + n / tiles, q0 = (ktile + n % tiles) * TILE;
-    stage_tile(staged, q, b, T, H, h, q0);
-    stage_tile(staged + TILE * FSTRIDE, dout, b, T, H, h, q0);
+    Elem* to = qdos + (n & 1) * 2 * TILE * STRIDE;
+    stage_tile(to, q, b, T, H, h, q0);
+    stage_tile(to + TILE * STRIDE, dout, b, T, H, h, q0);
     copies_commit();
     int pos = q0 + threadIdx.x;  // rows past T: probability exp2(−∞) = 0, so they add nothing
     if (threadIdx.x < TILE) {
@@ -261,17 +244,20 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
       next_delta = pos < T ? delta[((long long)b * H + h) * T + pos] : 0.0f;
     }
   };
-  __syncthreads();  // K and V converted: the staging buffers are free
-  stage_pair(0);
+  stage_pair(0);  // (in the copies' group of K and V)
   for (int n = 0; n < pairs; n++) {
     int h = hk * group + n / tiles, q0 = (ktile + n % tiles) * TILE;
-    copies_wait<0>();
-    __syncthreads();  // pair n is staged, and the previous pair's products are done with qs, dos, dss
-    convert_tile(qs, staged);
-    convert_tile(dos, staged + TILE * FSTRIDE);
+    const Elem* qs = qdos + (n & 1) * 2 * TILE * STRIDE;
+    const Elem* dos = qs + TILE * STRIDE;
+    __syncthreads();  // the previous pair's products are done with its buffer, lse_s, delta_s and dss
     if (threadIdx.x < TILE) { lse_s[threadIdx.x] = next_lse; delta_s[threadIdx.x] = next_delta; }
-    __syncthreads();  // converted: the staging buffers are free
-    if (n + 1 < pairs) stage_pair(n + 1);
+    if (n + 1 < pairs) {
+      stage_pair(n + 1);
+      copies_wait<1>();
+    } else {
+      copies_wait<0>();
+    }
+    __syncthreads();  // pair n (and at first K and V) has arrived for every thread
 
     // Pᵀ for this warp's 16 keys × 64 queries: recomputed scores, then exp2(s − lse), 0 where the
     // query comes before the key.
@@ -320,7 +306,11 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
     for (int i = 0; i < 4; i++) {
       int pos = k0 + kw + c_row(i);
       long long at = (((long long)b * T + pos) * KVH + hk) * HD + 8 * j + c_col(i);
-      if (pos < T) { dk[at] = dka[j][i] * scale; dv[at] = dva[j][i]; }
+      if (pos < T) {
+        dk[at] = dka[j][i] * scale;
+        dv[at] = dva[j][i];
+        if (dv16) dv16[at] = bf16_bits(dva[j][i]);
+      }
     }
 }
 `;
@@ -333,12 +323,10 @@ export function flashSource(headDim: number, precision: number): string {
   return sources.get(key)!;
 }
 
-/** Shared memory of the forward kernel (staging, K and V tiles) and of the backward (staging, K, V, Q, dO and dSᵀ, lse, Δ). */
-const stride = (n: number, precision: number) => n + padElements(precision);
-const staging = (headDim: number) => 4 * 2 * TILE * (headDim + 4); // two float32 tiles as they arrive
-const forwardSharedBytes = (headDim: number, precision: number) => staging(headDim) + mmaElemBytes(precision) * 2 * TILE * stride(headDim, precision);
-const backwardSharedBytes = (headDim: number, precision: number) =>
-  staging(headDim) + mmaElemBytes(precision) * (4 * TILE * stride(headDim, precision) + TILE * stride(TILE, precision)) + 4 * 2 * TILE;
+/** Shared memory of the forward kernel (Q, two K and V tiles) and of the backward (K, V, two Q and dO tiles, dSᵀ, lse, Δ). */
+const tileBytes = (n: number, headDim: number, precision: number) => mmaElemBytes(precision) * TILE * (headDim + padElements(precision)) * n;
+const forwardSharedBytes = (headDim: number, precision: number) => tileBytes(5, headDim, precision);
+const backwardSharedBytes = (headDim: number, precision: number) => tileBytes(6, headDim, precision) + tileBytes(1, TILE, precision) + 4 * 2 * TILE;
 
 interface AttentionInputs {
   q: tf.TensorInfo; // [B, T, H, Dh]
@@ -357,20 +345,26 @@ function shapes({ q, k, cos }: AttentionInputs): { B: number; T: number; H: numb
   return { B, T, H, KVH, Dh };
 }
 
-/** RoPE over [B, T, heads, Dh] at x into out; sign −1 turns back (the gradient). */
-function rope(cuda: CudaBackend, out: bigint, x: bigint, inputs: AttentionInputs, heads: number, sign: number): void {
+/** RoPE over [B, T, heads, Dh] at x into out (bfloat16 where bf16, else float32); sign −1 turns back (the gradient). */
+function rope(cuda: CudaBackend, out: bigint, x: bigint, inputs: AttentionInputs, heads: number, sign: number, bf16 = false): void {
   const [, T, , Dh] = inputs.q.shape as [number, number, number, number];
   const n = inputs.q.shape[0]! * T * heads * Dh;
-  launchRope(cuda, out, x, { cos: cuda.pointer(inputs.cos), sin: cuda.pointer(inputs.sin) }, { T, Dh, group: heads, offset: 0, sign, n });
+  launchRope(cuda, out, x, { cos: cuda.pointer(inputs.cos), sin: cuda.pointer(inputs.sin) }, { T, Dh, group: heads, offset: 0, sign, n, bf16 });
 }
 
-/** Rotated copies of q and k for the kernels, which take RoPE as done (scratch: release them). */
-function rotated(cuda: CudaBackend, x: AttentionInputs): [bigint, bigint] {
-  return [x.q, x.k].map((t) => {
-    const copy = cuda.scratch(tf.util.sizeFromShape(t.shape) * 4);
-    rope(cuda, copy, cuda.pointer(t), x, t.shape[2]!, 1);
+/**
+ * The kernels' inputs in the type their tiles hold (Elem), so that tiles are copied into shared memory
+ * as they are: q and k rotated by RoPE into scratch (release them), and in bf16 the bfloat16 copies of
+ * the others that the backend keeps with them (v from the forward pass serves the backward too).
+ */
+function kernelInputs(cuda: CudaBackend, x: AttentionInputs, precision: number, others: tf.TensorInfo[]): { rotated: [bigint, bigint]; others: bigint[] } {
+  const bf16 = precision === MMA_PRECISION.bf16;
+  const rotated = [x.q, x.k].map((t) => {
+    const copy = cuda.scratch(tf.util.sizeFromShape(t.shape) * mmaElemBytes(precision));
+    rope(cuda, copy, cuda.pointer(t), x, t.shape[2]!, 1, bf16);
     return copy;
   }) as [bigint, bigint];
+  return { rotated, others: others.map((t) => (bf16 ? bf16Operand(cuda, t) : cuda.pointer(t))) };
 }
 
 const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
@@ -381,9 +375,9 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   if (B * T * H === 0) return out;
   const precision = MMA_PRECISION[cuda.matmulPrecision];
   const src = flashSource(Dh, precision);
-  const [q, k] = rotated(cuda, x);
+  const { rotated: [q, k], others: [v] } = kernelInputs(cuda, x, precision, [x.v]);
   cuda.launch(src, 'flash_forward', [Math.ceil(T / TILE), B * H, 1], THREADS, [
-    cuda.pointer(out), cuda.tail(out).ptr, q, k, cuda.pointer(x.v), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
+    cuda.pointer(out), bf16CopyOf(cuda, out), cuda.tail(out).ptr, q, k, v!, { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
   ], forwardSharedBytes(Dh, precision));
   [q, k].forEach((p) => cuda.release(p));
   return out;
@@ -403,9 +397,9 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32');
   cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), cuda.pointer(x.dy), cuda.pointer(x.out), { i32: T }, { i32: H }, BigInt(rows)]);
-  const [q, k] = rotated(cuda, x);
+  const { rotated: [q, k], others: [v, dy] } = kernelInputs(cuda, x, precision, [x.v, x.dy]);
   cuda.launch(src, 'flash_backward', [Math.ceil(T / TILE), B * KVH, 1], THREADS, [
-    cuda.pointer(dqRotated), cuda.pointer(dkRotated), cuda.pointer(dv), q, k, cuda.pointer(x.v), cuda.pointer(x.dy), cuda.tail(x.out).ptr, cuda.pointer(delta),
+    cuda.pointer(dqRotated), cuda.pointer(dkRotated), cuda.pointer(dv), bf16CopyOf(cuda, dv), q, k, v!, dy!, cuda.tail(x.out).ptr, cuda.pointer(delta),
     { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
   ], backwardSharedBytes(Dh, precision));
   // … and with respect to q and k: the inverse rotation.

@@ -5,15 +5,17 @@ import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
 import { filled } from './layout.js';
+import { BF16_BITS, bf16CopyOf } from './matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /**
  * y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. With delta (else null), the row normalized
  * is x + delta, which is also written to sum: a step of the residual stream and the norm after it.
+ * y16, when not null, receives y in bfloat16 too (the copy the next products read: bf16CopyOf).
  */
-export const RMS_NORM_SOURCE = `${BLOCK_REDUCE}
-extern "C" __global__ void rms_norm(float* y, float* sum, const float* x, const float* delta, const float* w, int D, float eps) {
+export const RMS_NORM_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
+extern "C" __global__ void rms_norm(float* y, unsigned short* y16, float* sum, const float* x, const float* delta, const float* w, int D, float eps) {
   long long row = (long long)blockIdx.x * D;
   const float* v = delta ? sum + row : x + row;  // the row normalized, once written
   float ss = 0.0f;
@@ -23,7 +25,11 @@ extern "C" __global__ void rms_norm(float* y, float* sum, const float* x, const 
     ss += xj * xj;
   }
   float r = rsqrtf(block_sum(ss) / D + eps);
-  for (int j = threadIdx.x; j < D; j += blockDim.x) y[row + j] = v[j] * r * w[j];  // (each thread reads back only what it wrote)
+  for (int j = threadIdx.x; j < D; j += blockDim.x) {  // (each thread reads back only what it wrote)
+    float yj = v[j] * r * w[j];
+    y[row + j] = yj;
+    if (y16) y16[row + j] = bf16_bits(yj);
+  }
 }
 `;
 
@@ -60,18 +66,26 @@ extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, 
 }
 `;
 
-/** h = silu(g)·u and its backward: dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g). */
-export const SWIGLU_SOURCE = `extern "C" __global__ void swiglu(float* h, const float* g, const float* u, int n) {
+/**
+ * h = silu(g)·u and its backward: dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g). The outputs feed
+ * products only, so each is also written in bfloat16 when a copy is asked for (pointer not null).
+ */
+export const SWIGLU_SOURCE = `${BF16_BITS}
+__device__ __forceinline__ void put(float* out, unsigned short* out16, int i, float v) {
+  out[i] = v;
+  if (out16) out16[i] = bf16_bits(v);
+}
+extern "C" __global__ void swiglu(float* h, unsigned short* h16, const float* g, const float* u, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     float s = 1.0f / (1.0f + expf(-g[i]));
-    h[i] = g[i] * s * u[i];
+    put(h, h16, i, g[i] * s * u[i]);
   }
 }
-extern "C" __global__ void swiglu_grad(float* dg, float* du, const float* dy, const float* g, const float* u, int n) {
+extern "C" __global__ void swiglu_grad(float* dg, float* du, unsigned short* dg16, unsigned short* du16, const float* dy, const float* g, const float* u, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     float s = 1.0f / (1.0f + expf(-g[i]));
-    dg[i] = dy[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
-    du[i] = dy[i] * g[i] * s;
+    put(dg, dg16, i, dy[i] * u[i] * s * (1.0f + g[i] * (1.0f - s)));
+    put(du, du16, i, dy[i] * g[i] * s);
   }
 }
 `;
@@ -81,20 +95,25 @@ extern "C" __global__ void swiglu_grad(float* dg, float* du, const float* dy, co
  * [−x2, x1]; sign = −1 rotates back (the gradient). Rows of Dh come `group` to a position: 1 for
  * [B, H, T, Dh], H for [B, T, H, Dh]. out must not be x (each element reads its partner).
  */
-export const ROPE_SOURCE = `extern "C" __global__ void rope(float* out, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int group, int offset, float sign, int n) {
-  int half = Dh / 2;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    int d = i % Dh, t = (i / Dh / group) % T;
-    long long table = (long long)(t + offset) * Dh + d;
-    float rotated = d < half ? -x[i + half] : x[i - half];
-    out[i] = x[i] * cos_t[table] + sign * rotated * sin_t[table];
-  }
+export const ROPE_SOURCE = `${BF16_BITS}
+__device__ __forceinline__ float rope_at(const float* x, const float* cos_t, const float* sin_t, int i, int T, int Dh, int group, int offset, float sign) {
+  int half = Dh / 2, d = i % Dh, t = (i / Dh / group) % T;
+  long long table = (long long)(t + offset) * Dh + d;
+  float rotated = d < half ? -x[i + half] : x[i - half];
+  return x[i] * cos_t[table] + sign * rotated * sin_t[table];
+}
+extern "C" __global__ void rope(float* out, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int group, int offset, float sign, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = rope_at(x, cos_t, sin_t, i, T, Dh, group, offset, sign);
+}
+// The same, written as bfloat16 (flash attention's tiles in bf16).
+extern "C" __global__ void rope_bf16(unsigned short* out, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int group, int offset, float sign, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = bf16_bits(rope_at(x, cos_t, sin_t, i, T, Dh, group, offset, sign));
 }
 `;
 
-/** Rotate n values at x into out (see ROPE_SOURCE). */
-export function launchRope(cuda: CudaBackend, out: bigint, x: bigint, tables: { cos: bigint; sin: bigint }, r: { T: number; Dh: number; group: number; offset: number; sign: number; n: number }): void {
-  cuda.launchElementwise(ROPE_SOURCE, 'rope', r.n, [out, x, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
+/** Rotate n values at x into out (see ROPE_SOURCE), as float32 or (bf16) bfloat16. */
+export function launchRope(cuda: CudaBackend, out: bigint, x: bigint, tables: { cos: bigint; sin: bigint }, r: { T: number; Dh: number; group: number; offset: number; sign: number; n: number; bf16?: boolean }): void {
+  cuda.launchElementwise(ROPE_SOURCE, r.bf16 ? 'rope_bf16' : 'rope', r.n, [out, x, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
 }
 
 /** Blocks of the backward, a warp per row: enough to fill the GPU, at most one warp per row. */
@@ -108,7 +127,7 @@ function launchRmsNorm(cuda: CudaBackend, x: tf.TensorInfo, delta: tf.TensorInfo
   const sum = delta ? cuda.allocate(x.shape, 'float32') : null;
   if (rows > 0) {
     cuda.launch(RMS_NORM_SOURCE, 'rms_norm', rows, ROW_BLOCK, [
-      cuda.pointer(y), sum ? cuda.pointer(sum) : 0n, cuda.pointer(x), delta ? cuda.pointer(delta) : 0n, cuda.pointer(weight), { i32: D }, { f32: eps },
+      cuda.pointer(y), bf16CopyOf(cuda, y), sum ? cuda.pointer(sum) : 0n, cuda.pointer(x), delta ? cuda.pointer(delta) : 0n, cuda.pointer(weight), { i32: D }, { f32: eps },
     ]);
   }
   return { y, sum };
@@ -150,7 +169,7 @@ const swiglu: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const n = tf.util.sizeFromShape(gate.shape);
   const h = cuda.allocate(gate.shape, 'float32');
-  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu', n, [cuda.pointer(h), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu', n, [cuda.pointer(h), bf16CopyOf(cuda, h), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
   return h;
 };
 
@@ -159,7 +178,7 @@ const swigluGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const n = tf.util.sizeFromShape(gate.shape);
   const [dg, du] = [cuda.allocate(gate.shape, 'float32'), cuda.allocate(up.shape, 'float32')];
-  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [cuda.pointer(dg), cuda.pointer(du), cuda.pointer(dy), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [cuda.pointer(dg), cuda.pointer(du), bf16CopyOf(cuda, dg), bf16CopyOf(cuda, du), cuda.pointer(dy), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
   return [dg, du];
 };
 

@@ -32,6 +32,16 @@ export function bf16Operand(cuda: CudaBackend, t: tf.TensorInfo): bigint {
   });
 }
 
+/**
+ * Room for the bfloat16 copy that a kernel writes beside its float32 output t, kept with t like
+ * bf16Operand's (the products that read t then need no conversion pass): when products run in bf16;
+ * else 0n, and the kernel writes none.
+ */
+export function bf16CopyOf(cuda: CudaBackend, t: tf.TensorInfo): bigint {
+  const n = tf.util.sizeFromShape(t.shape);
+  return cuda.matmulPrecision === 'bf16' && n > 0 ? cuda.bf16Of(t, () => cuda.scratch(n * 2)) : 0n;
+}
+
 /** Batched matrix product through cuBLAS; a batch of size 1 is reused for every batch of the other. */
 const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
