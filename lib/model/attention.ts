@@ -3,7 +3,7 @@
 // serves H / kvHeads consecutive query heads, as in Hugging Face's repeat_kv.
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, fusedAttentionHeadDim, hasFused, runFused } from './fused.js';
-import type { Linear } from './linear.js';
+import { type Linear, projectAll } from './linear.js';
 import { cachedAttention, type KvCache, type KvPlacement } from './kv-cache.js';
 import { applyRope, type RopeTables } from './rope.js';
 
@@ -67,8 +67,7 @@ export function attention(x: tf.Tensor3D, w: AttentionWeights, opts: AttentionOp
     const { heads: H, kvHeads: K, cache, rope } = opts;
     const Dh = w.q.outFeatures / H;
     // The projections' own layout, [B, T, heads, Dh], which the fused kernels take as it is.
-    const project = (proj: Linear, n: number) => tf.reshape(proj.apply(x), [B, T, n, Dh]) as tf.Tensor4D;
-    const [q, k, v] = [project(w.q, H), project(w.k, K), project(w.v, K)];
+    const [q, k, v] = projectAll(x, [w.q, w.k, w.v]).map((y, i) => tf.reshape(y, [B, T, i === 0 ? H : K, Dh]) as tf.Tensor4D);
     if (cache) cache.store.write(cache.layer, k, v, cache.placement, rope); // (the kernel rotates the keys)
     let out: tf.Tensor4D; // [B, T, H, Dh]
     if (cache && cache.placement.start !== 0) {

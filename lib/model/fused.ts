@@ -16,6 +16,7 @@ export const FUSED = {
   headCrossEntropy: 'TinyHeadCrossEntropy',
   adamw: 'TinyAdamW',
   squaredNorm: 'TinySquaredNorm',
+  projections: 'TinyProjections',
 } as const;
 
 /** The backward kernel of fused op `name` (RoPE's backward is RoPE itself; the optimizer's ops have none). */
@@ -109,6 +110,17 @@ tf.registerGradient({
     const [q, k, v, cos, sin, out] = saved as tf.Tensor[];
     const [dq, dk, dv] = grad(FUSED.attention, { dy: dy as tf.Tensor, q: q!, k: k!, v: v!, cos: cos!, sin: sin!, out: out! }) as tf.Tensor[];
     return { q: () => dq!, k: () => dk!, v: () => dv! };
+  },
+});
+
+// Several projections of one input (projectAll in linear.ts), inputs [x, W_0, W_1, …] as an array: the
+// backward kernel returns x's gradient already summed over the projections.
+tf.registerGradient({
+  kernelName: FUSED.projections,
+  saveAllInputs: true,
+  gradFunc: (dys, saved) => {
+    const grads = grad(FUSED.projections, [...saved, ...(dys as tf.Tensor[])] as unknown as tf.NamedTensorMap) as tf.Tensor[];
+    return Object.fromEntries(grads.map((g, i) => [i, () => g]));
   },
 });
 

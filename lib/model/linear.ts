@@ -2,6 +2,7 @@
 // Every projection of the model is a `Linear`: attention and the MLP only call apply(), so other
 // kinds — a LoRA adapter around a frozen weight, a quantized weight — slot in without touching them.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, hasFused } from './fused.js';
 
 /** y = x Wᵀ for x [..., in] and W [out, in]: y [..., out]. */
 export function linear(x: tf.Tensor, weight: tf.Tensor): tf.Tensor {
@@ -33,4 +34,18 @@ export class Dense implements Linear {
   apply(x: tf.Tensor): tf.Tensor {
     return linear(x, this.weight);
   }
+}
+
+/**
+ * Several projections of one input (q, k, v; gate, up): each one's apply(x), or, where the backend
+ * fuses plain weights (cuda), one op whose backward sums x's gradient inside its products instead of
+ * adding one [..., in] tensor per extra projection.
+ */
+export function projectAll(x: tf.Tensor, projections: Linear[]): tf.Tensor[] {
+  if (!hasFused(FUSED.projections) || !projections.every((p) => p instanceof Dense)) return projections.map((p) => p.apply(x));
+  const inDim = x.shape[x.shape.length - 1]!;
+  const weights = projections.map((p) => (p as Dense).weight);
+  weights.forEach((w) => { if (w.shape[1] !== inDim) throw new Error(`linear: input width ${inDim} does not match weight [${w.shape}]`); });
+  const ys = tf.engine().runKernel(FUSED.projections, [tf.reshape(x, [-1, inDim]), ...weights] as unknown as tf.NamedTensorMap) as tf.Tensor[]; // [N, out_i]
+  return ys.map((y, i) => tf.reshape(y, [...x.shape.slice(0, -1), weights[i]!.shape[0]!]));
 }

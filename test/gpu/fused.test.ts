@@ -13,7 +13,7 @@ import { globalNorm } from '../../lib/train/clip.js';
 import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
 import type { MatmulPrecision } from '../../lib/backend/cuda/ffi/cublas.js';
 import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
-import { Dense } from '../../lib/model/linear.js';
+import { Dense, projectAll } from '../../lib/model/linear.js';
 import { FUSED, gradOf, runFused } from '../../lib/model/fused.js';
 
 const gpu = openGpu();
@@ -88,6 +88,13 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     tf.dispose([tables.cos, tables.sin]);
   });
 
+  it('projections of one input as one op (3 of different widths, and 2): values, and the gradients of x and of each weight', async () => {
+    for (const widths of [[48, 16, 16], [40, 40]]) {
+      const shapes = [[2, 5, 24], ...widths.map((w) => [w, 24])];
+      await check(`projections ${widths}`, shapes, ([x, ...ws]) => tf.concat(projectAll(x!, ws.map((w) => new Dense(w))), -1), 1e-4);
+    }
+  });
+
   // The flash kernel: tiles of 64 queries and keys, so T = 1, 64 (one full tile), 70, 100 and 130
   // (ragged last tiles) and GQA; head sizes 32 (minimind-26m), 48 (minimind-108m), 64 and 128.
   const flashCases: [string, { B: number; T: number; H: number; K: number; Dh: number }][] = [
@@ -117,8 +124,9 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     const names = await kernelsOf(() => flash(tables, c.H, c.K)(inputs), inputs);
     const count = (name: string) => names.filter((n) => n === name).length;
     assert.deepEqual([count('TinyAttention'), count('TinyAttentionGrad'), count('TinyCausalSoftmax'), count('TinyRope')], [1, 1, 0, 0], names.join(', '));
-    // The four projections forward, two products each backward: no matmul over scores.
-    assert.equal(count('BatchMatMul'), 12, names.join(', '));
+    // q, k and v as one op (forward and backward); o a product forward and two backward: no matmul over
+    // scores, and no Add of x's gradient pieces.
+    assert.deepEqual([count('TinyProjections'), count('TinyProjectionsGrad'), count('BatchMatMul'), count('Add')], [1, 1, 3, 0], names.join(', '));
     tf.dispose([...inputs, tables.cos, tables.sin]);
   });
 
@@ -154,7 +162,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     assertClose(cpu[0]!, cuda[0]!, 'global norm', 1e-5);
   });
 
-  it('bf16: the copies RMSNorm, SwiGLU and its gradient, and flash attention (its output, dV) write beside their outputs are the outputs rounded', async () => {
+  it('bf16: the copies RMSNorm, SwiGLU and its gradient, and flash attention (its output, dQ, dK, dV) write beside their outputs are the outputs rounded', async () => {
     const cuda = tf.findBackend('cuda') as CudaBackend;
     await tf.setBackend('cuda');
     cuda.matmulPrecision = 'bf16';
@@ -175,7 +183,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
         ['SwiGLU', h],
         ...(tf.engine().runKernel(gradOf(FUSED.swiglu), { dy: dyMlp!, gate: gate!, up: up! }) as tf.Tensor[]).map((t, i): [string, tf.Tensor] => [`SwiGLU's gradient ${i}`, t]),
         ['flash attention', att],
-        ['flash attention dV', (tf.engine().runKernel(gradOf(FUSED.attention), { q: q!, k: k!, v: v!, cos: tables.cos, sin: tables.sin, dy: dyAtt!, out: att }) as tf.Tensor[])[2]!],
+        ...(tf.engine().runKernel(gradOf(FUSED.attention), { q: q!, k: k!, v: v!, cos: tables.cos, sin: tables.sin, dy: dyAtt!, out: att }) as tf.Tensor[]).map((t, i): [string, tf.Tensor] => [`flash attention d${'QKV'[i]}`, t]),
       ];
       for (const [label, t] of outputs) {
         const rows = tf.reshape(t, [-1, t.shape[t.rank - 1]!]); // (shares the data, and so the copy)

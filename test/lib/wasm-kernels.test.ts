@@ -69,7 +69,7 @@ describe('the CPU fast path', () => {
     await initBackend('wasm', { quiet: true });
     expect(activeBlas, loadBlas().reason).not.toBeNull();
     expect(describeBackend()).toMatch(/^wasm \(SIMD, 1 thread; products on OpenBLAS \d+\.\d+\.\d+ \(\w+ kernels\), \d+ threads?\)$/);
-    for (const name of Object.values(FUSED).filter((n) => n !== FUSED.attention && n !== FUSED.addRmsNorm)) expect(hasFused(name), name).toBe(true);
+    for (const name of Object.values(FUSED).filter((n) => n !== FUSED.attention && n !== FUSED.addRmsNorm && n !== FUSED.projections)) expect(hasFused(name), name).toBe(true);
   });
 
   it('registers the fused ops under the names lib/model calls, as the cuda backend does (no GPU needed)', async () => {
@@ -77,9 +77,10 @@ describe('the CPU fast path', () => {
     registerCudaBackend();
     const fusedNames = (backend: string) => tf.getKernelsForBackend(backend).map((k) => k.kernelName).filter((n) => n.startsWith('Tiny')).sort();
     expect(fusedNames('cuda')).toEqual([...FUSED_KERNEL_NAMES, ...Object.values(QUANTIZED), ...Object.values(KV_CACHE)].sort());
-    // wasm has all but attention, which runs as its products and the fused causal softmax, and the
-    // residual add fused into RMSNorm, which saves a pass over GPU memory (on the CPU: an Add and the norm).
-    const gpuOnly = [FUSED.attention, FUSED.addRmsNorm];
+    // wasm has all but attention, which runs as its products and the fused causal softmax, the residual
+    // add fused into RMSNorm, which saves a pass over GPU memory (on the CPU: an Add and the norm), and
+    // the projections of one input as one op (on the CPU: a product each, and Adds for the gradient).
+    const gpuOnly = [FUSED.attention, FUSED.addRmsNorm, FUSED.projections];
     expect(fusedNames('wasm')).toEqual([...FUSED_KERNEL_NAMES.filter((n) => !gpuOnly.some((g) => n === g || n === gradOf(g))), ...Object.values(QUANTIZED), ...Object.values(KV_CACHE)].sort());
   });
 

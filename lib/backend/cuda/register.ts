@@ -13,6 +13,7 @@ import { INDEXING_KERNELS } from './kernels/indexing.js';
 import { KV_CACHE_KERNELS } from './kernels/kv-cache.js';
 import { LAYOUT_KERNELS } from './kernels/layout.js';
 import { MATMUL_KERNELS } from './kernels/matmul.js';
+import { PROJECTION_KERNELS } from './kernels/projections.js';
 import { QUANTIZED_KERNELS } from './kernels/quantized.js';
 import { REDUCE_KERNELS } from './kernels/reduce.js';
 import { SQUARED_NORM_KERNELS } from './kernels/squared-norm.js';
@@ -43,7 +44,7 @@ export function registerCudaBackend(device = 0): void {
   registered = true;
   tf.registerBackend('cuda', () => new CudaBackend(new Driver(), deviceOrdinal), -1);
   for (const [kernelName, kernelFunc] of [...ELEMENTWISE_KERNELS, ...CAST_KERNELS, ...LAYOUT_KERNELS, ...MATMUL_KERNELS, ...REDUCE_KERNELS, ...INDEXING_KERNELS,
-    ...FUSED_LAYER_KERNELS, ...CAUSAL_SOFTMAX_KERNELS, ...FLASH_ATTENTION_KERNELS, ...HEAD_LOSS_KERNELS, ...ADAMW_KERNELS, ...SQUARED_NORM_KERNELS, ...QUANTIZED_KERNELS,
+    ...PROJECTION_KERNELS, ...FUSED_LAYER_KERNELS, ...CAUSAL_SOFTMAX_KERNELS, ...FLASH_ATTENTION_KERNELS, ...HEAD_LOSS_KERNELS, ...ADAMW_KERNELS, ...SQUARED_NORM_KERNELS, ...QUANTIZED_KERNELS,
     ...KV_CACHE_KERNELS]) {
     tf.registerKernel({ kernelName, backendName: 'cuda', kernelFunc });
   }

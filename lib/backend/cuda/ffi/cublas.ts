@@ -33,6 +33,8 @@ export interface Gemm {
   precision: MatmulPrecision;
   /** C's type: float32 (default), or bfloat16 (rounded from the float32 sums; 'bf16' precision only). */
   output?: 'float32' | 'bfloat16';
+  /** C += op(A)·op(B) instead of C = (cuBLAS's beta = 1): several products summed into one C. */
+  accumulate?: boolean;
 }
 
 /** A cuBLAS handle bound to one stream. */
@@ -69,7 +71,7 @@ export class Cublas {
     const status = this.fn.gemm!(
       this.handle, g.transposeB ? OP.T : OP.N, g.transposeA ? OP.T : OP.N, g.n, g.m, g.k,
       Float32Array.of(1), g.b, input, lda, g.strideB, g.a, input, ldb, g.strideA,
-      Float32Array.of(0), g.c, g.output === 'bfloat16' ? R_16BF : R_32F, g.n, g.m * g.n, g.batch, COMPUTE[g.precision], GEMM_DEFAULT,
+      Float32Array.of(g.accumulate ? 1 : 0), g.c, g.output === 'bfloat16' ? R_16BF : R_32F, g.n, g.m * g.n, g.batch, COMPUTE[g.precision], GEMM_DEFAULT,
     );
     this.check(status, `cublasGemmStridedBatchedEx(${g.batch}×[${g.m}×${g.k}]·[${g.k}×${g.n}])`);
   }

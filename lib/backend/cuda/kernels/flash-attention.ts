@@ -6,9 +6,11 @@
 // Layout: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] as the projections produce them (no transposes);
 // query head h reads K/V head h / (H / Hkv). RoPE is the TinyRope kernel's pass over q and k before
 // (temporary rotated copies, in bf16 rounded to bfloat16; v and dO read the bfloat16 copies the backend
-// keeps) and over their gradients after. So every tile arrives in the type the products read: cp.async
-// copies the next tile into shared memory while the warps work on the current one (two buffers), and
-// fragments are read with ldmatrix in bf16 (mma.ts). Saved for the backward pass, in the output's tail:
+// keeps) and over their gradients after (writing too the bfloat16 copies the projections' products
+// read, as the kernels do for the output and dV). So every tile arrives in the type the products read:
+// cp.async copies the next tile into shared memory while the warps work on the current one (two
+// buffers), and fragments are read with ldmatrix in bf16 (mma.ts). Saved for the backward pass, in the
+// output's tail:
 // lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
 //
 // Backward, one block per 64 keys (and K/V head): for every later query tile it recomputes the
@@ -345,11 +347,11 @@ function shapes({ q, k, cos }: AttentionInputs): { B: number; T: number; H: numb
   return { B, T, H, KVH, Dh };
 }
 
-/** RoPE over [B, T, heads, Dh] at x into out (bfloat16 where bf16, else float32); sign −1 turns back (the gradient). */
-function rope(cuda: CudaBackend, out: bigint, x: bigint, inputs: AttentionInputs, heads: number, sign: number, bf16 = false): void {
+/** RoPE over [B, T, heads, Dh] at x into out and/or out16 (bfloat16); sign −1 turns back (the gradient). */
+function rope(cuda: CudaBackend, out: { out: bigint; out16: bigint }, x: bigint, inputs: AttentionInputs, heads: number, sign: number): void {
   const [, T, , Dh] = inputs.q.shape as [number, number, number, number];
   const n = inputs.q.shape[0]! * T * heads * Dh;
-  launchRope(cuda, out, x, { cos: cuda.pointer(inputs.cos), sin: cuda.pointer(inputs.sin) }, { T, Dh, group: heads, offset: 0, sign, n, bf16 });
+  launchRope(cuda, out, x, { cos: cuda.pointer(inputs.cos), sin: cuda.pointer(inputs.sin) }, { T, Dh, group: heads, offset: 0, sign, n });
 }
 
 /**
@@ -361,7 +363,7 @@ function kernelInputs(cuda: CudaBackend, x: AttentionInputs, precision: number, 
   const bf16 = precision === MMA_PRECISION.bf16;
   const rotated = [x.q, x.k].map((t) => {
     const copy = cuda.scratch(tf.util.sizeFromShape(t.shape) * mmaElemBytes(precision));
-    rope(cuda, copy, cuda.pointer(t), x, t.shape[2]!, 1, bf16);
+    rope(cuda, bf16 ? { out: 0n, out16: copy } : { out: copy, out16: 0n }, cuda.pointer(t), x, t.shape[2]!, 1);
     return copy;
   }) as [bigint, bigint];
   return { rotated, others: others.map((t) => (bf16 ? bf16Operand(cuda, t) : cuda.pointer(t))) };
@@ -403,8 +405,8 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
     { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
   ], backwardSharedBytes(Dh, precision));
   // … and with respect to q and k: the inverse rotation.
-  rope(cuda, cuda.pointer(dq), cuda.pointer(dqRotated), x, H, -1);
-  rope(cuda, cuda.pointer(dk), cuda.pointer(dkRotated), x, KVH, -1);
+  rope(cuda, { out: cuda.pointer(dq), out16: bf16CopyOf(cuda, dq) }, cuda.pointer(dqRotated), x, H, -1);
+  rope(cuda, { out: cuda.pointer(dk), out16: bf16CopyOf(cuda, dk) }, cuda.pointer(dkRotated), x, KVH, -1);
   [q, k].forEach((p) => cuda.release(p));
   [delta, dqRotated, dkRotated].forEach((t) => cuda.disposeData(t.dataId));
   return [dq, dk, dv];

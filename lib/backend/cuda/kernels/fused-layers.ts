@@ -93,27 +93,27 @@ extern "C" __global__ void swiglu_grad(float* dg, float* du, unsigned short* dg1
 /**
  * RoPE (rotate-half layout) at positions offset…offset+T−1: out = x·cos + rot(x)·sin, rot([x1, x2]) =
  * [−x2, x1]; sign = −1 rotates back (the gradient). Rows of Dh come `group` to a position: 1 for
- * [B, H, T, Dh], H for [B, T, H, Dh]. out must not be x (each element reads its partner).
+ * [B, H, T, Dh], H for [B, T, H, Dh]. out must not be x (each element reads its partner). Written in
+ * float32 to out, in bfloat16 to out16 (flash attention's tiles, a product's kept copy), or both; a null
+ * pointer is skipped.
  */
 export const ROPE_SOURCE = `${BF16_BITS}
-__device__ __forceinline__ float rope_at(const float* x, const float* cos_t, const float* sin_t, int i, int T, int Dh, int group, int offset, float sign) {
-  int half = Dh / 2, d = i % Dh, t = (i / Dh / group) % T;
-  long long table = (long long)(t + offset) * Dh + d;
-  float rotated = d < half ? -x[i + half] : x[i - half];
-  return x[i] * cos_t[table] + sign * rotated * sin_t[table];
-}
-extern "C" __global__ void rope(float* out, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int group, int offset, float sign, int n) {
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = rope_at(x, cos_t, sin_t, i, T, Dh, group, offset, sign);
-}
-// The same, written as bfloat16 (flash attention's tiles in bf16).
-extern "C" __global__ void rope_bf16(unsigned short* out, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int group, int offset, float sign, int n) {
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = bf16_bits(rope_at(x, cos_t, sin_t, i, T, Dh, group, offset, sign));
+extern "C" __global__ void rope(float* out, unsigned short* out16, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int group, int offset, float sign, int n) {
+  int half = Dh / 2;
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    int d = i % Dh, t = (i / Dh / group) % T;
+    long long table = (long long)(t + offset) * Dh + d;
+    float rotated = d < half ? -x[i + half] : x[i - half];
+    float y = x[i] * cos_t[table] + sign * rotated * sin_t[table];
+    if (out) out[i] = y;
+    if (out16) out16[i] = bf16_bits(y);
+  }
 }
 `;
 
-/** Rotate n values at x into out (see ROPE_SOURCE), as float32 or (bf16) bfloat16. */
-export function launchRope(cuda: CudaBackend, out: bigint, x: bigint, tables: { cos: bigint; sin: bigint }, r: { T: number; Dh: number; group: number; offset: number; sign: number; n: number; bf16?: boolean }): void {
-  cuda.launchElementwise(ROPE_SOURCE, r.bf16 ? 'rope_bf16' : 'rope', r.n, [out, x, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
+/** Rotate n values at x into out (float32) and/or out16 (bfloat16; 0n: none) — see ROPE_SOURCE. */
+export function launchRope(cuda: CudaBackend, out: { out: bigint; out16: bigint }, x: bigint, tables: { cos: bigint; sin: bigint }, r: { T: number; Dh: number; group: number; offset: number; sign: number; n: number }): void {
+  cuda.launchElementwise(ROPE_SOURCE, 'rope', r.n, [out.out, out.out16, x, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
 }
 
 /** Blocks of the backward, a warp per row: enough to fill the GPU, at most one warp per row. */
@@ -189,7 +189,7 @@ const rope: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const n = tf.util.sizeFromShape(x.shape);
   const out = cuda.allocate(x.shape, 'float32');
   const tables = { cos: cuda.pointer(cos), sin: cuda.pointer(sin) };
-  launchRope(cuda, cuda.pointer(out), cuda.pointer(x), tables, { T, Dh, group: 1, offset: attrs!.offset as number, sign: attrs!.inverse ? -1 : 1, n });
+  launchRope(cuda, { out: cuda.pointer(out), out16: 0n }, cuda.pointer(x), tables, { T, Dh, group: 1, offset: attrs!.offset as number, sign: attrs!.inverse ? -1 : 1, n });
   return out;
 };
 

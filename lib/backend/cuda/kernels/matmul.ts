@@ -5,6 +5,7 @@
 // the forward again, so one conversion serves two to four products.
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
+import type { Gemm } from '../ffi/cublas.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -42,14 +43,24 @@ export function bf16CopyOf(cuda: CudaBackend, t: tf.TensorInfo): bigint {
   return cuda.matmulPrecision === 'bf16' && n > 0 ? cuda.bf16Of(t, () => cuda.scratch(n * 2)) : 0n;
 }
 
+/** A product's shape (see Gemm in ffi/cublas.ts); the batch defaults to one pair of matrices. */
+type ProductShape = Pick<Gemm, 'm' | 'n' | 'k' | 'transposeA' | 'transposeB'> & Partial<Pick<Gemm, 'strideA' | 'strideB' | 'batch' | 'accumulate'>>;
+
+/** c = op(a)·op(b) (or +=) in the backend's matmul precision: in bf16, from the operands' kept bfloat16 copies. */
+export function product(cuda: CudaBackend, a: tf.TensorInfo, b: tf.TensorInfo, c: bigint, shape: ProductShape): void {
+  const precision = cuda.matmulPrecision;
+  const operand = (t: tf.TensorInfo) => (precision === 'bf16' ? bf16Operand(cuda, t) : cuda.pointer(t));
+  cuda.cublas.gemm({ strideA: 0, strideB: 0, batch: 1, ...shape, a: operand(a), b: operand(b), c, precision });
+}
+
 /** Batched matrix product through cuBLAS; a batch of size 1 is reused for every batch of the other. */
 const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
   if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`cuda backend: BatchMatMul on ${a.dtype}×${b.dtype} is not supported, expected float32`);
   const last2 = (s: number[], t: boolean) => (t ? [s[s.length - 1]!, s[s.length - 2]!] : [s[s.length - 2]!, s[s.length - 1]!]);
-  const [m, k] = last2(a.shape, transposeA);
-  const [kb, n] = last2(b.shape, transposeB);
+  const [m, k] = last2(a.shape, transposeA) as [number, number];
+  const [kb, n] = last2(b.shape, transposeB) as [number, number];
   if (k !== kb) throw new Error(`cuda backend: BatchMatMul inner sizes differ: [${a.shape}]${transposeA ? 'ᵀ' : ''} · [${b.shape}]${transposeB ? 'ᵀ' : ''}`);
   const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2);
   const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB);
@@ -58,15 +69,9 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
     throw new Error(`cuda backend: BatchMatMul batch shapes [${batchA}] and [${batchB}] broadcast partially, which is not supported`);
   }
   const cuda = backend as CudaBackend;
-  const out = cuda.allocate([...batchShape, m!, n!], 'float32');
-  if (batch * m! * n! === 0) return out;
-  const precision = cuda.matmulPrecision;
-  const operand = (t: tf.TensorInfo) => (precision === 'bf16' ? bf16Operand(cuda, t) : cuda.pointer(t));
-  const [pa, pb] = [operand(a), operand(b)];
-  cuda.cublas.gemm({
-    m: m!, n: n!, k: k!, transposeA, transposeB, a: pa, b: pb, c: cuda.pointer(out),
-    strideA: sizeA === 1 ? 0 : m! * k!, strideB: sizeB === 1 ? 0 : k! * n!, batch, precision,
-  });
+  const out = cuda.allocate([...batchShape, m, n], 'float32');
+  if (batch * m * n === 0) return out;
+  product(cuda, a, b, cuda.pointer(out), { m, n, k, transposeA, transposeB, strideA: sizeA === 1 ? 0 : m * k, strideB: sizeB === 1 ? 0 : k * n, batch });
   return out;
 };
 

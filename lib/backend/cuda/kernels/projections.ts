@@ -1,0 +1,43 @@
+// Several projections of one input as one op (see projectAll in lib/model/linear.ts): q, k and v of
+// attention, gate and up of the MLP, y_i = x·W_iᵀ. As separate products, x's gradient would arrive in
+// pieces that tfjs sums with an Add per extra projection — each a pass over three [N, in] tensors.
+// Here the backward's products for dx add into one tensor (cuBLAS's beta = 1) instead.
+import * as tf from '@tensorflow/tfjs';
+import { FUSED, gradOf } from '../../../model/fused.js';
+import type { CudaBackend } from '../backend.js';
+import { product } from './matmul.js';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** inputs [x [N, in], W_0 [out_0, in], W_1, …] → [y_0 [N, out_0], y_1, …]. */
+const projections: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+  const [x, ...weights] = inputs as unknown as tf.TensorInfo[];
+  const cuda = backend as CudaBackend;
+  const [N, D] = x!.shape as [number, number];
+  return weights.map((w) => {
+    const y = cuda.allocate([N, w.shape[0]!], 'float32');
+    if (N * w.shape[0]! > 0) product(cuda, x!, w, cuda.pointer(y), { m: N, n: w.shape[0]!, k: D, transposeA: false, transposeB: true });
+    return y;
+  });
+};
+
+/** inputs [x, W_0 … W_{n−1}, dy_0 … dy_{n−1}] → [dx = Σ dy_i·W_i, dW_0 = dy_0ᵀ·x, …]. */
+const projectionsGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
+  const [x, ...rest] = inputs as unknown as tf.TensorInfo[];
+  const cuda = backend as CudaBackend;
+  const [N, D] = x!.shape as [number, number];
+  const count = rest.length / 2;
+  const [weights, dys] = [rest.slice(0, count), rest.slice(count)];
+  const dx = cuda.allocate([N, D], 'float32');
+  const dweights = weights.map((w) => cuda.allocate(w.shape, 'float32'));
+  if (N * D === 0) return [dx, ...dweights];
+  weights.forEach((w, i) => {
+    const out = w.shape[0]!;
+    product(cuda, dys[i]!, w, cuda.pointer(dx), { m: N, n: D, k: out, transposeA: false, transposeB: false, accumulate: i > 0 });
+    product(cuda, dys[i]!, x!, cuda.pointer(dweights[i]!), { m: out, n: D, k: N, transposeA: true, transposeB: false });
+  });
+  return [dx, ...dweights];
+};
+
+/** This family's tfjs kernels by name. */
+export const PROJECTION_KERNELS: [string, tf.KernelFunc][] = [[FUSED.projections, projections], [gradOf(FUSED.projections), projectionsGrad]];
