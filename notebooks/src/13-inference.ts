@@ -168,7 +168,7 @@ console.log(lengths.map((n, i) => `${n} tokens: ${rates.cache[i]!.toFixed(0)} vs
 // | | tokens/s at batch 1 | over 32 streams |
 // |---|---:|---:|
 // | op by op, every kernel dispatched by tfjs | 251 | 433 |
-// | the same kernels replayed from a CUDA graph | 2,086 | 23,243 |
+// | the same kernels replayed from a CUDA graph | 2,117 | 36,443 |
 // | Hugging Face `generate` (bf16, eager PyTorch) | 23 | 729 |
 //
 // ## 3. Streaming, a character at a time
