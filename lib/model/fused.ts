@@ -119,7 +119,8 @@ tf.registerGradient({
   kernelName: FUSED.projections,
   saveAllInputs: true,
   gradFunc: (dys, saved) => {
-    const grads = grad(FUSED.projections, [...saved, ...(dys as tf.Tensor[])] as unknown as tf.NamedTensorMap) as tf.Tensor[];
+    const outputGrads = Array.isArray(dys) ? dys : [dys]; // (one output's arrives alone)
+    const grads = grad(FUSED.projections, [...saved, ...outputGrads] as unknown as tf.NamedTensorMap) as tf.Tensor[];
     return Object.fromEntries(grads.map((g, i) => [i, () => g]));
   },
 });

@@ -39,10 +39,10 @@ export class Dense implements Linear {
 /**
  * Several projections of one input (q, k, v; gate, up): each one's apply(x), or, where the backend
  * fuses plain weights (cuda), one op whose backward sums x's gradient inside its products instead of
- * adding one [..., in] tensor per extra projection.
+ * adding one [..., in] tensor per extra projection (so a single projection gains nothing from it).
  */
 export function projectAll(x: tf.Tensor, projections: Linear[]): tf.Tensor[] {
-  if (!hasFused(FUSED.projections) || !projections.every((p) => p instanceof Dense)) return projections.map((p) => p.apply(x));
+  if (projections.length < 2 || !hasFused(FUSED.projections) || !projections.every((p) => p instanceof Dense)) return projections.map((p) => p.apply(x));
   const inDim = x.shape[x.shape.length - 1]!;
   const weights = projections.map((p) => (p as Dense).weight);
   weights.forEach((w) => { if (w.shape[1] !== inDim) throw new Error(`linear: input width ${inDim} does not match weight [${w.shape}]`); });

@@ -12,7 +12,7 @@ import { AdamW } from '../../lib/train/adamw.js';
 import { globalNorm } from '../../lib/train/clip.js';
 import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
 import type { MatmulPrecision } from '../../lib/backend/cuda/ffi/cublas.js';
-import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
+import { againstCpu, assertClose, gpuBytes, onBoth, openGpu } from './gpu.js';
 import { Dense, projectAll } from '../../lib/model/linear.js';
 import { FUSED, gradOf, runFused } from '../../lib/model/fused.js';
 
@@ -172,9 +172,9 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
       const tables = ropeTables(Dh, T, 10000);
       const tensor = (shape: number[]) => tf.tensor(values(size(shape)), shape);
       const [x, delta, gate, up, dyMlp, q, k, v, dyAtt] = [[B, T, 96], [B, T, 96], [B, T, 160], [B, T, 160], [B, T, 160], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh]].map(tensor);
-      const bytes = (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU;
+      const bytes = gpuBytes();
       const h = runFused<tf.Tensor>(FUSED.swiglu, { gate: gate!, up: up! });
-      const grown = (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU - bytes;
+      const grown = gpuBytes() - bytes;
       assert.ok(grown >= size(h.shape) * (4 + 2), `SwiGLU's output and its copy: ${grown} bytes`);
       const att = runFused<tf.Tensor>(FUSED.attention, { q: q!, k: k!, v: v!, cos: tables.cos, sin: tables.sin });
       const outputs: [string, tf.Tensor][] = [

@@ -19,6 +19,9 @@ export function openGpu(): { driver: Driver; skip: false } | { driver: null; ski
   return probe.driver ? { driver: probe.driver, skip: false } : { driver: null, skip: `no GPU: ${probe.reason}` };
 }
 
+/** Bytes the active backend holds on the GPU (tensors, kept copies and scratch), as tf.memory() reports them. */
+export const gpuBytes = (): number => (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU;
+
 /** A tensor as compared: shape, dtype and values. */
 export interface Result {
   shape: number[];

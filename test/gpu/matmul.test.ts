@@ -4,11 +4,10 @@ import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
 import { AdamW } from '../../lib/train/adamw.js';
-import { againstCpu, assertClose, onBoth, openGpu } from './gpu.js';
+import { againstCpu, assertClose, gpuBytes, onBoth, openGpu } from './gpu.js';
 
 const gpu = openGpu();
 /** Bytes the cuda backend holds (tfjs passes the backend's memory() figures through). */
-const gpuBytes = () => (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU;
 
 describe('cuda matmul, reshape and cast match cpu', { skip: gpu.skip }, () => {
   againstCpu();

@@ -9,7 +9,7 @@ import { LlamaModel } from '../../lib/model/model.js';
 import { Rng } from '../../lib/rng.js';
 import { AdamW } from '../../lib/train/adamw.js';
 import { trainStep } from '../../lib/train/step.js';
-import { againstCpu, openGpu } from './gpu.js';
+import { againstCpu, gpuBytes, openGpu } from './gpu.js';
 
 const gpu = openGpu();
 const config = presetConfig('nano', { vocabSize: 512, maxSeq: 64 });
@@ -65,7 +65,7 @@ describe('training on cuda', { skip: gpu.skip }, () => {
     const data = batches(200, 4);
     const model = LlamaModel.create(config, 2);
     const adamw = new AdamW(model.params);
-    const usage = () => ({ tensors: tf.memory().numTensors, bytes: (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU });
+    const usage = () => ({ tensors: tf.memory().numTensors, bytes: gpuBytes() });
     let after10 = usage();
     data.forEach((batch, i) => {
       trainStep(model, adamw, [batch], B, 1e-3, 1);

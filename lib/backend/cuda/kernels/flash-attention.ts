@@ -10,8 +10,7 @@
 // read, as the kernels do for the output and dV). So every tile arrives in the type the products read:
 // cp.async copies the next tile into shared memory while the warps work on the current one (two
 // buffers), and fragments are read with ldmatrix in bf16 (mma.ts). Saved for the backward pass, in the
-// output's tail:
-// lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
+// output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
 //
 // Backward, one block per 64 keys (and K/V head): for every later query tile it recomputes the
 // probabilities P from q, k and lse, then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Δ) with
@@ -22,7 +21,7 @@ import { FUSED, fusedAttentionHeadDim, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { launchRope } from './fused-layers.js';
 import { filled } from './layout.js';
-import { BF16_BITS, bf16CopyOf, bf16Operand } from './matmul.js';
+import { BF16_BITS, bf16CopyOf, operand } from './matmul.js';
 import { MMA_PRECISION, MMA_SOURCE, mmaElemBytes } from './mma.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -183,9 +182,10 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
     for (int i = 0; i < 4; i++) {
       int pos = q0 + c_row(i);
       long long at = (((long long)b * T + pos) * H + h) * HD + 8 * j + c_col(i);
+      float y = o[j][i] / l[i >> 1];
       if (pos < T) {
-        out[at] = o[j][i] / l[i >> 1];
-        if (out16) out16[at] = bf16_bits(out[at]);
+        out[at] = y;
+        if (out16) out16[at] = bf16_bits(y);
       }
     }
   if (lane_t() == 0) {
@@ -366,7 +366,7 @@ function kernelInputs(cuda: CudaBackend, x: AttentionInputs, precision: number, 
     rope(cuda, bf16 ? { out: 0n, out16: copy } : { out: copy, out16: 0n }, cuda.pointer(t), x, t.shape[2]!, 1);
     return copy;
   }) as [bigint, bigint];
-  return { rotated, others: others.map((t) => (bf16 ? bf16Operand(cuda, t) : cuda.pointer(t))) };
+  return { rotated, others: others.map((t) => operand(cuda, t, bf16)) };
 }
 
 const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {

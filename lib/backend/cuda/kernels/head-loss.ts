@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE } from './block-reduce.js';
-import { BF16_BITS, bf16Operand } from './matmul.js';
+import { BF16_BITS, operand } from './matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -92,7 +92,7 @@ const headLoss: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const loss = cuda.allocate([N], 'float32', N * V * (bf16 ? 2 : 4));
   if (N === 0) return loss;
   const logits = cuda.tail(loss).ptr; // [N, V]: the logits, then (in place) their gradient
-  const [a, b] = bf16 ? [bf16Operand(cuda, h), bf16Operand(cuda, weight)] : [cuda.pointer(h), cuda.pointer(weight)];
+  const [a, b] = [operand(cuda, h, bf16), operand(cuda, weight, bf16)];
   cuda.cublas.gemm({
     m: N, n: V, k: D, transposeA: false, transposeB: true, a: a!, b: b!, c: logits, strideA: 0, strideB: 0, batch: 1,
     precision: cuda.matmulPrecision, output: bf16 ? 'bfloat16' : 'float32',
@@ -116,7 +116,7 @@ const headLossGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const precision = bf16 ? 'bf16' : cuda.matmulPrecision === 'fp32' ? 'fp32' : 'tf32';
   const hs = cuda.scratch(N * D * (bf16 ? 2 : 4)); // dy∘h, in the GEMM's input type
   cuda.launchElementwise(HEAD_LOSS_SOURCE, bf16 ? 'scale_rows_bf16' : 'scale_rows', N * D, [hs, cuda.pointer(h), cuda.pointer(dy), { i32: D }, BigInt(N * D)]);
-  const w = bf16 ? bf16Operand(cuda, weight) : cuda.pointer(weight);
+  const w = operand(cuda, weight, bf16);
   const gemm = { strideA: 0, strideB: 0, batch: 1, precision } as const;
   cuda.cublas.gemm({ ...gemm, m: V, n: D, k: N, transposeA: true, transposeB: false, a: dlogits, b: hs, c: cuda.pointer(dweight) });
   cuda.cublas.gemm({ ...gemm, m: N, n: D, k: V, transposeA: false, transposeB: false, a: dlogits, b: w, c: cuda.pointer(dh) });

@@ -24,7 +24,7 @@ extern "C" __global__ void to_bf16(unsigned short* out, const float* x, long lon
 `;
 
 /** The bfloat16 copy of a float32 tensor that the backend keeps with it (made now if there is none). */
-export function bf16Operand(cuda: CudaBackend, t: tf.TensorInfo): bigint {
+function bf16Operand(cuda: CudaBackend, t: tf.TensorInfo): bigint {
   return cuda.bf16Of(t, () => {
     const n = tf.util.sizeFromShape(t.shape);
     const half = cuda.scratch(n * 2);
@@ -33,9 +33,14 @@ export function bf16Operand(cuda: CudaBackend, t: tf.TensorInfo): bigint {
   });
 }
 
+/** A product's operand as the product reads it: the kept bfloat16 copy when bf16 (products in bf16 precision), else the float32 data. */
+export function operand(cuda: CudaBackend, t: tf.TensorInfo, bf16 = cuda.matmulPrecision === 'bf16'): bigint {
+  return bf16 ? bf16Operand(cuda, t) : cuda.pointer(t);
+}
+
 /**
- * Room for the bfloat16 copy that a kernel writes beside its float32 output t, kept with t like
- * bf16Operand's (the products that read t then need no conversion pass): when products run in bf16;
+ * Room for the bfloat16 copy that a kernel writes beside its float32 output t, kept with t as
+ * operand() keeps the copies it makes (the products that read t then need no conversion pass): when products run in bf16;
  * else 0n, and the kernel writes none.
  */
 export function bf16CopyOf(cuda: CudaBackend, t: tf.TensorInfo): bigint {
@@ -48,9 +53,7 @@ type ProductShape = Pick<Gemm, 'm' | 'n' | 'k' | 'transposeA' | 'transposeB'> & 
 
 /** c = op(a)·op(b) (or +=) in the backend's matmul precision: in bf16, from the operands' kept bfloat16 copies. */
 export function product(cuda: CudaBackend, a: tf.TensorInfo, b: tf.TensorInfo, c: bigint, shape: ProductShape): void {
-  const precision = cuda.matmulPrecision;
-  const operand = (t: tf.TensorInfo) => (precision === 'bf16' ? bf16Operand(cuda, t) : cuda.pointer(t));
-  cuda.cublas.gemm({ strideA: 0, strideB: 0, batch: 1, ...shape, a: operand(a), b: operand(b), c, precision });
+  cuda.cublas.gemm({ strideA: 0, strideB: 0, batch: 1, ...shape, a: operand(cuda, a), b: operand(cuda, b), c, precision: cuda.matmulPrecision });
 }
 
 /** Batched matrix product through cuBLAS; a batch of size 1 is reused for every batch of the other. */

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
+import { filled } from './layout.js';
 import { product } from './matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -14,6 +15,8 @@ const projections: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const [x, ...weights] = inputs as unknown as tf.TensorInfo[];
   const cuda = backend as CudaBackend;
   const [N, D] = x!.shape as [number, number];
+  for (const w of [x!, ...weights]) if (w.dtype !== 'float32') throw new Error(`cuda backend: TinyProjections on ${w.dtype}, expected float32`);
+  for (const w of weights) if (w.shape[1] !== D) throw new Error(`cuda backend: TinyProjections: input width ${D} does not match weight [${w.shape}]`);
   return weights.map((w) => {
     const y = cuda.allocate([N, w.shape[0]!], 'float32');
     if (N * w.shape[0]! > 0) product(cuda, x!, w, cuda.pointer(y), { m: N, n: w.shape[0]!, k: D, transposeA: false, transposeB: true });
@@ -28,12 +31,15 @@ const projectionsGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const [N, D] = x!.shape as [number, number];
   const count = rest.length / 2;
   const [weights, dys] = [rest.slice(0, count), rest.slice(count)];
-  const dx = cuda.allocate([N, D], 'float32');
-  const dweights = weights.map((w) => cuda.allocate(w.shape, 'float32'));
-  if (N * D === 0) return [dx, ...dweights];
+  // A projection with nothing to sum (no rows, no outputs, no inputs) runs no product: its gradients are zeros.
+  const live = weights.map((w) => N * D * w.shape[0]! > 0);
+  const dx = live.some(Boolean) ? cuda.allocate([N, D], 'float32') : filled(cuda, [N, D], 'float32', 0);
+  const dweights = weights.map((w, i) => (live[i] ? cuda.allocate(w.shape, 'float32') : filled(cuda, w.shape, 'float32', 0)));
+  const first = live.indexOf(true);
   weights.forEach((w, i) => {
+    if (!live[i]) return;
     const out = w.shape[0]!;
-    product(cuda, dys[i]!, w, cuda.pointer(dx), { m: N, n: D, k: out, transposeA: false, transposeB: false, accumulate: i > 0 });
+    product(cuda, dys[i]!, w, cuda.pointer(dx), { m: N, n: D, k: out, transposeA: false, transposeB: false, accumulate: i > first });
     product(cuda, dys[i]!, x!, cuda.pointer(dweights[i]!), { m: out, n: D, k: N, transposeA: true, transposeB: false });
   });
   return [dx, ...dweights];
