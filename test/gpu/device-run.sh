@@ -6,7 +6,7 @@
 # then run `bash test/gpu/device-run.sh` there with .device carried; logs and JSON land in $OUT (or ./gpu-out).
 # A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default
 # (STEPS=precision: decoding with tf32 and bf16 products; STEPS=band: 300 training steps, the build in
-# .device/main-old.mjs beside this one; STEPS=costs: throughput over presets and
+# .device/main-old.mjs beside this one; STEPS=costs: throughput over presets (PRESETS='…' a part) and
 # sequence lengths beside torch.compile; STEPS=speed: training throughput beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
 # into .device/).
@@ -74,8 +74,11 @@ fi
 
 if wanted costs; then  # (not in the default run; ~8 minutes)
 step 'how cost grows: presets 16m … 1.5b (vocabulary 64,798, bf16) and sequence 512 / 2048 at 92m, ours beside torch.compile'
-# preset dim ffn layers heads batch accum seq — the largest batch × accumulation that fits 80 GB
+# preset dim ffn layers heads batch accum seq — the largest batch × accumulation that fits 80 GB. The
+# whole table takes ~11 minutes, more than a command has: PRESETS='16m 42m 92m', then '210m 440m 1.5b'.
+presets=" ${PRESETS:-16m 42m 92m 210m 440m 1.5b} "
 while read -r p dim ffn layers heads batch accum seq; do
+  [[ "$presets" == *" $p "* ]] || continue
   node .device/train-throughput.mjs --preset "$p" --vocab 64798 --batch "$batch" --accum "$accum" --seq "$seq" --matmul bf16 --steps 6 --backend cuda >> "$out/costs.txt" 2>&1
   DIM=$dim FFN=$ffn LAYERS=$layers HEADS=$heads KV_HEADS=$heads SEQ=$seq BATCH=$((batch * accum)) WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/costs.txt" 2>> "$out/costs.err"
 done <<'SHAPES'
