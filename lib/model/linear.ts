@@ -4,11 +4,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, hasFused } from './fused.js';
 
+/** x's width (its last dimension), checked against a weight [out, in]. */
+function inputWidth(x: tf.Tensor, weight: tf.Tensor): number {
+  const inDim = x.shape[x.shape.length - 1]!;
+  if (weight.shape[1] !== inDim) throw new Error(`linear: input width ${inDim} does not match weight [${weight.shape}]`);
+  return inDim;
+}
+
 /** y = x Wᵀ for x [..., in] and W [out, in]: y [..., out]. */
 export function linear(x: tf.Tensor, weight: tf.Tensor): tf.Tensor {
-  const inDim = x.shape[x.shape.length - 1]!;
+  const inDim = inputWidth(x, weight);
   const outDim = weight.shape[0]!;
-  if (weight.shape[1] !== inDim) throw new Error(`linear: input width ${inDim} does not match weight [${weight.shape}]`);
   const flat = tf.reshape(x, [-1, inDim]); // [N, in]
   const y = tf.matMul(flat, weight, false, true); // [N, out]
   return tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
@@ -43,9 +49,8 @@ export class Dense implements Linear {
  */
 export function projectAll(x: tf.Tensor, projections: Linear[]): tf.Tensor[] {
   if (projections.length < 2 || !hasFused(FUSED.projections) || !projections.every((p) => p instanceof Dense)) return projections.map((p) => p.apply(x));
-  const inDim = x.shape[x.shape.length - 1]!;
   const weights = projections.map((p) => (p as Dense).weight);
-  weights.forEach((w) => { if (w.shape[1] !== inDim) throw new Error(`linear: input width ${inDim} does not match weight [${w.shape}]`); });
+  const inDim = weights.map((w) => inputWidth(x, w))[0]!;
   const ys = tf.engine().runKernel(FUSED.projections, [tf.reshape(x, [-1, inDim]), ...weights] as unknown as tf.NamedTensorMap) as tf.Tensor[]; // [N, out_i]
   return ys.map((y, i) => tf.reshape(y, [...x.shape.slice(0, -1), weights[i]!.shape[0]!]));
 }

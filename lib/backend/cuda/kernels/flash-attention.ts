@@ -182,11 +182,7 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
     for (int i = 0; i < 4; i++) {
       int pos = q0 + c_row(i);
       long long at = (((long long)b * T + pos) * H + h) * HD + 8 * j + c_col(i);
-      float y = o[j][i] / l[i >> 1];
-      if (pos < T) {
-        out[at] = y;
-        if (out16) out16[at] = bf16_bits(y);
-      }
+      if (pos < T) store(out, out16, at, o[j][i] / l[i >> 1]);
     }
   if (lane_t() == 0) {
 #pragma unroll
@@ -310,8 +306,7 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
       long long at = (((long long)b * T + pos) * KVH + hk) * HD + 8 * j + c_col(i);
       if (pos < T) {
         dk[at] = dka[j][i] * scale;
-        dv[at] = dva[j][i];
-        if (dv16) dv16[at] = bf16_bits(dva[j][i]);
+        store(dv, dv16, at, dva[j][i]);
       }
     }
 }

@@ -25,11 +25,7 @@ extern "C" __global__ void rms_norm(float* y, unsigned short* y16, float* sum, c
     ss += xj * xj;
   }
   float r = rsqrtf(block_sum(ss) / D + eps);
-  for (int j = threadIdx.x; j < D; j += blockDim.x) {  // (each thread reads back only what it wrote)
-    float yj = v[j] * r * w[j];
-    y[row + j] = yj;
-    if (y16) y16[row + j] = bf16_bits(yj);
-  }
+  for (int j = threadIdx.x; j < D; j += blockDim.x) store(y, y16, row + j, v[j] * r * w[j]);  // (each thread reads back only what it wrote)
 }
 `;
 
@@ -71,21 +67,17 @@ extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, 
  * products only, so each is also written in bfloat16 when a copy is asked for (pointer not null).
  */
 export const SWIGLU_SOURCE = `${BF16_BITS}
-__device__ __forceinline__ void put(float* out, unsigned short* out16, int i, float v) {
-  out[i] = v;
-  if (out16) out16[i] = bf16_bits(v);
-}
 extern "C" __global__ void swiglu(float* h, unsigned short* h16, const float* g, const float* u, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     float s = 1.0f / (1.0f + expf(-g[i]));
-    put(h, h16, i, g[i] * s * u[i]);
+    store(h, h16, i, g[i] * s * u[i]);
   }
 }
 extern "C" __global__ void swiglu_grad(float* dg, float* du, unsigned short* dg16, unsigned short* du16, const float* dy, const float* g, const float* u, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     float s = 1.0f / (1.0f + expf(-g[i]));
-    put(dg, dg16, i, dy[i] * u[i] * s * (1.0f + g[i] * (1.0f - s)));
-    put(du, du16, i, dy[i] * g[i] * s);
+    store(dg, dg16, i, dy[i] * u[i] * s * (1.0f + g[i] * (1.0f - s)));
+    store(du, du16, i, dy[i] * g[i] * s);
   }
 }
 `;
@@ -104,9 +96,7 @@ extern "C" __global__ void rope(float* out, unsigned short* out16, const float* 
     int d = i % Dh, t = (i / Dh / group) % T;
     long long table = (long long)(t + offset) * Dh + d;
     float rotated = d < half ? -x[i + half] : x[i - half];
-    float y = x[i] * cos_t[table] + sign * rotated * sin_t[table];
-    if (out) out[i] = y;
-    if (out16) out16[i] = bf16_bits(y);
+    store(out, out16, i, x[i] * cos_t[table] + sign * rotated * sin_t[table]);
   }
 }
 `;

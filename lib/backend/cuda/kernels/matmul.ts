@@ -9,11 +9,19 @@ import type { Gemm } from '../ffi/cublas.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** float32 → bfloat16 bits with round-to-nearest-even (NaN stays NaN): the top 16 bits, rounded. */
+/**
+ * float32 → bfloat16 bits with round-to-nearest-even (NaN stays NaN): the top 16 bits, rounded. And
+ * store(): a kernel's output value i as float32 at out and/or as bfloat16 at out16 (its kept copy, see
+ * bf16CopyOf); a null pointer is skipped.
+ */
 export const BF16_BITS = `
 __device__ __forceinline__ unsigned short bf16_bits(float x) {
   unsigned int u = __float_as_uint(x);
   return ((u & 0x7fffffffu) > 0x7f800000u) ? 0x7fc0 : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+__device__ __forceinline__ void store(float* out, unsigned short* out16, long long i, float v) {
+  if (out) out[i] = v;
+  if (out16) out16[i] = bf16_bits(v);
 }
 `;
 
@@ -39,9 +47,9 @@ export function operand(cuda: CudaBackend, t: tf.TensorInfo, bf16 = cuda.matmulP
 }
 
 /**
- * Room for the bfloat16 copy that a kernel writes beside its float32 output t, kept with t as
- * operand() keeps the copies it makes (the products that read t then need no conversion pass): when products run in bf16;
- * else 0n, and the kernel writes none.
+ * Room for the bfloat16 copy that a kernel writes beside its float32 output t (with store()), kept
+ * with t as operand() keeps the copies it makes, so the products that read t need no conversion pass:
+ * when products run in bf16; else 0n, and the kernel writes none.
  */
 export function bf16CopyOf(cuda: CudaBackend, t: tf.TensorInfo): bigint {
   const n = tf.util.sizeFromShape(t.shape);
