@@ -12,7 +12,7 @@ import { AdamW } from '../../lib/train/adamw.js';
 import { globalNorm } from '../../lib/train/clip.js';
 import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
 import type { MatmulPrecision } from '../../lib/backend/cuda/ffi/cublas.js';
-import { againstCpu, assertClose, gpuBytes, onBoth, openGpu } from './gpu.js';
+import { againstCpu, assertClose, gpuBytes, onBoth, openGpu, roundedToBf16 } from './gpu.js';
 import { Dense, projectAll } from '../../lib/model/linear.js';
 import { FUSED, gradOf, runFused } from '../../lib/model/fused.js';
 
@@ -162,38 +162,55 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     assertClose(cpu[0]!, cuda[0]!, 'global norm', 1e-5);
   });
 
-  it('bf16: the copies RMSNorm, SwiGLU and its gradient, and flash attention (its output, dQ, dK, dV) write beside their outputs are the outputs rounded', async () => {
+  it('bf16: what only products read (the stack\'s norms, SwiGLU and its gradient, dQ, dK, dV) is kept as bfloat16 only; the rest writes its copy beside float32', async () => {
     const cuda = tf.findBackend('cuda') as CudaBackend;
     await tf.setBackend('cuda');
-    cuda.matmulPrecision = 'bf16';
-    tf.engine().startScope(); // (what tidy does, across awaits)
-    try {
-      const [B, T, H, Dh] = [2, 70, 2, 64];
-      const tables = ropeTables(Dh, T, 10000);
-      const tensor = (shape: number[]) => tf.tensor(values(size(shape)), shape);
-      const [x, delta, gate, up, dyMlp, q, k, v, dyAtt] = [[B, T, 96], [B, T, 96], [B, T, 160], [B, T, 160], [B, T, 160], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh]].map(tensor);
+    const [B, T, H, Dh] = [2, 70, 2, 64];
+    const tables = ropeTables(Dh, T, 10000);
+    const inputs = [[B, T, 96], [B, T, 96], [B, T, 160], [B, T, 160], [B, T, 160], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh]].map((s) => values(size(s)));
+    const run = () => {
+      const tensor = (i: number, shape: number[]) => tf.tensor(inputs[i]!, shape);
+      const [x, delta, gate, up, dyMlp, q, k, v, dyAtt] = [[B, T, 96], [B, T, 96], [B, T, 160], [B, T, 160], [B, T, 160], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh]].map((s, i) => tensor(i, s));
       const bytes = gpuBytes();
       const h = runFused<tf.Tensor>(FUSED.swiglu, { gate: gate!, up: up! });
       const grown = gpuBytes() - bytes;
-      assert.ok(grown >= size(h.shape) * (4 + 2), `SwiGLU's output and its copy: ${grown} bytes`);
       const att = runFused<tf.Tensor>(FUSED.attention, { q: q!, k: k!, v: v!, cos: tables.cos, sin: tables.sin });
       const outputs: [string, tf.Tensor][] = [
-        ['RMSNorm', rmsNorm(x!, tensor([96]), 1e-5)],
+        ['RMSNorm', rmsNorm(x!, tf.fill([96], 0.75), 1e-5)],
         ['residual + RMSNorm', addRmsNorm(x!, delta!, tf.fill([96], 0.5), 1e-5)[1]],
         ['SwiGLU', h],
         ...(tf.engine().runKernel(gradOf(FUSED.swiglu), { dy: dyMlp!, gate: gate!, up: up! }) as tf.Tensor[]).map((t, i): [string, tf.Tensor] => [`SwiGLU's gradient ${i}`, t]),
         ['flash attention', att],
         ...(tf.engine().runKernel(gradOf(FUSED.attention), { q: q!, k: k!, v: v!, cos: tables.cos, sin: tables.sin, dy: dyAtt!, out: att }) as tf.Tensor[]).map((t, i): [string, tf.Tensor] => [`flash attention d${'QKV'[i]}`, t]),
+        ['dO (its copy written by the Δ pass)', dyAtt!],
       ];
-      for (const [label, t] of outputs) {
+      return { grown, outputs, h };
+    };
+    tf.engine().startScope(); // (what tidy does, across awaits)
+    try {
+      // The float32 results, for the norms and SwiGLU: the same kernels, which round what they store.
+      const exact = await Promise.all(run().outputs.slice(0, 5).map(([, t]) => t.data()));
+      cuda.matmulPrecision = 'bf16';
+      const made = cuda.float32Made;
+      const { grown, outputs, h } = run();
+      assert.equal(grown, size(h.shape) * 2, `SwiGLU's output kept as bfloat16 only: ${grown} bytes`);
+      const onlyBf16 = outputs.map(([label, t]) => [label, !cuda.hasFloat32(t)]);
+      const expected = (label: string) => !/^(RMSNorm|flash attention|dO)/.test(label) || /d[QKV]$/.test(label);
+      assert.deepEqual(onlyBf16, outputs.map(([label]) => [label, expected(label)]));
+      assert.equal(cuda.float32Made, made, 'no float32 values made from a copy');
+      for (const [i, [label, t]] of outputs.entries()) {
         const rows = tf.reshape(t, [-1, t.shape[t.rank - 1]!]); // (shares the data, and so the copy)
-        const w = tensor([t.shape[t.rank - 1]!, 8]);
-        const [kept, fresh] = [tf.matMul(rows, w), tf.matMul(tf.add(rows, 0), w)]; // (add: new data, converted now)
+        const w = tf.tensor(values(t.shape[t.rank - 1]! * 8), [t.shape[t.rank - 1]!, 8]);
+        // add reads the float32 values (made from the copy, exactly, where there are none): converted again, the same bits.
+        const [kept, fresh] = [tf.matMul(rows, w), tf.matMul(tf.add(rows, 0), w)];
         assert.deepEqual(await kept.data(), await fresh.data(), label);
+        if (i < 5) assert.deepEqual(await t.data(), onlyBf16[i]![1] ? roundedToBf16(exact[i]!) : exact[i], `${label}: the float32 result${onlyBf16[i]![1] ? ' rounded' : ''}`);
       }
+      assert.equal(cuda.float32Made, made + onlyBf16.filter(([, only]) => only).length, 'read: each kept as bfloat16 only made its float32 values once');
     } finally {
       tf.engine().endScope();
       cuda.matmulPrecision = 'fp32';
+      tf.dispose([tables.cos, tables.sin]);
     }
   });
 

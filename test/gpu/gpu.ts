@@ -22,6 +22,13 @@ export function openGpu(): { driver: Driver; skip: false } | { driver: null; ski
 /** Bytes the active backend holds on the GPU (tensors, kept copies and scratch), as tf.memory() reports them. */
 export const gpuBytes = (): number => (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU;
 
+/** float32 values rounded to bfloat16 (to nearest, ties to even) and back: what a bf16 copy holds. */
+export function roundedToBf16(x: Float32Array | Int32Array | Uint8Array): Float32Array {
+  const bits = new Uint32Array(Float32Array.from(x).buffer);
+  for (let i = 0; i < bits.length; i++) bits[i] = ((bits[i]! + 0x7fff + ((bits[i]! >>> 16) & 1)) >>> 16) << 16;
+  return new Float32Array(bits.buffer);
+}
+
 /** A tensor as compared: shape, dtype and values. */
 export interface Result {
   shape: number[];

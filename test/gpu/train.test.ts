@@ -1,5 +1,5 @@
 // GPU suite: whole training steps of a small model on cuda (fused ops, fp32 matmuls) against the CPU, and
-// memory that stays flat over 200 steps.
+// memory that stays flat over 200 steps; in bf16, steps that keep activations as bfloat16 only.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -10,6 +10,7 @@ import { Rng } from '../../lib/rng.js';
 import { AdamW } from '../../lib/train/adamw.js';
 import { trainStep } from '../../lib/train/step.js';
 import { againstCpu, gpuBytes, openGpu } from './gpu.js';
+import type { CudaBackend } from '../../lib/backend/cuda/backend.js';
 
 const gpu = openGpu();
 const config = presetConfig('nano', { vocabSize: 512, maxSeq: 64 });
@@ -74,5 +75,37 @@ describe('training on cuda', { skip: gpu.skip }, () => {
     assert.deepEqual(usage(), after10);
     adamw.dispose();
     model.dispose();
+  });
+
+  it('bf16: 30 steps never need the float32 values of what is kept as bfloat16 only, follow the fp32 losses, and memory stays flat', async () => {
+    await tf.setBackend('cuda');
+    const cuda = tf.backend() as CudaBackend;
+    const data = batches(30, 5);
+    const fp32 = losses(30, data);
+    cuda.matmulPrecision = 'bf16';
+    try {
+      const made = cuda.float32Made;
+      const model = LlamaModel.create(config, 1);
+      const adamw = new AdamW(model.params);
+      const usage = () => ({ tensors: tf.memory().numTensors, bytes: gpuBytes() });
+      let after10 = usage();
+      const bf16 = data.map((batch, i) => {
+        const { loss } = trainStep(model, adamw, [batch], B, 1e-3, 1);
+        if (i === 9) after10 = usage();
+        return loss;
+      });
+      assert.deepEqual(usage(), after10);
+      adamw.dispose();
+      model.dispose();
+      // Every reader of the norms' outputs, SwiGLU's, its gradients and dQ/dK/dV is a product (bf16 copy).
+      assert.equal(cuda.float32Made, made, 'float32 values made from a bfloat16-only tensor');
+      // bf16 rounds each product's inputs (2⁻⁹ relative) and the logits: the losses drift from fp32's by
+      // a few hundredths over 30 steps; a wrong gradient (a bad dK rotation, a stale copy) is far off.
+      const worst = Math.max(...fp32.map((l, i) => Math.abs(l - bf16[i]!)));
+      console.log(`# loss ${fp32[0]!.toFixed(4)} → ${fp32[29]!.toFixed(4)} in fp32, ${bf16[0]!.toFixed(4)} → ${bf16[29]!.toFixed(4)} in bf16; worst step difference ${worst.toExponential(2)}`);
+      assert.ok(worst < 0.1, `losses differ by up to ${worst}`);
+    } finally {
+      cuda.matmulPrecision = 'fp32';
+    }
   });
 });

@@ -6,9 +6,11 @@ import { compileModule } from './compile.js';
 import { Cublas, type MatmulPrecision } from './ffi/cublas.js';
 import { Driver, type Handle, type KernelArg } from './ffi/driver.js';
 import { Nvrtc } from './ffi/nvrtc.js';
+import { FROM_BF16_SOURCE } from './kernels/matmul.js';
 
 /** What the backend keeps for each tensor's data. */
 interface DeviceData {
+  /** The float32 (or int32) values; 0n while a tensor is kept in bfloat16 only (see allocateBf16()). */
   ptr: bigint;
   bytes: number;
   dtype: tf.DataType;
@@ -63,6 +65,8 @@ export class CudaBackend extends tf.KernelBackend {
   private capturing: string | null = null;
   /** Precision of BatchMatMul (tests use fp32; training bf16 or tf32). */
   matmulPrecision: MatmulPrecision = 'fp32';
+  /** Tensors kept in bfloat16 only whose float32 values a reader asked for (pointer()): each a conversion the storage choice did not foresee. */
+  float32Made = 0;
 
   /** On GPU `ordinal` of this machine (a data-parallel rank's LOCAL_RANK; 0 otherwise). */
   constructor(driver: Driver = new Driver(), readonly ordinal = 0) {
@@ -92,6 +96,29 @@ export class CudaBackend extends tf.KernelBackend {
     return { dataId, shape, dtype };
   }
 
+  /**
+   * A new float32 tensor whose values are kept only as their bfloat16 copy (bf16Of()), which its kernel
+   * writes: for activations that only matrix products read, which read that copy anyway — half the
+   * memory and half the writes. Whatever asks for the float32 values (pointer()) gets them made from
+   * the copy then, so any other reader still works, at the cost of one conversion.
+   */
+  allocateBf16(shape: number[]): tf.TensorInfo {
+    const dataId = {};
+    const size = tf.util.sizeFromShape(shape);
+    this.data.set(dataId, { ptr: 0n, bytes: 0, dtype: 'float32', size, tailBytes: 0, refCount: 1, bf16: this.scratch(size * 2) });
+    return { dataId, shape, dtype: 'float32' };
+  }
+
+  /** Whether a tensor has its bfloat16 copy already. */
+  hasBf16(info: tf.TensorInfo): boolean {
+    return this.data.get(info.dataId).bf16 !== undefined;
+  }
+
+  /** Whether a tensor's float32 values exist (false while it is kept in bfloat16 only). */
+  hasFloat32(info: tf.TensorInfo): boolean {
+    return this.data.get(info.dataId).ptr !== 0n;
+  }
+
   private newData(shape: number[], dtype: tf.DataType, refCount: number, tailBytes = 0): DeviceData {
     if (dtype === 'string' || dtype === 'complex64') throw new Error(`cuda backend: dtype ${dtype} is not supported`);
     const size = tf.util.sizeFromShape(shape);
@@ -104,7 +131,7 @@ export class CudaBackend extends tf.KernelBackend {
   /** Where a tensor's tail starts, and how many bytes it has (0: none). */
   tail(info: tf.TensorInfo): { ptr: bigint; bytes: number } {
     const entry = this.data.get(info.dataId);
-    return { ptr: entry.ptr + BigInt(tailStart(entry.size)), bytes: entry.tailBytes };
+    return { ptr: this.pointer(info) + BigInt(tailStart(entry.size)), bytes: entry.tailBytes };
   }
 
   /** Temporary device memory outside any tensor (e.g. bf16 copies of matmul operands); give it back with release(). */
@@ -138,6 +165,7 @@ export class CudaBackend extends tf.KernelBackend {
   /** A tensor's values were changed in place (AdamW, a graph's refilled inputs, the KV cache): drop copies of the old ones. */
   written(info: tf.TensorInfo): void {
     const entry = this.data.get(info.dataId);
+    if (entry.ptr === 0n) throw new Error('cuda backend: written() on a tensor kept in bfloat16 only: its float32 values were never asked for (pointer())');
     if (entry.bf16 !== undefined) this.release(entry.bf16);
     entry.bf16 = undefined;
   }
@@ -147,9 +175,18 @@ export class CudaBackend extends tf.KernelBackend {
     return (this.blas ??= new Cublas(this.stream));
   }
 
-  /** The device pointer of a tensor's data. */
+  /** The device pointer of a tensor's data; of a tensor kept in bfloat16 only, its float32 values made now. */
   pointer(info: tf.TensorInfo): bigint {
-    return this.data.get(info.dataId).ptr;
+    const entry = this.data.get(info.dataId);
+    if (entry.ptr === 0n) {
+      this.float32Made++;
+      entry.bytes = entry.size * 4;
+      entry.ptr = this.driver.alloc(entry.bytes, this.stream);
+      this.bytesInUse += entry.bytes;
+      this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
+      this.launchElementwise(FROM_BF16_SOURCE, 'from_bf16', entry.size, [entry.ptr, entry.bf16!, BigInt(entry.size)]);
+    }
+    return entry.ptr;
   }
 
   /**
@@ -212,14 +249,16 @@ export class CudaBackend extends tf.KernelBackend {
   copyInto(dst: tf.TensorInfo, src: tf.TensorInfo): void {
     const [to, from] = [this.data.get(dst.dataId), this.data.get(src.dataId)];
     if (to.size !== from.size) throw new Error(`cuda backend: copyInto: ${from.size} values into a tensor of ${to.size}`);
+    const [toPtr, fromPtr] = [this.pointer(dst), this.pointer(src)];
     this.written(dst);
-    this.driver.copy(to.ptr, from.ptr, from.size * 4, this.stream);
+    this.driver.copy(toPtr, fromPtr, from.size * 4, this.stream);
   }
 
   /** Replace a tensor's values in place (a captured graph's input between replays). */
   overwrite(info: tf.TensorInfo, values: Float32Array | Int32Array): void {
     const entry = this.data.get(info.dataId);
     if (values.length !== entry.size) throw new Error(`cuda backend: overwrite: ${values.length} values for a tensor of ${entry.size}`);
+    this.pointer(info); // (float32 room for a tensor kept in bfloat16 only)
     this.written(info);
     this.upload(info.dataId, values);
   }
@@ -248,7 +287,7 @@ export class CudaBackend extends tf.KernelBackend {
     this.notCapturing('reading a tensor back');
     const entry = this.data.get(dataId);
     const out = entry.dtype === 'float32' ? new Float32Array(entry.size) : new Int32Array(entry.size);
-    if (entry.size > 0) this.driver.download(out, entry.ptr, this.stream);
+    if (entry.size > 0) this.driver.download(out, this.pointer({ dataId, shape: [entry.size], dtype: entry.dtype }), this.stream);
     return entry.dtype === 'bool' ? Uint8Array.from(out) : out;
   }
 
@@ -266,7 +305,7 @@ export class CudaBackend extends tf.KernelBackend {
     entry.refCount--;
     if (!force && entry.refCount > 0) return false;
     if (entry.bf16 !== undefined) this.release(entry.bf16);
-    this.driver.free(entry.ptr, this.stream);
+    if (entry.ptr !== 0n) this.driver.free(entry.ptr, this.stream);
     this.bytesInUse -= entry.bytes;
     this.data.delete(dataId);
     return true;

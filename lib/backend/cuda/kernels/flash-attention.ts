@@ -5,23 +5,24 @@
 //
 // Layout: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] as the projections produce them (no transposes);
 // query head h reads K/V head h / (H / Hkv). RoPE is the TinyRope kernel's pass over q and k before
-// (temporary rotated copies, in bf16 rounded to bfloat16; v and dO read the bfloat16 copies the backend
-// keeps) and over their gradients after (writing too the bfloat16 copies the projections' products
-// read, as the kernels do for the output and dV). So every tile arrives in the type the products read:
-// cp.async copies the next tile into shared memory while the warps work on the current one (two
-// buffers), and fragments are read with ldmatrix in bf16 (mma.ts). Saved for the backward pass, in the
-// output's tail: lse [B, H, T], each row's log-sum-exp in base 2 of the scaled scores.
+// (rotated copies, in bf16 rounded to bfloat16; v and dO read the bfloat16 copies the backend keeps),
+// and its inverse over the gradients after: in the backward kernel's last step for dK, in a pass over
+// dQ (summed with atomics). So every tile arrives in the type the products read: cp.async copies the
+// next tile into shared memory while the warps work on the current one (two buffers), and fragments
+// are read with ldmatrix in bf16 (mma.ts). Saved for the backward pass, in the output's tail: lse
+// [B, H, T], each row's log-sum-exp in base 2 of the scaled scores, and the rotated q and k.
 //
 // Backward, one block per 64 keys (and K/V head): for every later query tile it recomputes the
 // probabilities P from q, k and lse, then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Δ) with
-// Δ = rowsum(dO∘O), dK += dSᵀ·Q in registers, and dQ += dS·K added to memory with atomics (other
-// key blocks add to the same rows).
+// Δ = rowsum(dO∘O) (its pass also writes dO's bfloat16 copy), dK += dSᵀ·Q in registers, and dQ += dS·K
+// added to memory with atomics (other key blocks add to the same rows). The gradients go out as the
+// projections' products read them: dK and dV (and dQ after its pass) as bfloat16 only, in bf16.
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, fusedAttentionHeadDim, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { launchRope } from './fused-layers.js';
 import { filled } from './layout.js';
-import { BF16_BITS, bf16CopyOf, operand } from './matmul.js';
+import { allocateProductInput, BF16_BITS, bf16CopyOf, operand, storeTo } from './matmul.js';
 import { MMA_PRECISION, MMA_SOURCE, mmaElemBytes } from './mma.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -193,20 +194,26 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
   }
 }
 
-// Δ = rowsum(dO∘O) per query and head, one warp per row of [B, T, H]; written as [B, H, T].
-extern "C" __global__ void flash_delta(float* delta, const float* dout, const float* out, int T, int H, long long rows) {
+// Δ = rowsum(dO∘O) per query and head, one warp per row of [B, T, H]; written as [B, H, T]. dO's
+// bfloat16 copy (the backward's tiles) is written on the way when dout16 is not null.
+extern "C" __global__ void flash_delta(float* delta, unsigned short* dout16, const float* dout, const float* out, int T, int H, long long rows) {
   long long row = (long long)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   if (row >= rows) return;
   float s = 0.0f;
-  for (int d = threadIdx.x & 31; d < HD; d += 32) s += dout[row * HD + d] * out[row * HD + d];
+  for (int d = threadIdx.x & 31; d < HD; d += 32) {
+    float g = dout[row * HD + d];
+    s += g * out[row * HD + d];
+    if (dout16) dout16[row * HD + d] = bf16_bits(g);
+  }
   for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
   long long bt = row / H;
   int h = row % H, t = bt % T;
   if ((threadIdx.x & 31) == 0) delta[((bt / T) * H + h) * T + t] = s;
 }
 
-extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* dq, float* dk, float* dv, unsigned short* dv16, const Elem* q, const Elem* k,
-    const Elem* v, const Elem* dout, const float* lse, const float* delta, int T, int H, int KVH, float scale_log2, float scale) {
+extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* dq, float* dk, unsigned short* dk16, float* dv, unsigned short* dv16,
+    const Elem* q, const Elem* k, const Elem* v, const Elem* dout, const float* lse, const float* delta, const float* cos_t, const float* sin_t,
+    int T, int H, int KVH, float scale_log2, float scale) {
   extern __shared__ __align__(16) unsigned char shared[];
   Elem* ks = (Elem*)shared;            // this block's keys   [64][STRIDE]
   Elem* vs = ks + TILE * STRIDE;       // its values
@@ -298,16 +305,20 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* d
         if (pos < T) atomicAdd(dq + (((long long)b * T + pos) * H + h) * HD + 8 * j + c_col(i), dqa[j][i] * scale);
       }
   }
+  // dK = RoPE⁻¹(scale·dSᵀ·Q): rotate-half pairs column d with d + HD/2, tiles j and j + NT/2 of the
+  // same thread.
 #pragma unroll
-  for (int j = 0; j < NT; j++)
+  for (int j = 0; j < NT / 2; j++)
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-      int pos = k0 + kw + c_row(i);
-      long long at = (((long long)b * T + pos) * KVH + hk) * HD + 8 * j + c_col(i);
-      if (pos < T) {
-        dk[at] = dka[j][i] * scale;
-        store(dv, dv16, at, dva[j][i]);
-      }
+      int pos = k0 + kw + c_row(i), d = 8 * j + c_col(i);
+      if (pos >= T) continue;
+      long long at = (((long long)b * T + pos) * KVH + hk) * HD + d, table = (long long)pos * HD + d;
+      float g1 = dka[j][i] * scale, g2 = dka[j + NT / 2][i] * scale;
+      store(dk, dk16, at, g1 * cos_t[table] + g2 * sin_t[table]);
+      store(dk, dk16, at + HD / 2, g2 * cos_t[table + HD / 2] - g1 * sin_t[table + HD / 2]);
+      store(dv, dv16, at, dva[j][i]);
+      store(dv, dv16, at + HD / 2, dva[j + NT / 2][i]);
     }
 }
 `;
@@ -349,34 +360,32 @@ function rope(cuda: CudaBackend, out: { out: bigint; out16: bigint }, x: bigint,
   launchRope(cuda, out, x, { cos: cuda.pointer(inputs.cos), sin: cuda.pointer(inputs.sin) }, { T, Dh, group: heads, offset: 0, sign, n });
 }
 
-/**
- * The kernels' inputs in the type their tiles hold (Elem), so that tiles are copied into shared memory
- * as they are: q and k rotated by RoPE into scratch (release them), and in bf16 the bfloat16 copies of
- * the others that the backend keeps with them (v from the forward pass serves the backward too).
- */
-function kernelInputs(cuda: CudaBackend, x: AttentionInputs, precision: number, others: tf.TensorInfo[]): { rotated: [bigint, bigint]; others: bigint[] } {
-  const bf16 = precision === MMA_PRECISION.bf16;
-  const rotated = [x.q, x.k].map((t) => {
-    const copy = cuda.scratch(tf.util.sizeFromShape(t.shape) * mmaElemBytes(precision));
-    rope(cuda, bf16 ? { out: 0n, out16: copy } : { out: copy, out16: 0n }, cuda.pointer(t), x, t.shape[2]!, 1);
-    return copy;
-  }) as [bigint, bigint];
-  return { rotated, others: others.map((t) => operand(cuda, t, bf16)) };
+/** Byte offsets in the forward output's tail: lse [B, H, T] float32, then q and k rotated, in the tiles' type. */
+function tailLayout({ q, k }: AttentionInputs, precision: number): { q: number; k: number; bytes: number } {
+  const [B, T, H] = q.shape as [number, number, number];
+  const aligned = (bytes: number) => Math.ceil(bytes / 256) * 256; // cp.async reads 16-byte pieces
+  const [qAt, qBytes] = [aligned(B * H * T * 4), tf.util.sizeFromShape(q.shape) * mmaElemBytes(precision)];
+  const kAt = aligned(qAt + qBytes);
+  return { q: qAt, k: kAt, bytes: kAt + tf.util.sizeFromShape(k.shape) * mmaElemBytes(precision) };
 }
 
 const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const x = inputs as unknown as AttentionInputs;
   const cuda = backend as CudaBackend;
   const { B, T, H, KVH, Dh } = shapes(x);
-  const out = cuda.allocate(x.q.shape, 'float32', B * H * T * 4); // tail: lse [B, H, T]
-  if (B * T * H === 0) return out;
   const precision = MMA_PRECISION[cuda.matmulPrecision];
-  const src = flashSource(Dh, precision);
-  const { rotated: [q, k], others: [v] } = kernelInputs(cuda, x, precision, [x.v]);
-  cuda.launch(src, 'flash_forward', [Math.ceil(T / TILE), B * H, 1], THREADS, [
-    cuda.pointer(out), bf16CopyOf(cuda, out), cuda.tail(out).ptr, q, k, v!, { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
+  const bf16 = precision === MMA_PRECISION.bf16;
+  const layout = tailLayout(x, precision);
+  const out = cuda.allocate(x.q.shape, 'float32', layout.bytes);
+  if (B * T * H === 0) return out;
+  const tail = cuda.tail(out).ptr;
+  const [q, k] = [tail + BigInt(layout.q), tail + BigInt(layout.k)];
+  // q and k rotated into the tail, in the tiles' type; v's tiles are its kept bfloat16 copy (or its data).
+  rope(cuda, bf16 ? { out: 0n, out16: q } : { out: q, out16: 0n }, cuda.pointer(x.q), x, H, 1);
+  rope(cuda, bf16 ? { out: 0n, out16: k } : { out: k, out16: 0n }, cuda.pointer(x.k), x, KVH, 1);
+  cuda.launch(flashSource(Dh, precision), 'flash_forward', [Math.ceil(T / TILE), B * H, 1], THREADS, [
+    cuda.pointer(out), bf16CopyOf(cuda, out), tail, q, k, operand(cuda, x.v, bf16), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
   ], forwardSharedBytes(Dh, precision));
-  [q, k].forEach((p) => cuda.release(p));
   return out;
 };
 
@@ -384,26 +393,27 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const x = inputs as unknown as AttentionInputs & { dy: tf.TensorInfo; out: tf.TensorInfo };
   const cuda = backend as CudaBackend;
   const { B, T, H, KVH, Dh } = shapes(x);
-  const [dq, dk, dv] = [x.q, x.k, x.v].map((t) => cuda.allocate(t.shape, 'float32')) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
+  // Read by the projections' gradient alone: kept as bfloat16 only when products run in bf16.
+  const [dq, dk, dv] = [x.q, x.k, x.v].map((t) => allocateProductInput(cuda, t.shape)) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
   if (B * T * H === 0) return [dq, dk, dv];
-  // Gradients with respect to the rotated q (summed over key blocks with atomics) and k.
-  const dqRotated = filled(cuda, x.q.shape, 'float32', 0);
-  const dkRotated = cuda.allocate(x.k.shape, 'float32');
   const precision = MMA_PRECISION[cuda.matmulPrecision];
+  const bf16 = precision === MMA_PRECISION.bf16;
+  const layout = tailLayout(x, precision);
+  const { ptr: tail, bytes } = cuda.tail(x.out);
+  if (bytes !== layout.bytes) throw new Error(`cuda backend: fused attention's gradient in ${cuda.matmulPrecision}, but its forward pass ran in another matmul precision`);
   const src = flashSource(Dh, precision);
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32');
-  cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), cuda.pointer(x.dy), cuda.pointer(x.out), { i32: T }, { i32: H }, BigInt(rows)]);
-  const { rotated: [q, k], others: [v, dy] } = kernelInputs(cuda, x, precision, [x.v, x.dy]);
+  const dy16 = bf16 && !cuda.hasBf16(x.dy) ? bf16CopyOf(cuda, x.dy) : 0n; // written by the Δ pass
+  cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), dy16, cuda.pointer(x.dy), cuda.pointer(x.out), { i32: T }, { i32: H }, BigInt(rows)]);
+  const dqRotated = filled(cuda, x.q.shape, 'float32', 0); // dQ before the inverse rotation, summed over key blocks with atomics
+  const [k, v] = [storeTo(cuda, dk), storeTo(cuda, dv)];
   cuda.launch(src, 'flash_backward', [Math.ceil(T / TILE), B * KVH, 1], THREADS, [
-    cuda.pointer(dqRotated), cuda.pointer(dkRotated), cuda.pointer(dv), bf16CopyOf(cuda, dv), q, k, v!, dy!, cuda.tail(x.out).ptr, cuda.pointer(delta),
-    { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
+    cuda.pointer(dqRotated), k.out, k.out16, v.out, v.out16, tail + BigInt(layout.q), tail + BigInt(layout.k), operand(cuda, x.v, bf16), operand(cuda, x.dy, bf16),
+    tail, cuda.pointer(delta), cuda.pointer(x.cos), cuda.pointer(x.sin), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
   ], backwardSharedBytes(Dh, precision));
-  // … and with respect to q and k: the inverse rotation.
-  rope(cuda, { out: cuda.pointer(dq), out16: bf16CopyOf(cuda, dq) }, cuda.pointer(dqRotated), x, H, -1);
-  rope(cuda, { out: cuda.pointer(dk), out16: bf16CopyOf(cuda, dk) }, cuda.pointer(dkRotated), x, KVH, -1);
-  [q, k].forEach((p) => cuda.release(p));
-  [delta, dqRotated, dkRotated].forEach((t) => cuda.disposeData(t.dataId));
+  rope(cuda, storeTo(cuda, dq), cuda.pointer(dqRotated), x, H, -1);
+  [delta, dqRotated].forEach((t) => cuda.disposeData(t.dataId));
   return [dq, dk, dv];
 };
 

@@ -5,14 +5,14 @@ import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
 import { filled } from './layout.js';
-import { BF16_BITS, bf16CopyOf } from './matmul.js';
+import { allocateProductInput, BF16_BITS, storeTo } from './matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /**
  * y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. With delta (else null), the row normalized
  * is x + delta, which is also written to sum: a step of the residual stream and the norm after it.
- * y16, when not null, receives y in bfloat16 too (the copy the next products read: bf16CopyOf).
+ * y and y16 are store()'s pair: y in float32 and/or bfloat16 (the copy the next products read).
  */
 export const RMS_NORM_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
 extern "C" __global__ void rms_norm(float* y, unsigned short* y16, float* sum, const float* x, const float* delta, const float* w, int D, float eps) {
@@ -109,30 +109,34 @@ export function launchRope(cuda: CudaBackend, out: { out: bigint; out16: bigint 
 /** Blocks of the backward, a warp per row: enough to fill the GPU, at most one warp per row. */
 const normBlocks = (cuda: CudaBackend, rows: number) => Math.min(Math.ceil(rows / NORM_WARPS), cuda.multiprocessors * 8);
 
-/** y = RMSNorm(x) — of x + delta, also written to sum, when delta is given. */
-function launchRmsNorm(cuda: CudaBackend, x: tf.TensorInfo, delta: tf.TensorInfo | null, weight: tf.TensorInfo, eps: number): { y: tf.TensorInfo; sum: tf.TensorInfo | null } {
+/**
+ * y = RMSNorm(x) — of x + delta, also written to sum, when delta is given. y is kept for products only
+ * (allocateProductInput) when `productsOnly`: the norms inside the stack feed projections alone.
+ */
+function launchRmsNorm(cuda: CudaBackend, x: tf.TensorInfo, delta: tf.TensorInfo | null, weight: tf.TensorInfo, eps: number, productsOnly: boolean): { y: tf.TensorInfo; sum: tf.TensorInfo | null } {
   const D = x.shape[x.shape.length - 1]!;
   const rows = tf.util.sizeFromShape(x.shape) / D;
-  const y = cuda.allocate(x.shape, 'float32');
+  const y = productsOnly ? allocateProductInput(cuda, x.shape) : cuda.allocate(x.shape, 'float32');
   const sum = delta ? cuda.allocate(x.shape, 'float32') : null;
   if (rows > 0) {
+    const { out, out16 } = storeTo(cuda, y);
     cuda.launch(RMS_NORM_SOURCE, 'rms_norm', rows, ROW_BLOCK, [
-      cuda.pointer(y), bf16CopyOf(cuda, y), sum ? cuda.pointer(sum) : 0n, cuda.pointer(x), delta ? cuda.pointer(delta) : 0n, cuda.pointer(weight), { i32: D }, { f32: eps },
+      out, out16, sum ? cuda.pointer(sum) : 0n, cuda.pointer(x), delta ? cuda.pointer(delta) : 0n, cuda.pointer(weight), { i32: D }, { f32: eps },
     ]);
   }
   return { y, sum };
 }
 
-/** inputs {x, weight} → y. */
+/** inputs {x, weight} → y, in float32 too: the final norm's output is also read by the LM head's backward (dy∘h). */
 const rmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { x, weight } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
-  return launchRmsNorm(backend as CudaBackend, x, null, weight, attrs!.eps as number).y;
+  return launchRmsNorm(backend as CudaBackend, x, null, weight, attrs!.eps as number, false).y;
 };
 
 /** inputs {h, delta, weight} → [h + delta, its RMSNorm]. */
 const addRmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { h, delta, weight } = inputs as { h: tf.TensorInfo; delta: tf.TensorInfo; weight: tf.TensorInfo };
-  const { y, sum } = launchRmsNorm(backend as CudaBackend, h, delta, weight, attrs!.eps as number);
+  const { y, sum } = launchRmsNorm(backend as CudaBackend, h, delta, weight, attrs!.eps as number, true);
   return [sum!, y];
 };
 
@@ -158,8 +162,9 @@ const swiglu: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const { gate, up } = inputs as { gate: tf.TensorInfo; up: tf.TensorInfo };
   const cuda = backend as CudaBackend;
   const n = tf.util.sizeFromShape(gate.shape);
-  const h = cuda.allocate(gate.shape, 'float32');
-  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu', n, [cuda.pointer(h), bf16CopyOf(cuda, h), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
+  const h = allocateProductInput(cuda, gate.shape); // read by the down projection (and its gradient) alone
+  const { out, out16 } = storeTo(cuda, h);
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu', n, [out, out16, cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
   return h;
 };
 
@@ -167,8 +172,9 @@ const swigluGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const { dy, gate, up } = inputs as { dy: tf.TensorInfo; gate: tf.TensorInfo; up: tf.TensorInfo };
   const cuda = backend as CudaBackend;
   const n = tf.util.sizeFromShape(gate.shape);
-  const [dg, du] = [cuda.allocate(gate.shape, 'float32'), cuda.allocate(up.shape, 'float32')];
-  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [cuda.pointer(dg), cuda.pointer(du), bf16CopyOf(cuda, dg), bf16CopyOf(cuda, du), cuda.pointer(dy), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
+  const [dg, du] = [allocateProductInput(cuda, gate.shape), allocateProductInput(cuda, up.shape)]; // read by the projections' gradient alone
+  const [g, u] = [storeTo(cuda, dg), storeTo(cuda, du)];
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [g.out, u.out, g.out16, u.out16, cuda.pointer(dy), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
   return [dg, du];
 };
 

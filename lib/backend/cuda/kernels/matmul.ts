@@ -12,7 +12,7 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 /**
  * float32 → bfloat16 bits with round-to-nearest-even (NaN stays NaN): the top 16 bits, rounded. And
  * store(): a kernel's output value i as float32 at out and/or as bfloat16 at out16 (its kept copy, see
- * bf16CopyOf); a null pointer is skipped.
+ * bf16CopyOf); a null pointer is skipped (storeTo() gives the pair for a tensor).
  */
 export const BF16_BITS = `
 __device__ __forceinline__ unsigned short bf16_bits(float x) {
@@ -28,6 +28,13 @@ __device__ __forceinline__ void store(float* out, unsigned short* out16, long lo
 export const TO_BF16_SOURCE = `${BF16_BITS}
 extern "C" __global__ void to_bf16(unsigned short* out, const float* x, long long n) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) out[i] = bf16_bits(x[i]);
+}
+`;
+
+/** bfloat16 → float32 (exact): a tensor kept in bfloat16 only, made float32 for a reader that needs it (CudaBackend.pointer). */
+export const FROM_BF16_SOURCE = `
+extern "C" __global__ void from_bf16(float* out, const unsigned short* x, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) out[i] = __uint_as_float((unsigned)x[i] << 16);
 }
 `;
 
@@ -54,6 +61,20 @@ export function operand(cuda: CudaBackend, t: tf.TensorInfo, bf16 = cuda.matmulP
 export function bf16CopyOf(cuda: CudaBackend, t: tf.TensorInfo): bigint {
   const n = tf.util.sizeFromShape(t.shape);
   return cuda.matmulPrecision === 'bf16' && n > 0 ? cuda.bf16Of(t, () => cuda.scratch(n * 2)) : 0n;
+}
+
+/**
+ * A new float32 tensor that a kernel writes with store() and that only products read next: when they
+ * run in bf16, kept as bfloat16 only (CudaBackend.allocateBf16) — the float32 values nobody reads are
+ * not written; else float32.
+ */
+export function allocateProductInput(cuda: CudaBackend, shape: number[]): tf.TensorInfo {
+  return cuda.matmulPrecision === 'bf16' && tf.util.sizeFromShape(shape) > 0 ? cuda.allocateBf16(shape) : cuda.allocate(shape, 'float32');
+}
+
+/** Where a kernel's store() writes t: its float32 data (none while t is kept in bfloat16 only) and its bf16 copy (bf16CopyOf). */
+export function storeTo(cuda: CudaBackend, t: tf.TensorInfo): { out: bigint; out16: bigint } {
+  return { out: cuda.hasFloat32(t) ? cuda.pointer(t) : 0n, out16: bf16CopyOf(cuda, t) };
 }
 
 /** A product's shape (see Gemm in ffi/cublas.ts); the batch defaults to one pair of matrices. */
