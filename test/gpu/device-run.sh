@@ -6,7 +6,7 @@
 # then run `bash test/gpu/device-run.sh` there with .device carried; logs and JSON land in $OUT (or ./gpu-out).
 # A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default
 # (STEPS=precision: decoding with tf32 and bf16 products; STEPS=band: 300 training steps, the build in
-# .device/main-old.mjs beside this one; STEPS=costs: throughput over presets (PRESETS='…' a part) and
+# .device/main-old.mjs beside this one, SEEDS='…' and BUILDS='old new' to choose; STEPS=costs: throughput over presets (PRESETS='…' a part) and
 # sequence lengths beside torch.compile; STEPS=speed: training throughput beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
 # into .device/).
@@ -97,8 +97,8 @@ fi
 if wanted band; then  # (not in the default run; needs .device/main-old.mjs, the build before a numerical change)
 step 'a numerical change and its band: 300 steps of 92m (vocabulary 6,400, batch 32 x 1024, English + modern Chinese), the build before (twice) and this one, seeds 0 and 1'
 node .device/main.mjs data prepare --workers 0 --tokenizer datasets/tokenizer --input datasets/corpus/en.jsonl.gz datasets/corpus/zh-modern.jsonl.gz --out /tmp/band-data > "$out/band.txt" 2>&1
-for seed in 0 1; do
-  for build in old old-again new; do  # (old twice: how far two runs of one build drift apart, atomics' order being free)
+for seed in ${SEEDS:-0 1}; do
+  for build in ${BUILDS:-old old-again new}; do  # (old twice: how far two runs of one build drift apart, atomics' order being free)
     main=$([ $build = new ] && echo .device/main.mjs || echo .device/main-old.mjs)
     node $main train --data /tmp/band-data --out /tmp/band-$build-$seed --preset 92m --steps 300 --batch 32 --seq 1024 --seed $seed --eval-every 100 --save-every 0 --matmul bf16 --backend cuda > /dev/null 2>> "$out/band.txt"
     sed "s/^/{\"build\":\"$build\",\"seed\":$seed,\"row\":/; s/\$/}/" /tmp/band-$build-$seed/metrics.jsonl >> "$out/band.jsonl"

@@ -162,7 +162,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     assertClose(cpu[0]!, cuda[0]!, 'global norm', 1e-5);
   });
 
-  it('bf16: what only products read (the stack\'s norms, SwiGLU and its gradient, dQ, dK, dV) is kept as bfloat16 only; the rest writes its copy beside float32', async () => {
+  it('bf16: what only products and bf16-reading kernels read (projections, the stack\'s norms, SwiGLU and its gradient, dQ, dK, dV) is kept as bfloat16 only; the rest writes its copy beside float32', async () => {
     const cuda = tf.findBackend('cuda') as CudaBackend;
     await tf.setBackend('cuda');
     const [B, T, H, Dh] = [2, 70, 2, 64];
@@ -180,6 +180,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
         ['residual + RMSNorm', addRmsNorm(x!, delta!, tf.fill([96], 0.5), 1e-5)[1]],
         ['SwiGLU', h],
         ...(tf.engine().runKernel(gradOf(FUSED.swiglu), { dy: dyMlp!, gate: gate!, up: up! }) as tf.Tensor[]).map((t, i): [string, tf.Tensor] => [`SwiGLU's gradient ${i}`, t]),
+        ...projectAll(x!, [new Dense(tf.tensor(inputs[2]!.slice(0, 160 * 96), [160, 96])), new Dense(tf.tensor(inputs[3]!.slice(0, 160 * 96), [160, 96]))]).map((t, i): [string, tf.Tensor] => [`projection ${i}`, t]),
         ['flash attention', att],
         ...(tf.engine().runKernel(gradOf(FUSED.attention), { q: q!, k: k!, v: v!, cos: tables.cos, sin: tables.sin, dy: dyAtt!, out: att }) as tf.Tensor[]).map((t, i): [string, tf.Tensor] => [`flash attention d${'QKV'[i]}`, t]),
         ['dO (its copy written by the Δ pass)', dyAtt!],

@@ -22,7 +22,7 @@ import { FUSED, fusedAttentionHeadDim, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { launchRope } from './fused-layers.js';
 import { filled } from './layout.js';
-import { allocateProductInput, BF16_BITS, bf16CopyOf, operand, storeTo } from './matmul.js';
+import { allocateProductInput, BF16_BITS, bf16CopyOf, loadFrom, operand, storeTo } from './matmul.js';
 import { MMA_PRECISION, MMA_SOURCE, mmaElemBytes } from './mma.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -353,8 +353,8 @@ function shapes({ q, k, cos }: AttentionInputs): { B: number; T: number; H: numb
   return { B, T, H, KVH, Dh };
 }
 
-/** RoPE over [B, T, heads, Dh] at x into out and/or out16 (bfloat16); sign −1 turns back (the gradient). */
-function rope(cuda: CudaBackend, out: { out: bigint; out16: bigint }, x: bigint, inputs: AttentionInputs, heads: number, sign: number): void {
+/** RoPE over [B, T, heads, Dh] at x (loadFrom's pair) into out and/or out16 (bfloat16); sign −1 turns back (the gradient). */
+function rope(cuda: CudaBackend, out: { out: bigint; out16: bigint }, x: { x: bigint; x16: bigint }, inputs: AttentionInputs, heads: number, sign: number): void {
   const [, T, , Dh] = inputs.q.shape as [number, number, number, number];
   const n = inputs.q.shape[0]! * T * heads * Dh;
   launchRope(cuda, out, x, { cos: cuda.pointer(inputs.cos), sin: cuda.pointer(inputs.sin) }, { T, Dh, group: heads, offset: 0, sign, n });
@@ -381,8 +381,8 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const tail = cuda.tail(out).ptr;
   const [q, k] = [tail + BigInt(layout.q), tail + BigInt(layout.k)];
   // q and k rotated into the tail, in the tiles' type; v's tiles are its kept bfloat16 copy (or its data).
-  rope(cuda, bf16 ? { out: 0n, out16: q } : { out: q, out16: 0n }, cuda.pointer(x.q), x, H, 1);
-  rope(cuda, bf16 ? { out: 0n, out16: k } : { out: k, out16: 0n }, cuda.pointer(x.k), x, KVH, 1);
+  rope(cuda, bf16 ? { out: 0n, out16: q } : { out: q, out16: 0n }, loadFrom(cuda, x.q), x, H, 1);
+  rope(cuda, bf16 ? { out: 0n, out16: k } : { out: k, out16: 0n }, loadFrom(cuda, x.k), x, KVH, 1);
   cuda.launch(flashSource(Dh, precision), 'flash_forward', [Math.ceil(T / TILE), B * H, 1], THREADS, [
     cuda.pointer(out), bf16CopyOf(cuda, out), tail, q, k, operand(cuda, x.v, bf16), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
   ], forwardSharedBytes(Dh, precision));
@@ -412,7 +412,7 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
     cuda.pointer(dqRotated), k.out, k.out16, v.out, v.out16, tail + BigInt(layout.q), tail + BigInt(layout.k), operand(cuda, x.v, bf16), operand(cuda, x.dy, bf16),
     tail, cuda.pointer(delta), cuda.pointer(x.cos), cuda.pointer(x.sin), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
   ], backwardSharedBytes(Dh, precision));
-  rope(cuda, storeTo(cuda, dq), cuda.pointer(dqRotated), x, H, -1);
+  rope(cuda, storeTo(cuda, dq), loadFrom(cuda, dqRotated), x, H, -1);
   [delta, dqRotated].forEach((t) => cuda.disposeData(t.dataId));
   return [dq, dk, dv];
 };

@@ -5,7 +5,7 @@ import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
 import { filled } from './layout.js';
-import { allocateProductInput, BF16_BITS, storeTo } from './matmul.js';
+import { allocateProductInput, BF16_BITS, loadFrom, storeTo } from './matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -64,20 +64,22 @@ extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, 
 
 /**
  * h = silu(g)·u and its backward: dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g). The outputs feed
- * products only, so each is also written in bfloat16 when a copy is asked for (pointer not null).
+ * products only: written with store() (float32 and/or the bfloat16 copy); g and u, the projections'
+ * outputs, read with load() (float32, or bfloat16 when kept so).
  */
 export const SWIGLU_SOURCE = `${BF16_BITS}
-extern "C" __global__ void swiglu(float* h, unsigned short* h16, const float* g, const float* u, int n) {
+extern "C" __global__ void swiglu(float* h, unsigned short* h16, const float* g, const unsigned short* g16, const float* u, const unsigned short* u16, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    float s = 1.0f / (1.0f + expf(-g[i]));
-    store(h, h16, i, g[i] * s * u[i]);
+    float gi = load(g, g16, i), s = 1.0f / (1.0f + expf(-gi));
+    store(h, h16, i, gi * s * load(u, u16, i));
   }
 }
-extern "C" __global__ void swiglu_grad(float* dg, float* du, unsigned short* dg16, unsigned short* du16, const float* dy, const float* g, const float* u, int n) {
+extern "C" __global__ void swiglu_grad(float* dg, float* du, unsigned short* dg16, unsigned short* du16, const float* dy,
+    const float* g, const unsigned short* g16, const float* u, const unsigned short* u16, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    float s = 1.0f / (1.0f + expf(-g[i]));
-    store(dg, dg16, i, dy[i] * u[i] * s * (1.0f + g[i] * (1.0f - s)));
-    store(du, du16, i, dy[i] * g[i] * s);
+    float gi = load(g, g16, i), ui = load(u, u16, i), s = 1.0f / (1.0f + expf(-gi));
+    store(dg, dg16, i, dy[i] * ui * s * (1.0f + gi * (1.0f - s)));
+    store(du, du16, i, dy[i] * gi * s);
   }
 }
 `;
@@ -87,23 +89,24 @@ extern "C" __global__ void swiglu_grad(float* dg, float* du, unsigned short* dg1
  * [−x2, x1]; sign = −1 rotates back (the gradient). Rows of Dh come `group` to a position: 1 for
  * [B, H, T, Dh], H for [B, T, H, Dh]. out must not be x (each element reads its partner). Written in
  * float32 to out, in bfloat16 to out16 (flash attention's tiles, a product's kept copy), or both; a null
- * pointer is skipped.
+ * pointer is skipped. x is read with load(): float32, or bfloat16 when kept so.
  */
 export const ROPE_SOURCE = `${BF16_BITS}
-extern "C" __global__ void rope(float* out, unsigned short* out16, const float* x, const float* cos_t, const float* sin_t, int T, int Dh, int group, int offset, float sign, int n) {
+extern "C" __global__ void rope(float* out, unsigned short* out16, const float* x, const unsigned short* x16, const float* cos_t, const float* sin_t,
+    int T, int Dh, int group, int offset, float sign, int n) {
   int half = Dh / 2;
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     int d = i % Dh, t = (i / Dh / group) % T;
     long long table = (long long)(t + offset) * Dh + d;
-    float rotated = d < half ? -x[i + half] : x[i - half];
-    store(out, out16, i, x[i] * cos_t[table] + sign * rotated * sin_t[table]);
+    float rotated = d < half ? -load(x, x16, i + half) : load(x, x16, i - half);
+    store(out, out16, i, load(x, x16, i) * cos_t[table] + sign * rotated * sin_t[table]);
   }
 }
 `;
 
-/** Rotate n values at x into out (float32) and/or out16 (bfloat16; 0n: none) — see ROPE_SOURCE. */
-export function launchRope(cuda: CudaBackend, out: { out: bigint; out16: bigint }, x: bigint, tables: { cos: bigint; sin: bigint }, r: { T: number; Dh: number; group: number; offset: number; sign: number; n: number }): void {
-  cuda.launchElementwise(ROPE_SOURCE, 'rope', r.n, [out.out, out.out16, x, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
+/** Rotate n values at x (loadFrom's pair) into out (float32) and/or out16 (bfloat16; 0n: none) — see ROPE_SOURCE. */
+export function launchRope(cuda: CudaBackend, out: { out: bigint; out16: bigint }, x: { x: bigint; x16: bigint }, tables: { cos: bigint; sin: bigint }, r: { T: number; Dh: number; group: number; offset: number; sign: number; n: number }): void {
+  cuda.launchElementwise(ROPE_SOURCE, 'rope', r.n, [out.out, out.out16, x.x, x.x16, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
 }
 
 /** Blocks of the backward, a warp per row: enough to fill the GPU, at most one warp per row. */
@@ -163,8 +166,8 @@ const swiglu: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const n = tf.util.sizeFromShape(gate.shape);
   const h = allocateProductInput(cuda, gate.shape); // read by the down projection (and its gradient) alone
-  const { out, out16 } = storeTo(cuda, h);
-  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu', n, [out, out16, cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
+  const [{ out, out16 }, g, u] = [storeTo(cuda, h), loadFrom(cuda, gate), loadFrom(cuda, up)];
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu', n, [out, out16, g.x, g.x16, u.x, u.x16, { i32: n }]);
   return h;
 };
 
@@ -173,8 +176,8 @@ const swigluGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const n = tf.util.sizeFromShape(gate.shape);
   const [dg, du] = [allocateProductInput(cuda, gate.shape), allocateProductInput(cuda, up.shape)]; // read by the projections' gradient alone
-  const [g, u] = [storeTo(cuda, dg), storeTo(cuda, du)];
-  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [g.out, u.out, g.out16, u.out16, cuda.pointer(dy), cuda.pointer(gate), cuda.pointer(up), { i32: n }]);
+  const [dgTo, duTo, g, u] = [storeTo(cuda, dg), storeTo(cuda, du), loadFrom(cuda, gate), loadFrom(cuda, up)];
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [dgTo.out, duTo.out, dgTo.out16, duTo.out16, cuda.pointer(dy), g.x, g.x16, u.x, u.x16, { i32: n }]);
   return [dg, du];
 };
 
@@ -185,7 +188,7 @@ const rope: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const n = tf.util.sizeFromShape(x.shape);
   const out = cuda.allocate(x.shape, 'float32');
   const tables = { cos: cuda.pointer(cos), sin: cuda.pointer(sin) };
-  launchRope(cuda, { out: cuda.pointer(out), out16: 0n }, cuda.pointer(x), tables, { T, Dh, group: 1, offset: attrs!.offset as number, sign: attrs!.inverse ? -1 : 1, n });
+  launchRope(cuda, { out: cuda.pointer(out), out16: 0n }, loadFrom(cuda, x), tables, { T, Dh, group: 1, offset: attrs!.offset as number, sign: attrs!.inverse ? -1 : 1, n });
   return out;
 };
 

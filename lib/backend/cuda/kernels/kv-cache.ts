@@ -4,33 +4,36 @@
 // - kv_cache_write: one thread per value of the step's keys (or values), into its slot, in place;
 // - kv_cache_attend: one block per (row, query, head): the rotated query and the scores over the row's
 //   slots up to the query's position in shared memory, softmax, then the weighted sum of the values.
+// The step's keys, values and queries are read with load(): float32, or bfloat16 when the projections'
+// outputs are kept so (products in bf16).
 import * as tf from '@tensorflow/tfjs';
 import { KV_CACHE } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
+import { BF16_BITS, loadFrom } from './matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /** Threads of an attend block: the slots are shared out among them, then groups of a head's channels. */
 const ATTEND_THREADS = 256;
 
-export const KV_CACHE_SOURCE = `
+export const KV_CACHE_SOURCE = `${BF16_BITS}
 // Value d of a head vector at position p, rotated by RoPE (HF's rotate-half: d pairs with d ± Dh/2).
-__device__ __forceinline__ float rope_at(const float* x, int d, int Dh, const float* cos_t, const float* sin_t, int p) {
-  float pair = d < Dh / 2 ? -x[d + Dh / 2] : x[d - Dh / 2];
-  return x[d] * cos_t[(long long)p * Dh + d] + pair * sin_t[(long long)p * Dh + d];
+// The head vector starts at element i of x (load()'s pair).
+__device__ __forceinline__ float rope_at(const float* x, const unsigned short* x16, long long i, int d, int Dh, const float* cos_t, const float* sin_t, int p) {
+  float pair = d < Dh / 2 ? -load(x, x16, i + d + Dh / 2) : load(x, x16, i + d - Dh / 2);
+  return load(x, x16, i + d) * cos_t[(long long)p * Dh + d] + pair * sin_t[(long long)p * Dh + d];
 }
 
 // cache [R, K, C, Dh][rows[b], k, positions[b, t], d] = update [B, T, K, Dh][b, t, k, d], rotated at its
 // position when cos_t is given (keys; values are copied as they are).
-extern "C" __global__ void kv_cache_write(float* cache, const float* update, const int* rows, const int* positions,
+extern "C" __global__ void kv_cache_write(float* cache, const float* update, const unsigned short* update16, const int* rows, const int* positions,
     const float* cos_t, const float* sin_t, int B, int T, int K, int C, int Dh) {
   long long n = (long long)B * T * K * Dh;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     int d = (int)(i % Dh), k = (int)(i / Dh % K);
     long long bt = i / ((long long)Dh * K);  // b·T + t
     int b = (int)(bt / T), p = positions[bt];
-    const float* head = update + (i - d);
-    cache[(((long long)rows[b] * K + k) * C + p) * Dh + d] = cos_t ? rope_at(head, d, Dh, cos_t, sin_t, p) : head[d];
+    cache[(((long long)rows[b] * K + k) * C + p) * Dh + d] = cos_t ? rope_at(update, update16, i - d, d, Dh, cos_t, sin_t, p) : load(update, update16, i);
   }
 }
 
@@ -53,7 +56,7 @@ __device__ __forceinline__ float block_reduce(float v, float* scratch, bool is_m
 // then blockDim / Dh partial sums of Dh. The weighted sum splits the slots among blockDim / Dh groups of
 // Dh threads (one channel each): each group's loads are one contiguous row, and the groups' rows are in
 // flight together instead of one slot after another.
-extern "C" __global__ void kv_cache_attend(float* out, const float* q, const float* keys, const float* values,
+extern "C" __global__ void kv_cache_attend(float* out, const float* q, const unsigned short* q16, const float* keys, const float* values,
     const int* rows, const int* positions, const float* cos_t, const float* sin_t, int T, int H, int K, int C, int Dh, float scale) {
   extern __shared__ float shared[];
   float* query = shared;
@@ -62,7 +65,7 @@ extern "C" __global__ void kv_cache_attend(float* out, const float* q, const flo
   float* partial = scratch + 32;
   int h = blockIdx.x % H, bt = blockIdx.x / H, b = bt / T;
   int last = positions[bt];
-  for (int d = threadIdx.x; d < Dh; d += blockDim.x) query[d] = rope_at(q + (long long)blockIdx.x * Dh, d, Dh, cos_t, sin_t, last);
+  for (int d = threadIdx.x; d < Dh; d += blockDim.x) query[d] = rope_at(q, q16, (long long)blockIdx.x * Dh, d, Dh, cos_t, sin_t, last);
   __syncthreads();
   long long base = ((long long)rows[b] * K + h / (H / K)) * C * Dh;
   float max = -3.0e38f;
@@ -99,8 +102,9 @@ const write: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const { cache, update, rows, positions, cos, sin } = inputs as Record<string, tf.TensorInfo | undefined>;
   const [B, T, K, Dh] = update!.shape as number[];
   const cuda = backend as CudaBackend;
+  const u = loadFrom(cuda, update!);
   cuda.launchElementwise(KV_CACHE_SOURCE, 'kv_cache_write', B! * T! * K! * Dh!, [
-    cuda.pointer(cache!), cuda.pointer(update!), cuda.pointer(rows!), cuda.pointer(positions!), cos ? cuda.pointer(cos) : 0n, sin ? cuda.pointer(sin) : 0n,
+    cuda.pointer(cache!), u.x, u.x16, cuda.pointer(rows!), cuda.pointer(positions!), cos ? cuda.pointer(cos) : 0n, sin ? cuda.pointer(sin) : 0n,
     { i32: B! }, { i32: T! }, { i32: K! }, { i32: cache!.shape[2]! }, { i32: Dh! },
   ]);
   cuda.written(cache!);
@@ -115,8 +119,9 @@ const attend: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   if (Dh! > ATTEND_THREADS) throw new Error(`cuda backend: cached attention takes heads of up to ${ATTEND_THREADS} channels, got ${Dh}`);
   const cuda = backend as CudaBackend;
   const out = cuda.allocate([B!, T!, H!, Dh!], 'float32');
+  const query = loadFrom(cuda, q!);
   cuda.launch(KV_CACHE_SOURCE, 'kv_cache_attend', B! * T! * H!, ATTEND_THREADS, [
-    cuda.pointer(out), cuda.pointer(q!), cuda.pointer(keys!), cuda.pointer(values!), cuda.pointer(rows!), cuda.pointer(positions!),
+    cuda.pointer(out), query.x, query.x16, cuda.pointer(keys!), cuda.pointer(values!), cuda.pointer(rows!), cuda.pointer(positions!),
     cuda.pointer(cos!), cuda.pointer(sin!), { i32: T! }, { i32: H! }, { i32: K! }, { i32: C! }, { i32: Dh! }, { f32: (attrs as { scale: number }).scale },
   ], 4 * (Dh! + C! + 32 + ATTEND_THREADS));
   return out;

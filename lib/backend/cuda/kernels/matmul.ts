@@ -12,7 +12,8 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 /**
  * float32 → bfloat16 bits with round-to-nearest-even (NaN stays NaN): the top 16 bits, rounded. And
  * store(): a kernel's output value i as float32 at out and/or as bfloat16 at out16 (its kept copy, see
- * bf16CopyOf); a null pointer is skipped (storeTo() gives the pair for a tensor).
+ * bf16CopyOf); a null pointer is skipped (storeTo() gives the pair for a tensor). load(): an input's
+ * value i from its float32 data, or, when x is null (kept as bfloat16 only), from its copy (loadFrom()).
  */
 export const BF16_BITS = `
 __device__ __forceinline__ unsigned short bf16_bits(float x) {
@@ -22,6 +23,9 @@ __device__ __forceinline__ unsigned short bf16_bits(float x) {
 __device__ __forceinline__ void store(float* out, unsigned short* out16, long long i, float v) {
   if (out) out[i] = v;
   if (out16) out16[i] = bf16_bits(v);
+}
+__device__ __forceinline__ float load(const float* x, const unsigned short* x16, long long i) {
+  return x ? x[i] : __uint_as_float((unsigned)x16[i] << 16);
 }
 `;
 
@@ -64,9 +68,9 @@ export function bf16CopyOf(cuda: CudaBackend, t: tf.TensorInfo): bigint {
 }
 
 /**
- * A new float32 tensor that a kernel writes with store() and that only products read next: when they
- * run in bf16, kept as bfloat16 only (CudaBackend.allocateBf16) — the float32 values nobody reads are
- * not written; else float32.
+ * A new float32 tensor whose readers all take bfloat16 — products (operand()) and kernels that load() it:
+ * when products run in bf16, kept as bfloat16 only (CudaBackend.allocateBf16), written by store() or by
+ * a product into its copy; the float32 values nobody reads are never written. Else float32.
  */
 export function allocateProductInput(cuda: CudaBackend, shape: number[]): tf.TensorInfo {
   return cuda.matmulPrecision === 'bf16' && tf.util.sizeFromShape(shape) > 0 ? cuda.allocateBf16(shape) : cuda.allocate(shape, 'float32');
@@ -77,12 +81,22 @@ export function storeTo(cuda: CudaBackend, t: tf.TensorInfo): { out: bigint; out
   return { out: cuda.hasFloat32(t) ? cuda.pointer(t) : 0n, out16: bf16CopyOf(cuda, t) };
 }
 
+/** Where a kernel's load() reads t: its float32 data, or (x null) the copy of a tensor kept in bfloat16 only. */
+export function loadFrom(cuda: CudaBackend, t: tf.TensorInfo): { x: bigint; x16: bigint } {
+  return cuda.hasFloat32(t) ? { x: cuda.pointer(t), x16: 0n } : { x: 0n, x16: operand(cuda, t, true) };
+}
+
 /** A product's shape (see Gemm in ffi/cublas.ts); the batch defaults to one pair of matrices. */
 type ProductShape = Pick<Gemm, 'm' | 'n' | 'k' | 'transposeA' | 'transposeB'> & Partial<Pick<Gemm, 'strideA' | 'strideB' | 'batch' | 'accumulate'>>;
 
-/** c = op(a)·op(b) (or +=) in the backend's matmul precision: in bf16, from the operands' kept bfloat16 copies. */
-export function product(cuda: CudaBackend, a: tf.TensorInfo, b: tf.TensorInfo, c: bigint, shape: ProductShape): void {
-  cuda.cublas.gemm({ strideA: 0, strideB: 0, batch: 1, ...shape, a: operand(cuda, a), b: operand(cuda, b), c, precision: cuda.matmulPrecision });
+/**
+ * c = op(a)·op(b) (or +=) in the backend's matmul precision: in bf16, from the operands' kept bfloat16
+ * copies, and into c's copy when c is kept as bfloat16 only (cuBLAS rounds the float32 sums: autocast's
+ * output type).
+ */
+export function product(cuda: CudaBackend, a: tf.TensorInfo, b: tf.TensorInfo, c: tf.TensorInfo, shape: ProductShape): void {
+  const to = cuda.hasFloat32(c) ? { c: cuda.pointer(c), output: 'float32' as const } : { c: operand(cuda, c, true), output: 'bfloat16' as const };
+  cuda.cublas.gemm({ strideA: 0, strideB: 0, batch: 1, ...shape, a: operand(cuda, a), b: operand(cuda, b), ...to, precision: cuda.matmulPrecision });
 }
 
 /** Batched matrix product through cuBLAS; a batch of size 1 is reused for every batch of the other. */
@@ -103,7 +117,7 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const out = cuda.allocate([...batchShape, m, n], 'float32');
   if (batch * m * n === 0) return out;
-  product(cuda, a, b, cuda.pointer(out), { m, n, k, transposeA, transposeB, strideA: sizeA === 1 ? 0 : m * k, strideB: sizeB === 1 ? 0 : k * n, batch });
+  product(cuda, a, b, out, { m, n, k, transposeA, transposeB, strideA: sizeA === 1 ? 0 : m * k, strideB: sizeB === 1 ? 0 : k * n, batch });
   return out;
 };
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { filled } from './layout.js';
-import { product } from './matmul.js';
+import { allocateProductInput, product } from './matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -18,8 +18,9 @@ const projections: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   for (const w of [x!, ...weights]) if (w.dtype !== 'float32') throw new Error(`cuda backend: TinyProjections on ${w.dtype}, expected float32`);
   for (const w of weights) if (w.shape[1] !== D) throw new Error(`cuda backend: TinyProjections: input width ${D} does not match weight [${w.shape}]`);
   return weights.map((w) => {
-    const y = cuda.allocate([N, w.shape[0]!], 'float32');
-    if (N * w.shape[0]! > 0) product(cuda, x!, w, cuda.pointer(y), { m: N, n: w.shape[0]!, k: D, transposeA: false, transposeB: true });
+    // Read by products, attention (RoPE) and SwiGLU, which take bfloat16: in bf16, kept as bfloat16 only.
+    const y = allocateProductInput(cuda, [N, w.shape[0]!]);
+    if (N * w.shape[0]! > 0) product(cuda, x!, w, y, { m: N, n: w.shape[0]!, k: D, transposeA: false, transposeB: true });
     return y;
   });
 };
@@ -39,8 +40,8 @@ const projectionsGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   weights.forEach((w, i) => {
     if (!live[i]) return;
     const out = w.shape[0]!;
-    product(cuda, dys[i]!, w, cuda.pointer(dx), { m: N, n: D, k: out, transposeA: false, transposeB: false, accumulate: i > first });
-    product(cuda, dys[i]!, x!, cuda.pointer(dweights[i]!), { m: out, n: D, k: N, transposeA: true, transposeB: false });
+    product(cuda, dys[i]!, w, dx, { m: N, n: D, k: out, transposeA: false, transposeB: false, accumulate: i > first });
+    product(cuda, dys[i]!, x!, dweights[i]!, { m: out, n: D, k: N, transposeA: true, transposeB: false });
   });
   return [dx, ...dweights];
 };

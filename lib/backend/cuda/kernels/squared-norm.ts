@@ -1,5 +1,5 @@
 // The squared length of many tensors together, Σ x², for clipping by the global gradient norm: one
-// reading pass per tensor, each block's partial sum added to one total with an atomic. (tfjs's way —
+// launch reads them all, each block's partial sum added to one total with an atomic. (tfjs's way —
 // a Square, then a Sum, per tensor, then an AddN — makes a squared copy of every gradient.)
 import * as tf from '@tensorflow/tfjs';
 import { FUSED } from '../../../model/fused.js';
@@ -9,22 +9,39 @@ import { filled } from './layout.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
+/** Tensors one launch sums (their pointers and sizes travel in the kernel's parameters, ≤ 4 KB). */
+const PER_LAUNCH = 128;
+
 export const SQUARED_NORM_SOURCE = `${BLOCK_REDUCE}
-extern "C" __global__ void add_sum_of_squares(float* total, const float* x, long long n) {
+struct Tensors { long long n[${PER_LAUNCH}]; const float* x[${PER_LAUNCH}]; int count; };
+extern "C" __global__ void add_sum_of_squares(float* total, Tensors t) {
   float s = 0.0f;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) s += x[i] * x[i];
+  for (int j = 0; j < t.count; j++)
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < t.n[j]; i += (long long)gridDim.x * blockDim.x) s += t.x[j][i] * t.x[j][i];
   s = block_sum(s);
   if (threadIdx.x == 0) atomicAdd(total, s);
 }
 `;
 
-/** inputs: any number of float32 tensors (by any names): a scalar, the sum of all their squared values. */
+/**
+ * inputs: any number of float32 tensors (by any names): a scalar, the sum of all their squared values.
+ * Up to 128 tensors a launch, every block striding over each of them: a model's ~80 gradients, most of
+ * them small, take one launch instead of one each.
+ */
 const squaredNorm: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const total = filled(cuda, [], 'float32', 0);
-  for (const x of Object.values(inputs) as tf.TensorInfo[]) {
-    const n = tf.util.sizeFromShape(x.shape);
-    if (n > 0) cuda.launch(SQUARED_NORM_SOURCE, 'add_sum_of_squares', Math.min(Math.ceil(n / 256), 2 * cuda.multiprocessors), 256, [cuda.pointer(total), cuda.pointer(x), BigInt(n)]);
+  const tensors = (Object.values(inputs) as tf.TensorInfo[]).filter((x) => tf.util.sizeFromShape(x.shape) > 0);
+  for (let first = 0; first < tensors.length; first += PER_LAUNCH) {
+    const some = tensors.slice(first, first + PER_LAUNCH);
+    const table = new BigInt64Array(2 * PER_LAUNCH + 1); // n[], x[], count (the struct's layout)
+    some.forEach((x, j) => {
+      table[j] = BigInt(tf.util.sizeFromShape(x.shape));
+      table[PER_LAUNCH + j] = cuda.pointer(x);
+    });
+    table[2 * PER_LAUNCH] = BigInt(some.length);
+    const n = Math.max(...some.map((x) => tf.util.sizeFromShape(x.shape)));
+    cuda.launch(SQUARED_NORM_SOURCE, 'add_sum_of_squares', Math.min(Math.ceil(n / 256), 4 * cuda.multiprocessors), 256, [cuda.pointer(total), { struct: new Int32Array(table.buffer) }]);
   }
   return total;
 };
