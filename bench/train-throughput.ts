@@ -47,12 +47,16 @@ for (const matmul of precisions) {
   const micro = Array.from({ length: accum }, batch);
   const times: number[] = [];
   let loss = 0;
-  let cpuMicros = 0; // the host's time queuing work: near the step's own, the step is bound by the CPU, not the GPU
+  // The host's own time a step (wall time less its waits for the GPU): near the step's, the GPU waits for
+  // the host, not the other way round. And the process's CPU time, all threads.
+  const waited = () => (tf.backend() as { waitedMs?: number }).waitedMs;
+  let [hostMs, cpuMicros] = [0, 0];
   for (let s = 0; s < steps + 2; s++) {
-    const [started, cpu] = [performance.now(), process.cpuUsage()];
+    const [started, cpu, waitedBefore] = [performance.now(), process.cpuUsage(), waited() ?? 0];
     loss = trainStep(model, adamw, micro, B, 1e-4, 1).loss; // reads the loss: waits for the GPU
     if (s >= 2) { // the first steps compile kernels and grow the pool
       times.push(performance.now() - started);
+      hostMs += times.at(-1)! - ((waited() ?? 0) - waitedBefore);
       const used = process.cpuUsage(cpu);
       cpuMicros += used.user + used.system;
     }
@@ -63,7 +67,7 @@ for (const matmul of precisions) {
   const memory = tf.memory() as tf.MemoryInfo & { peakBytesInGPU?: number };
   console.log(JSON.stringify({
     backend: describeBackend(), matmul, training: loraRank ? `LoRA rank ${loraRank}` : 'all weights',
-    trainable_m: +([...trainable.values()].reduce((n, v) => n + v.size, 0) / 1e6).toFixed(2), tokens_per_s: Math.round(tokensPerSecond), ms_per_step: +ms.toFixed(1), cpu_ms_per_step: +(cpuMicros / 1000 / times.length).toFixed(1),
+    trainable_m: +([...trainable.values()].reduce((n, v) => n + v.size, 0) / 1e6).toFixed(2), tokens_per_s: Math.round(tokensPerSecond), ms_per_step: +ms.toFixed(1), host_ms_per_step: waited() === undefined ? null : +(hostMs / times.length).toFixed(1), cpu_ms_per_step: +(cpuMicros / 1000 / times.length).toFixed(1),
     mfu: +(100 * mfu).toFixed(1), peak_gpu_gb: memory.peakBytesInGPU !== undefined ? +(memory.peakBytesInGPU / 2 ** 30).toFixed(2) : null, loss: +loss.toFixed(4),
   }));
   if (args.flags.has('profile')) await printProfile('step', () => { trainStep(model, adamw, micro, B, 1e-4, 1); });

@@ -65,6 +65,8 @@ export class CudaBackend extends tf.KernelBackend {
   private capturing: string | null = null;
   /** Precision of BatchMatMul (tests use fp32; training bf16 or tf32). */
   matmulPrecision: MatmulPrecision = 'fp32';
+  /** Milliseconds the host has waited for the GPU in reads (readSync): the rest of a step's wall time is the host's own work. */
+  waitedMs = 0;
   /** Tensors kept in bfloat16 only whose float32 values a reader asked for (pointer()): each a conversion the storage choice did not foresee. */
   float32Made = 0;
 
@@ -287,7 +289,9 @@ export class CudaBackend extends tf.KernelBackend {
     this.notCapturing('reading a tensor back');
     const entry = this.data.get(dataId);
     const out = entry.dtype === 'float32' ? new Float32Array(entry.size) : new Int32Array(entry.size);
+    const started = performance.now();
     if (entry.size > 0) this.driver.download(out, this.pointer({ dataId, shape: [entry.size], dtype: entry.dtype }), this.stream);
+    this.waitedMs += performance.now() - started;
     return entry.dtype === 'bool' ? Uint8Array.from(out) : out;
   }
 
