@@ -101,14 +101,15 @@ tf.registerGradient({
   gradFunc: (dy, saved, attrs) => ({ scores: () => grad(FUSED.causalSoftmax, { dy: dy as tf.Tensor, probs: saved[0]! }, attrs) as tf.Tensor }),
 });
 
-// The output keeps what the backward kernel needs besides q, k, v: each row's log-sum-exp.
+// The output's tail keeps what the backward kernel needs besides v: each row's log-sum-exp and q and k
+// as the forward rotated them — so q and k themselves are not kept.
 tf.registerGradient({
   kernelName: FUSED.attention,
-  inputsToSave: ['q', 'k', 'v', 'cos', 'sin'],
+  inputsToSave: ['v', 'cos', 'sin'],
   outputsToSave: [true],
   gradFunc: (dy, saved) => {
-    const [q, k, v, cos, sin, out] = saved as tf.Tensor[];
-    const [dq, dk, dv] = grad(FUSED.attention, { dy: dy as tf.Tensor, q: q!, k: k!, v: v!, cos: cos!, sin: sin!, out: out! }) as tf.Tensor[];
+    const [v, cos, sin, out] = saved as tf.Tensor[];
+    const [dq, dk, dv] = grad(FUSED.attention, { dy: dy as tf.Tensor, v: v!, cos: cos!, sin: sin!, out: out! }) as tf.Tensor[];
     return { q: () => dq!, k: () => dk!, v: () => dv! };
   },
 });

@@ -99,8 +99,9 @@ describe('training on cuda', { skip: gpu.skip }, () => {
       model.dispose();
       // Every reader of the norms' outputs, SwiGLU's, its gradients and dQ/dK/dV is a product (bf16 copy).
       assert.equal(cuda.float32Made, made, 'float32 values made from a bfloat16-only tensor');
-      // bf16 rounds each product's inputs (2⁻⁹ relative) and the logits: the losses drift from fp32's by
-      // a few hundredths over 30 steps; a wrong gradient (a bad dK rotation, a stale copy) is far off.
+      // bf16 rounds each product's inputs and outputs (2⁻⁹ relative) and the logits: the losses drift from
+      // fp32's by under a hundredth over 30 steps (6e-3 measured). This guards the whole step; each fused
+      // kernel's bf16 values are checked on their own in fused.test.ts.
       const worst = Math.max(...fp32.map((l, i) => Math.abs(l - bf16[i]!)));
       console.log(`# loss ${fp32[0]!.toFixed(4)} → ${fp32[29]!.toFixed(4)} in fp32, ${bf16[0]!.toFixed(4)} → ${bf16[29]!.toFixed(4)} in bf16; worst step difference ${worst.toExponential(2)}`);
       assert.ok(worst < 0.1, `losses differ by up to ${worst}`);

@@ -1,12 +1,13 @@
-// The `cuda` tfjs backend: tensors live in GPU memory (one allocation each, from the stream-ordered
-// pool), kernels are NVRTC-compiled CUDA C launched on one stream, and reading a tensor back is the only
-// point that waits for the GPU.
+// The `cuda` tfjs backend: tensors live in GPU memory (from the stream-ordered pool: their values, and
+// a bfloat16 copy for the products that read them, or that copy alone — kernels/bf16.ts), kernels are
+// NVRTC-compiled CUDA C launched on one stream, and reading a tensor back is the only point that waits
+// for the GPU.
 import * as tf from '@tensorflow/tfjs';
 import { compileModule } from './compile.js';
 import { Cublas, type MatmulPrecision } from './ffi/cublas.js';
 import { Driver, type Handle, type KernelArg } from './ffi/driver.js';
 import { Nvrtc } from './ffi/nvrtc.js';
-import { FROM_BF16_SOURCE } from './kernels/matmul.js';
+import { FROM_BF16_SOURCE } from './kernels/bf16.js';
 
 /** What the backend keeps for each tensor's data. */
 interface DeviceData {
@@ -18,7 +19,7 @@ interface DeviceData {
   /** Bytes after the elements that a fused kernel keeps for its backward pass (see tail()). */
   tailBytes: number;
   refCount: number;
-  /** A bfloat16 copy of the values, kept for the matrix products that read them (see bf16Of()). */
+  /** A bfloat16 copy of the values, kept for the readers that take bfloat16 (see bf16Of()); the only data while ptr is 0n. */
   bf16?: bigint;
 }
 
@@ -133,10 +134,11 @@ export class CudaBackend extends tf.KernelBackend {
   /** Where a tensor's tail starts, and how many bytes it has (0: none). */
   tail(info: tf.TensorInfo): { ptr: bigint; bytes: number } {
     const entry = this.data.get(info.dataId);
-    return { ptr: this.pointer(info) + BigInt(tailStart(entry.size)), bytes: entry.tailBytes };
+    if (entry.ptr === 0n) throw new Error('cuda backend: tail() of a tensor kept in bfloat16 only, which has none');
+    return { ptr: entry.ptr + BigInt(tailStart(entry.size)), bytes: entry.tailBytes };
   }
 
-  /** Temporary device memory outside any tensor (e.g. bf16 copies of matmul operands); give it back with release(). */
+  /** Device memory outside a tensor's own allocation (scratch space, bf16 copies); give it back with release(). */
   scratch(bytes: number): bigint {
     const size = Math.max(bytes, 4);
     const ptr = this.driver.alloc(size, this.stream);
@@ -179,13 +181,23 @@ export class CudaBackend extends tf.KernelBackend {
 
   /** The device pointer of a tensor's data; of a tensor kept in bfloat16 only, its float32 values made now. */
   pointer(info: tf.TensorInfo): bigint {
-    const entry = this.data.get(info.dataId);
-    if (entry.ptr === 0n) {
+    return this.float32Of(this.data.get(info.dataId), true);
+  }
+
+  /**
+   * A tensor's float32 values: for one kept in bfloat16 only, room for them made now, filled from the
+   * copy when `convert` (not when the caller is about to overwrite them).
+   */
+  private float32Of(entry: DeviceData, convert: boolean): bigint {
+    if (entry.ptr !== 0n) return entry.ptr;
+    // (memory allocated while recording would belong to the graph, and the conversion be replayed)
+    this.notCapturing('making float32 values of a tensor kept in bfloat16 only');
+    entry.bytes = entry.size * 4;
+    entry.ptr = this.driver.alloc(entry.bytes, this.stream);
+    this.bytesInUse += entry.bytes;
+    this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
+    if (convert) {
       this.float32Made++;
-      entry.bytes = entry.size * 4;
-      entry.ptr = this.driver.alloc(entry.bytes, this.stream);
-      this.bytesInUse += entry.bytes;
-      this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
       this.launchElementwise(FROM_BF16_SOURCE, 'from_bf16', entry.size, [entry.ptr, entry.bf16!, BigInt(entry.size)]);
     }
     return entry.ptr;
@@ -251,7 +263,7 @@ export class CudaBackend extends tf.KernelBackend {
   copyInto(dst: tf.TensorInfo, src: tf.TensorInfo): void {
     const [to, from] = [this.data.get(dst.dataId), this.data.get(src.dataId)];
     if (to.size !== from.size) throw new Error(`cuda backend: copyInto: ${from.size} values into a tensor of ${to.size}`);
-    const [toPtr, fromPtr] = [this.pointer(dst), this.pointer(src)];
+    const [toPtr, fromPtr] = [this.float32Of(to, false), this.pointer(src)];
     this.written(dst);
     this.driver.copy(toPtr, fromPtr, from.size * 4, this.stream);
   }
@@ -260,7 +272,7 @@ export class CudaBackend extends tf.KernelBackend {
   overwrite(info: tf.TensorInfo, values: Float32Array | Int32Array): void {
     const entry = this.data.get(info.dataId);
     if (values.length !== entry.size) throw new Error(`cuda backend: overwrite: ${values.length} values for a tensor of ${entry.size}`);
-    this.pointer(info); // (float32 room for a tensor kept in bfloat16 only)
+    this.float32Of(entry, false);
     this.written(info);
     this.upload(info.dataId, values);
   }
@@ -290,7 +302,7 @@ export class CudaBackend extends tf.KernelBackend {
     const entry = this.data.get(dataId);
     const out = entry.dtype === 'float32' ? new Float32Array(entry.size) : new Int32Array(entry.size);
     const started = performance.now();
-    if (entry.size > 0) this.driver.download(out, this.pointer({ dataId, shape: [entry.size], dtype: entry.dtype }), this.stream);
+    if (entry.size > 0) this.driver.download(out, this.float32Of(entry, true), this.stream);
     this.waitedMs += performance.now() - started;
     return entry.dtype === 'bool' ? Uint8Array.from(out) : out;
   }

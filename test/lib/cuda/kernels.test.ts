@@ -16,7 +16,7 @@ import { CAUSAL_SOFTMAX_SOURCE } from '../../../lib/backend/cuda/kernels/causal-
 import { HEAD_LOSS_SOURCE } from '../../../lib/backend/cuda/kernels/head-loss.js';
 import { flashSource } from '../../../lib/backend/cuda/kernels/flash-attention.js';
 import { MMA_PRECISION } from '../../../lib/backend/cuda/kernels/mma.js';
-import { TO_BF16_SOURCE } from '../../../lib/backend/cuda/kernels/matmul.js';
+import { FROM_BF16_SOURCE, TO_BF16_SOURCE } from '../../../lib/backend/cuda/kernels/bf16.js';
 import { quantizedSource } from '../../../lib/backend/cuda/kernels/quantized.js';
 import { KV_CACHE_SOURCE } from '../../../lib/backend/cuda/kernels/kv-cache.js';
 import { SQUARED_NORM_SOURCE } from '../../../lib/backend/cuda/kernels/squared-norm.js';
@@ -35,7 +35,7 @@ describe('kernel sources', () => {
     ...REDUCTION_NAMES.flatMap((op) => (['float', 'int'] as const).map((t): [string, string] => [op, reduceSource(op, t)])),
     ['gather', GATHER_SOURCE], ['one_hot', ONE_HOT_SOURCE], ['select', SELECT_SOURCE], ['softmax', SOFTMAX_SOURCE], ['top_k', TOP_K_SOURCE], ['arg_max', ARG_MAX_SOURCE],
     ...(['float', 'int'] as const).flatMap((t): [string, string][] => [[`segment_sum_${t}`, segmentSumSource(t)], [`range_${t}`, rangeSource(t)]]),
-    ['to_bf16', TO_BF16_SOURCE], ['rms_norm', RMS_NORM_SOURCE], ['rms_norm_grad', RMS_NORM_GRAD_SOURCE], ['swiglu', SWIGLU_SOURCE], ['rope', ROPE_SOURCE],
+    ['to_bf16', TO_BF16_SOURCE], ['from_bf16', FROM_BF16_SOURCE], ['rms_norm', RMS_NORM_SOURCE], ['rms_norm_grad', RMS_NORM_GRAD_SOURCE], ['swiglu', SWIGLU_SOURCE], ['rope', ROPE_SOURCE],
     ['causal_softmax', CAUSAL_SOFTMAX_SOURCE], ['head_loss', HEAD_LOSS_SOURCE], ['adamw', ADAMW_SOURCE], ['add_sum_of_squares', SQUARED_NORM_SOURCE], ['kv_cache', KV_CACHE_SOURCE],
     ...(['q8_0', 'q4_0'] as const).flatMap((t): [string, string][] => [[`dequantize_${t}`, quantizedSource(t)], [`quantized_matvec_${t}`, quantizedSource(t)]]),
     // Every precision at the 92m head size, and the other sizes presets use in bf16 (the same template).

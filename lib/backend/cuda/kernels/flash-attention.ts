@@ -22,7 +22,7 @@ import { FUSED, fusedAttentionHeadDim, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { launchRope } from './fused-layers.js';
 import { filled } from './layout.js';
-import { allocateProductInput, BF16_BITS, bf16CopyOf, loadFrom, operand, storeTo } from './matmul.js';
+import { allocateProductInput, BF16_BITS, bf16CopyOf, loadFrom, operand, storeTo } from './bf16.js';
 import { MMA_PRECISION, MMA_SOURCE, mmaElemBytes } from './mma.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -389,8 +389,10 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   return out;
 };
 
+/** inputs {dy, v, cos, sin, out} → [dq, dk, dv]: q and k themselves are not needed (their rotated copies are in out's tail). */
 const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
-  const x = inputs as unknown as AttentionInputs & { dy: tf.TensorInfo; out: tf.TensorInfo };
+  const given = inputs as unknown as Omit<AttentionInputs, 'q' | 'k'> & { dy: tf.TensorInfo; out: tf.TensorInfo };
+  const x = { ...given, q: given.dy, k: given.v }; // (for their shapes: q's is dy's, k's is v's)
   const cuda = backend as CudaBackend;
   const { B, T, H, KVH, Dh } = shapes(x);
   // Read by the projections' gradient alone: kept as bfloat16 only when products run in bf16.
@@ -400,7 +402,7 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const bf16 = precision === MMA_PRECISION.bf16;
   const layout = tailLayout(x, precision);
   const { ptr: tail, bytes } = cuda.tail(x.out);
-  if (bytes !== layout.bytes) throw new Error(`cuda backend: fused attention's gradient in ${cuda.matmulPrecision}, but its forward pass ran in another matmul precision`);
+  if (bytes !== layout.bytes) throw new Error(`cuda backend: fused attention's gradient ${bf16 ? 'with' : 'without'} bf16 products, its forward pass the other way`);
   const src = flashSource(Dh, precision);
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32');

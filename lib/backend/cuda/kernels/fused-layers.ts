@@ -5,7 +5,7 @@ import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
 import { filled } from './layout.js';
-import { allocateProductInput, BF16_BITS, loadFrom, storeTo } from './matmul.js';
+import { allocateProductInput, BF16_BITS, loadFrom, storeTo } from './bf16.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -130,7 +130,10 @@ function launchRmsNorm(cuda: CudaBackend, x: tf.TensorInfo, delta: tf.TensorInfo
   return { y, sum };
 }
 
-/** inputs {x, weight} → y, in float32 too: the final norm's output is also read by the LM head's backward (dy∘h). */
+/**
+ * inputs {x, weight} → y, in float32 too: the final norm's output is also read by the LM head's backward
+ * (dy∘h). (The first layer's input norm comes here as well and keeps float32 it need not: one tensor.)
+ */
 const rmsNorm: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { x, weight } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
   return launchRmsNorm(backend as CudaBackend, x, null, weight, attrs!.eps as number, false).y;

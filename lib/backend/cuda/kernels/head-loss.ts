@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE } from './block-reduce.js';
-import { BF16_BITS, operand } from './matmul.js';
+import { BF16_BITS, operand } from './bf16.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { KV_CACHE } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
-import { BF16_BITS, loadFrom } from './matmul.js';
+import { BF16_BITS, loadFrom } from './bf16.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { filled } from './layout.js';
-import { allocateProductInput, product } from './matmul.js';
+import { allocateProductInput } from './bf16.js';
+import { product } from './matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 

@@ -1,5 +1,5 @@
 // The squared length of many tensors together, Σ x², for clipping by the global gradient norm: one
-// launch reads them all, each block's partial sum added to one total with an atomic. (tfjs's way —
+// launch reads up to 128 of them, each block's partial sum added to one total with an atomic. (tfjs's way —
 // a Square, then a Sum, per tensor, then an AddN — makes a squared copy of every gradient.)
 import * as tf from '@tensorflow/tfjs';
 import { FUSED } from '../../../model/fused.js';
@@ -41,6 +41,7 @@ const squaredNorm: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
     });
     table[2 * PER_LAUNCH] = BigInt(some.length);
     const n = Math.max(...some.map((x) => tf.util.sizeFromShape(x.shape)));
+    // Enough blocks for the largest tensor (the embedding: 33M values) to fill the GPU; small ones take a lap each.
     cuda.launch(SQUARED_NORM_SOURCE, 'add_sum_of_squares', Math.min(Math.ceil(n / 256), 4 * cuda.multiprocessors), 256, [cuda.pointer(total), { struct: new Int32Array(table.buffer) }]);
   }
   return total;
