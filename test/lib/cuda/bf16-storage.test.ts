@@ -1,0 +1,123 @@
+// The cuda backend's bookkeeping of tensors kept in bfloat16 only (CudaBackend.allocateBf16), against a
+// stand-in for the CUDA driver that records what it is asked to do: no GPU needed, so CI checks that
+// memory is counted once and given back, that float32 values are made from the copy once and only when
+// read, never while a graph is being recorded, and that what cannot be done says why. (The values the
+// kernels compute are the GPU suite's: test/gpu/fused.test.ts, test/gpu/train.test.ts.)
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CudaBackend } from '../../../lib/backend/cuda/backend.js';
+import type { Driver, KernelArg } from '../../../lib/backend/cuda/ffi/driver.js';
+import { allocateProductInput } from '../../../lib/backend/cuda/kernels/bf16.js';
+
+/** A driver with one pretend GPU: allocations are numbered addresses, launches are recorded, copies do nothing. */
+class RecordingDriver {
+  readonly live = new Map<bigint, number>(); // address → bytes
+  readonly launches: { kernel: string; args: KernelArg[] }[] = [];
+  private next = 0x10000n;
+
+  deviceCount(): number {
+    return 1;
+  }
+  deviceInfo(): { name: string; arch: string; multiprocessors: number } {
+    return { name: 'recording driver', arch: 'sm_90', multiprocessors: 4 };
+  }
+  open(): { stream: string; device: number } {
+    return { stream: 'stream', device: 0 };
+  }
+  alloc(bytes: number): bigint {
+    const ptr = this.next;
+    this.next += BigInt(Math.ceil(Math.max(bytes, 1) / 256) * 256);
+    this.live.set(ptr, bytes);
+    return ptr;
+  }
+  free(ptr: bigint): void {
+    if (!this.live.delete(ptr)) throw new Error(`free of ${ptr}, which is not allocated`);
+  }
+  loadModule(_cubin: Buffer, names: string[]): Map<string, string> {
+    return new Map(names.map((name) => [name, name]));
+  }
+  launch(fn: string, _grid: unknown, _block: unknown, args: KernelArg[]): void {
+    this.launches.push({ kernel: fn, args });
+  }
+  upload(): void {}
+  download(): void {}
+  copy(): void {}
+  synchronize(): void {}
+  setMaxSharedBytes(): void {}
+  beginCapture(): void {}
+  endCapture(): { graph: string; exec: string } {
+    return { graph: 'graph', exec: 'exec' };
+  }
+  destroyGraph(): void {}
+}
+
+describe('tensors kept in bfloat16 only (cuda backend, recording driver)', () => {
+  const driver = new RecordingDriver();
+  let cuda: CudaBackend;
+  const n = 1000;
+  const conversions = () => driver.launches.filter((l) => l.kernel === 'from_bf16').length;
+  const bytes = () => cuda.memory().numBytesInGPU;
+
+  beforeAll(() => {
+    cuda = new CudaBackend(driver as unknown as Driver);
+  });
+  afterAll(() => {
+    cuda.dispose();
+  });
+
+  it('holds 2 bytes a value, and gives them back when disposed without ever making float32 values', () => {
+    const before = { bytes: bytes(), live: driver.live.size };
+    const t = cuda.allocateBf16([10, 100]);
+    expect([cuda.hasFloat32(t), cuda.hasBf16(t), bytes() - before.bytes]).toEqual([false, true, 2 * n]);
+    cuda.disposeData(t.dataId);
+    expect([bytes(), driver.live.size, conversions()]).toEqual([before.bytes, before.live, 0]);
+  });
+
+  it('makes its float32 values from the copy once, on the first read, and frees both', () => {
+    const before = { bytes: bytes(), live: driver.live.size, made: cuda.float32Made, conversions: conversions() };
+    const t = cuda.allocateBf16([n]);
+    const copy = cuda.bf16Of(t, () => 0n);
+    const ptr = cuda.pointer(t);
+    expect(cuda.pointer(t)).toBe(ptr);
+    expect([cuda.float32Made - before.made, conversions() - before.conversions, bytes() - before.bytes]).toEqual([1, 1, 6 * n]);
+    expect(driver.launches.at(-1)!.args).toEqual([ptr, copy, BigInt(n)]);
+    cuda.readSync(t.dataId); // (its values exist now: no second conversion)
+    expect(conversions() - before.conversions).toBe(1);
+    cuda.disposeData(t.dataId);
+    expect([bytes(), driver.live.size]).toEqual([before.bytes, before.live]);
+  });
+
+  it('is not converted when its values are about to be replaced (overwrite, copyInto), and then keeps no stale copy', () => {
+    const before = { made: cuda.float32Made, conversions: conversions() };
+    const [a, b] = [cuda.allocateBf16([n]), cuda.allocateBf16([n])];
+    cuda.overwrite(a, new Float32Array(n));
+    const source = cuda.allocate([n], 'float32');
+    cuda.copyInto(b, source);
+    expect([cuda.float32Made - before.made, conversions() - before.conversions]).toEqual([0, 0]);
+    expect([a, b].map((t) => [cuda.hasFloat32(t), cuda.hasBf16(t)])).toEqual([[true, false], [true, false]]);
+    [a, b, source].forEach((t) => cuda.disposeData(t.dataId));
+  });
+
+  it('has no tail, cannot be marked written before it has float32 values, and is not made float32 while a graph is recorded', () => {
+    const t = cuda.allocateBf16([n]);
+    expect(() => cuda.tail(t)).toThrow(/tail\(\) of a tensor kept in bfloat16 only, which has none/);
+    expect(() => cuda.written(t)).toThrow(/written\(\) on a tensor kept in bfloat16 only/);
+    expect(() => cuda.capture('a test step', () => cuda.pointer(t))).toThrow(/making float32 values of a tensor kept in bfloat16 only while capturing a test step as a CUDA graph/);
+    expect(cuda.hasFloat32(t)).toBe(false); // (nothing was allocated for it in the failed recording)
+    cuda.disposeData(t.dataId);
+  });
+
+  it('is what allocateProductInput gives in bf16 precision alone, and never for an empty tensor', () => {
+    const keptAlone = (precision: 'fp32' | 'tf32' | 'bf16', shape: number[]) => {
+      cuda.matmulPrecision = precision;
+      const t = allocateProductInput(cuda, shape);
+      const alone = !cuda.hasFloat32(t);
+      cuda.disposeData(t.dataId);
+      return alone;
+    };
+    try {
+      expect([keptAlone('fp32', [4, 8]), keptAlone('tf32', [4, 8]), keptAlone('bf16', [4, 8]), keptAlone('bf16', [0, 8])]).toEqual([false, false, true, false]);
+    } finally {
+      cuda.matmulPrecision = 'fp32';
+    }
+  });
+});
