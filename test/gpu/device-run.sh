@@ -9,7 +9,9 @@
 # .device/main-old.mjs beside this one, SEEDS='…' and BUILDS='old new' to choose; STEPS=costs: throughput over presets (PRESETS='…' a part) and
 # sequence lengths beside torch.compile; STEPS=speed: training throughput beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
-# into .device/).
+# into .device/; on a machine with several GPUs, STEPS=multi: the losses of N ranks beside one GPU with
+# the same global batch, and each GPU's memory over 200 steps; STEPS=scaling: tokens/s on 1, 2, 4, 8 GPUs
+# for PRESETS='92m 440m' beside PyTorch DDP + torch.compile, test/gpu/torch_ddp_throughput.py).
 # It runs: the GPU suite (every cuda kernel, fused op, quantized kernel and batched decode against the
 # CPU, CUDA-graph decoding against op by op); decoding at batch 1, 16 and 32 (float32, q8_0, q4_0; with
 # CUDA graphs and without) beside Hugging Face generate in bf16, and a decoding step's kernels; evaluation
@@ -105,6 +107,73 @@ for seed in ${SEEDS:-0 1}; do
   done
 done
 grep -h '"val' "$out/band.jsonl" | cut -c1-200 >> "$out/steps.log"
+fi
+
+if wanted multi; then  # (not in the default run; a machine with several GPUs, issue 21)
+gpus=$(nvidia-smi --list-gpus | wc -l)
+step "data parallel on $gpus GPUs: the first 20 steps' losses beside one GPU with the same global batch; memory of each GPU over 200 steps"
+node .device/main.mjs data prepare --workers 0 --tokenizer datasets/tokenizer --input datasets/corpus/en.jsonl.gz datasets/corpus/zh-modern.jsonl.gz --out /tmp/band-data > "$out/multi.txt" 2>&1
+# fp32 products: the runs differ only in the order of the gradient sums (NCCL's average against accumulation).
+common="--data /tmp/band-data --preset 42m --batch 8 --seq 256 --steps 20 --eval-every 0 --save-every 0 --matmul fp32 --backend cuda"
+node .device/main.mjs train $common --accum "$gpus" --out /tmp/multi-one >> "$out/multi.txt" 2>&1
+node .device/main.mjs train $common --gpus "$gpus" --out /tmp/multi-many >> "$out/multi.txt" 2>&1
+python3 - "$gpus" >> "$out/multi.txt" 2>&1 <<'PY'
+import json, sys
+rows = lambda d: [json.loads(l) for l in open(f"/tmp/{d}/metrics.jsonl")]
+one, many = rows("multi-one"), rows("multi-many")
+worst = max(abs(a["loss"] - b["loss"]) for a, b in zip(one, many))
+print(json.dumps({"check": "losses, 1 GPU x accum N vs N GPUs", "gpus": int(sys.argv[1]), "steps": min(len(one), len(many)),
+                  "first": [one[0]["loss"], many[0]["loss"]], "last": [one[-1]["loss"], many[-1]["loss"]], "worst_step_difference": worst,
+                  "within_2e-3": len(one) == len(many) == 20 and worst < 2e-3}))
+PY
+nvidia-smi --query-gpu=index,memory.used --format=csv,noheader,nounits -l 1 > "$out/multi-memory.csv" 2>&1 &
+smi=$!
+node .device/main.mjs train --data /tmp/band-data --preset 92m --batch 16 --seq 1024 --steps 200 --eval-every 0 --save-every 0 --matmul bf16 --backend cuda --gpus "$gpus" --out /tmp/multi-200 >> "$out/multi.txt" 2>&1
+kill $smi
+python3 - "$out/multi-memory.csv" >> "$out/multi.txt" 2>&1 <<'PY'
+import json, sys
+used = {}
+for line in open(sys.argv[1]):
+    parts = [p.strip() for p in line.split(",")]
+    if len(parts) == 2 and parts[1].isdigit():
+        used.setdefault(int(parts[0]), []).append(int(parts[1]))
+# Each GPU's memory, one sample a second from before the ranks start to the end, as [MiB, seconds] runs:
+# start-up, then one plateau while the steps run if nothing grows.
+runs = {g: [] for g in used}
+for g, v in used.items():
+    for mib in v:
+        if runs[g] and runs[g][-1][0] == mib: runs[g][-1][1] += 1
+        else: runs[g].append([mib, 1])
+print(json.dumps({"check": "MiB used per GPU over 200 steps, as [MiB, seconds] runs", "gpus": runs}))
+PY
+grep -h '"check"' "$out/multi.txt" >> "$out/steps.log"
+fi
+
+if wanted scaling; then  # (not in the default run; a machine with several GPUs, issue 21; needs .device/torch_throughput.py)
+gpus=$(nvidia-smi --list-gpus | wc -l)
+step "scaling: tokens/s on 1, 2, 4, 8 GPUs (up to $gpus), ours (--gpus N) beside PyTorch DDP + torch.compile (torchrun), vocabulary 6,400"
+[ -d /tmp/band-data ] || node .device/main.mjs data prepare --workers 0 --tokenizer datasets/tokenizer --input datasets/corpus/en.jsonl.gz datasets/corpus/zh-modern.jsonl.gz --out /tmp/band-data > "$out/scaling.txt" 2>&1
+# preset dim ffn layers heads batch accum (rows per GPU a step: batch × accum, 1024 positions each)
+presets=" ${PRESETS:-92m 440m} "
+while read -r p dim ffn layers heads batch accum; do
+  [[ "$presets" == *" $p "* ]] || continue
+  for n in 1 2 4 8; do
+    [ "$n" -le "$gpus" ] || continue
+    node .device/main.mjs train --data /tmp/band-data --out "/tmp/scaling-$p-$n" --preset "$p" --batch "$batch" --accum "$accum" --seq 1024 --steps 30 \
+      --eval-every 0 --save-every 0 --matmul bf16 --backend cuda --gpus "$n" > /dev/null 2>> "$out/scaling.txt"
+    python3 -c "
+import json
+rows = [json.loads(l) for l in open('/tmp/scaling-$p-$n/metrics.jsonl')][10:]  # after the first steps (kernels compiled)
+print(json.dumps({'name': 'tiny-llm-ts', 'preset': '$p', 'gpus': $n, 'rows_per_gpu': $((batch * accum)), 'tok_s': round(sum(r['tok_s'] for r in rows) / len(rows))}))
+" >> "$out/scaling.jsonl" 2>> "$out/scaling.txt"
+    DIM=$dim FFN=$ffn LAYERS=$layers HEADS=$heads KV_HEADS=$heads VOCAB=6400 SEQ=1024 BATCH=$((batch * accum)) \
+      python3 -m torch.distributed.run --standalone --nproc_per_node "$n" test/gpu/torch_ddp_throughput.py 2>> "$out/scaling.txt" | sed "s/^{/{\"preset\": \"$p\", /" >> "$out/scaling.jsonl"
+  done
+done <<'SHAPES'
+92m 512 1408 8 8 32 1
+440m 1024 2816 24 16 8 2
+SHAPES
+cat "$out/scaling.jsonl" >> "$out/steps.log"
 fi
 
 if wanted eval; then
