@@ -34,14 +34,22 @@ function batches(count: number, seed: number): Batch[] {
   });
 }
 
-/** Losses of `steps` AdamW steps of nano on the active backend. */
-function losses(steps: number, data: Batch[]): number[] {
-  const model = LlamaModel.create(config, 1);
+const usage = () => ({ tensors: tf.memory().numTensors, bytes: gpuBytes() });
+
+/** One AdamW step of nano (weights from `seed`) per batch on the active backend: the losses, and tensors and GPU bytes after step 10 and at the end. */
+function train(data: Batch[], seed = 1): { losses: number[]; after10: ReturnType<typeof usage>; atEnd: ReturnType<typeof usage> } {
+  const model = LlamaModel.create(config, seed);
   const adamw = new AdamW(model.params);
-  const out = data.slice(0, steps).map((batch) => trainStep(model, adamw, [batch], B, 1e-3, 1).loss);
+  let after10 = usage();
+  const losses = data.map((batch, i) => {
+    const { loss } = trainStep(model, adamw, [batch], B, 1e-3, 1);
+    if (i === 9) after10 = usage();
+    return loss;
+  });
+  const atEnd = usage();
   adamw.dispose();
   model.dispose();
-  return out;
+  return { losses, after10, atEnd };
 }
 
 describe('training on cuda', { skip: gpu.skip }, () => {
@@ -50,9 +58,9 @@ describe('training on cuda', { skip: gpu.skip }, () => {
   it('50 steps of nano give the same losses as on the CPU', async () => {
     const data = batches(50, 3);
     await tf.setBackend('wasm'); // the CPU reference: wasm is the cpu backend's kernels, 20× faster
-    const cpu = losses(50, data);
+    const cpu = train(data).losses;
     await tf.setBackend('cuda');
-    const cuda = losses(50, data);
+    const cuda = train(data).losses;
     // Both run fp32; they differ only in summation order (cuBLAS, block reductions, atomics), about
     // 1e-6 relative per op. Over 50 AdamW steps that grows, but stays far below the loss's own fall.
     const worst = Math.max(...cpu.map((l, i) => Math.abs(l - cuda[i]!)));
@@ -63,40 +71,20 @@ describe('training on cuda', { skip: gpu.skip }, () => {
 
   it('memory does not grow over 200 steps', async () => {
     await tf.setBackend('cuda');
-    const data = batches(200, 4);
-    const model = LlamaModel.create(config, 2);
-    const adamw = new AdamW(model.params);
-    const usage = () => ({ tensors: tf.memory().numTensors, bytes: gpuBytes() });
-    let after10 = usage();
-    data.forEach((batch, i) => {
-      trainStep(model, adamw, [batch], B, 1e-3, 1);
-      if (i === 9) after10 = usage();
-    });
-    assert.deepEqual(usage(), after10);
-    adamw.dispose();
-    model.dispose();
+    const { after10, atEnd } = train(batches(200, 4), 2);
+    assert.deepEqual(atEnd, after10);
   });
 
   it('bf16: 30 steps never need the float32 values of what is kept as bfloat16 only, follow the fp32 losses, and memory stays flat', async () => {
     await tf.setBackend('cuda');
     const cuda = tf.backend() as CudaBackend;
     const data = batches(30, 5);
-    const fp32 = losses(30, data);
+    const fp32 = train(data).losses;
     cuda.matmulPrecision = 'bf16';
     try {
       const made = cuda.float32Made;
-      const model = LlamaModel.create(config, 1);
-      const adamw = new AdamW(model.params);
-      const usage = () => ({ tensors: tf.memory().numTensors, bytes: gpuBytes() });
-      let after10 = usage();
-      const bf16 = data.map((batch, i) => {
-        const { loss } = trainStep(model, adamw, [batch], B, 1e-3, 1);
-        if (i === 9) after10 = usage();
-        return loss;
-      });
-      assert.deepEqual(usage(), after10);
-      adamw.dispose();
-      model.dispose();
+      const { losses: bf16, after10, atEnd } = train(data);
+      assert.deepEqual(atEnd, after10);
       // Every reader of the norms' outputs, SwiGLU's, its gradients and dQ/dK/dV is a product (bf16 copy).
       assert.equal(cuda.float32Made, made, 'float32 values made from a bfloat16-only tensor');
       // bf16 rounds each product's inputs and outputs (2⁻⁹ relative) and the logits: the losses drift from

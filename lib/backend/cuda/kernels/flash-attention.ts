@@ -381,8 +381,9 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const tail = cuda.tail(out).ptr;
   const [q, k] = [tail + BigInt(layout.q), tail + BigInt(layout.k)];
   // q and k rotated into the tail, in the tiles' type; v's tiles are its kept bfloat16 copy (or its data).
-  rope(cuda, bf16 ? { out: 0n, out16: q } : { out: q, out16: 0n }, loadFrom(cuda, x.q), x, H, 1);
-  rope(cuda, bf16 ? { out: 0n, out16: k } : { out: k, out16: 0n }, loadFrom(cuda, x.k), x, KVH, 1);
+  const inTileType = (p: bigint) => (bf16 ? { out: 0n, out16: p } : { out: p, out16: 0n });
+  rope(cuda, inTileType(q), loadFrom(cuda, x.q), x, H, 1);
+  rope(cuda, inTileType(k), loadFrom(cuda, x.k), x, KVH, 1);
   cuda.launch(flashSource(Dh, precision), 'flash_forward', [Math.ceil(T / TILE), B * H, 1], THREADS, [
     cuda.pointer(out), bf16CopyOf(cuda, out), tail, q, k, operand(cuda, x.v, bf16), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
   ], forwardSharedBytes(Dh, precision));

@@ -31,16 +31,16 @@ extern "C" __global__ void add_sum_of_squares(float* total, Tensors t) {
 const squaredNorm: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const total = filled(cuda, [], 'float32', 0);
-  const tensors = (Object.values(inputs) as tf.TensorInfo[]).filter((x) => tf.util.sizeFromShape(x.shape) > 0);
+  const tensors = (Object.values(inputs) as tf.TensorInfo[]).map((x) => ({ x, n: tf.util.sizeFromShape(x.shape) })).filter(({ n }) => n > 0);
   for (let first = 0; first < tensors.length; first += PER_LAUNCH) {
     const some = tensors.slice(first, first + PER_LAUNCH);
     const table = new BigInt64Array(2 * PER_LAUNCH + 1); // n[], x[], count (the struct's layout)
-    some.forEach((x, j) => {
-      table[j] = BigInt(tf.util.sizeFromShape(x.shape));
+    some.forEach(({ x, n }, j) => {
+      table[j] = BigInt(n);
       table[PER_LAUNCH + j] = cuda.pointer(x);
     });
     table[2 * PER_LAUNCH] = BigInt(some.length);
-    const n = Math.max(...some.map((x) => tf.util.sizeFromShape(x.shape)));
+    const n = Math.max(...some.map((t) => t.n));
     // Enough blocks for the largest tensor (the embedding: 33M values) to fill the GPU; small ones take a lap each.
     cuda.launch(SQUARED_NORM_SOURCE, 'add_sum_of_squares', Math.min(Math.ceil(n / 256), 4 * cuda.multiprocessors), 256, [cuda.pointer(total), { struct: new Int32Array(table.buffer) }]);
   }
