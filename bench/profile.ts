@@ -31,4 +31,12 @@ export async function printProfile(what: string, step: () => void): Promise<void
   print(byName.slice(0, 20), 26);
   console.log('  by kernel and input shapes:');
   print(group((k) => `${k.name} ${k.inputShapes.map((s: number[]) => `[${s}]`).join(' ')}`).slice(0, 25), 60);
+  // On cuda, one level down: each CUDA kernel and cuBLAS product, since an op may launch several.
+  const backend = tf.backend() as { timeLaunches?: (f: () => void) => Map<string, { ms: number; count: number }> };
+  if (backend.timeLaunches) {
+    const launches = [...backend.timeLaunches(step)].sort((a, b) => b[1].ms - a[1].ms);
+    const sum = launches.reduce((a, [, b]) => a + b.ms, 0);
+    console.log(`  by CUDA kernel and cuBLAS product (${launches.reduce((a, [, b]) => a + b.count, 0)} launches, ${sum.toFixed(2)} ms):`);
+    print(launches.slice(0, 30), 60);
+  }
 }

@@ -4,7 +4,7 @@
 // for the GPU.
 import * as tf from '@tensorflow/tfjs';
 import { compileModule } from './compile.js';
-import { Cublas, type MatmulPrecision } from './ffi/cublas.js';
+import { Cublas, type Gemm, type MatmulPrecision } from './ffi/cublas.js';
 import { Driver, type Handle, type KernelArg } from './ffi/driver.js';
 import { Nvrtc } from './ffi/nvrtc.js';
 import { FROM_BF16_SOURCE } from './kernels/bf16.js';
@@ -70,6 +70,8 @@ export class CudaBackend extends tf.KernelBackend {
   waitedMs = 0;
   /** Tensors kept in bfloat16 only whose float32 values a reader asked for (pointer()): each a conversion the storage choice did not foresee. */
   float32Made = 0;
+  /** While timeLaunches() runs: events around each kernel and product, with what it was. */
+  private launchEvents: { label: string; start: Handle; end: Handle }[] | null = null;
 
   /** On GPU `ordinal` of this machine (a data-parallel rank's LOCAL_RANK; 0 otherwise). */
   constructor(driver: Driver = new Driver(), readonly ordinal = 0) {
@@ -175,7 +177,7 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   /** cuBLAS on this backend's stream (loaded on first use). */
-  get cublas(): Cublas {
+  private get cublas(): Cublas {
     return (this.blas ??= new Cublas(this.stream));
   }
 
@@ -214,7 +216,41 @@ export class CudaBackend extends tf.KernelBackend {
       this.driver.setMaxSharedBytes(fn, sharedBytes);
       this.bigShared.add(fn);
     }
-    this.driver.launch(fn, typeof grid === 'number' ? [grid, 1, 1] : grid, [block, 1, 1], args, this.stream, kernel, sharedBytes);
+    this.timed(kernel, () => this.driver.launch(fn, typeof grid === 'number' ? [grid, 1, 1] : grid, [block, 1, 1], args, this.stream, kernel, sharedBytes));
+  }
+
+  /** A matrix product through cuBLAS on this backend's stream (see Gemm). */
+  gemm(g: Gemm): void {
+    this.timed(`cuBLAS ${g.precision}${g.output === 'bfloat16' ? '→bf16' : ''} ${g.batch > 1 ? `${g.batch}×` : ''}[${g.m}×${g.k}]${g.transposeA ? 'ᵀ' : ''}·[${g.k}×${g.n}]${g.transposeB ? 'ᵀ' : ''}`, () => this.cublas.gemm(g));
+  }
+
+  /** Queue `queue`, with events around it while timeLaunches() is recording. */
+  private timed(label: string, queue: () => void): void {
+    if (this.launchEvents === null) return queue();
+    const start = this.driver.recordEvent(this.stream);
+    queue();
+    this.launchEvents.push({ label, start, end: this.driver.recordEvent(this.stream) });
+  }
+
+  /**
+   * GPU time of each kernel and cuBLAS product that `f` queues, summed by name (tf.profile times whole
+   * tfjs ops, which may launch several). The events around each launch cost the host time, not the GPU.
+   */
+  timeLaunches(f: () => void): Map<string, { ms: number; count: number }> {
+    const events: { label: string; start: Handle; end: Handle }[] = (this.launchEvents = []);
+    try {
+      f();
+    } finally {
+      this.launchEvents = null;
+    }
+    const totals = new Map<string, { ms: number; count: number }>();
+    for (const { label, start, end } of events) {
+      const entry = totals.get(label) ?? { ms: 0, count: 0 };
+      entry.ms += this.driver.elapsedMs(start, end);
+      entry.count++;
+      totals.set(label, entry);
+    }
+    return totals;
   }
 
   /** Launch a kernel with a grid-stride loop over n elements. */

@@ -87,26 +87,27 @@ extern "C" __global__ void swiglu_grad(float* dg, float* du, unsigned short* dg1
 /**
  * RoPE (rotate-half layout) at positions offset…offset+T−1: out = x·cos + rot(x)·sin, rot([x1, x2]) =
  * [−x2, x1]; sign = −1 rotates back (the gradient). Rows of Dh come `group` to a position: 1 for
- * [B, H, T, Dh], H for [B, T, H, Dh]. out must not be x (each element reads its partner). Written in
- * float32 to out, in bfloat16 to out16 (flash attention's tiles, a product's kept copy), or both; a null
- * pointer is skipped. x is read with load(): float32, or bfloat16 when kept so.
+ * [B, H, T, Dh], H for [B, T, H, Dh]. One thread turns a pair (d, d + Dh/2): each value is read once,
+ * so out may be x. Written in float32 to out, in bfloat16 to out16 (flash attention's tiles, a product's
+ * kept copy), or both; a null pointer is skipped. x is read with load(): float32, or bfloat16 when kept so.
  */
 export const ROPE_SOURCE = `${BF16_BITS}
 extern "C" __global__ void rope(float* out, unsigned short* out16, const float* x, const unsigned short* x16, const float* cos_t, const float* sin_t,
     int T, int Dh, int group, int offset, float sign, int n) {
   int half = Dh / 2;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    int d = i % Dh, t = (i / Dh / group) % T;
+  for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < n / 2; j += gridDim.x * blockDim.x) {
+    int row = j / half, d = j % half, i = row * Dh + d, t = (row / group) % T;
     long long table = (long long)(t + offset) * Dh + d;
-    float rotated = d < half ? -load(x, x16, i + half) : load(x, x16, i - half);
-    store(out, out16, i, load(x, x16, i) * cos_t[table] + sign * rotated * sin_t[table]);
+    float x1 = load(x, x16, i), x2 = load(x, x16, i + half);
+    store(out, out16, i, x1 * cos_t[table] - sign * x2 * sin_t[table]);
+    store(out, out16, i + half, x2 * cos_t[table + half] + sign * x1 * sin_t[table + half]);
   }
 }
 `;
 
 /** Rotate n values at x (loadFrom's pair) into out (float32) and/or out16 (bfloat16; 0n: none) — see ROPE_SOURCE. */
 export function launchRope(cuda: CudaBackend, out: { out: bigint; out16: bigint }, x: { x: bigint; x16: bigint }, tables: { cos: bigint; sin: bigint }, r: { T: number; Dh: number; group: number; offset: number; sign: number; n: number }): void {
-  cuda.launchElementwise(ROPE_SOURCE, 'rope', r.n, [out.out, out.out16, x.x, x.x16, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
+  cuda.launchElementwise(ROPE_SOURCE, 'rope', r.n / 2, [out.out, out.out16, x.x, x.x16, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
 }
 
 /** Blocks of the backward, a warp per row: enough to fill the GPU, at most one warp per row. */

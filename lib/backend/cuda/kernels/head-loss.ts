@@ -93,7 +93,7 @@ const headLoss: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   if (N === 0) return loss;
   const logits = cuda.tail(loss).ptr; // [N, V]: the logits, then (in place) their gradient
   const [a, b] = [operand(cuda, h, bf16), operand(cuda, weight, bf16)];
-  cuda.cublas.gemm({
+  cuda.gemm({
     m: N, n: V, k: D, transposeA: false, transposeB: true, a: a!, b: b!, c: logits, strideA: 0, strideB: 0, batch: 1,
     precision: cuda.matmulPrecision, output: bf16 ? 'bfloat16' : 'float32',
   });
@@ -118,8 +118,8 @@ const headLossGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   cuda.launchElementwise(HEAD_LOSS_SOURCE, bf16 ? 'scale_rows_bf16' : 'scale_rows', N * D, [hs, cuda.pointer(h), cuda.pointer(dy), { i32: D }, BigInt(N * D)]);
   const w = operand(cuda, weight, bf16);
   const gemm = { strideA: 0, strideB: 0, batch: 1, precision } as const;
-  cuda.cublas.gemm({ ...gemm, m: V, n: D, k: N, transposeA: true, transposeB: false, a: dlogits, b: hs, c: cuda.pointer(dweight) });
-  cuda.cublas.gemm({ ...gemm, m: N, n: D, k: V, transposeA: false, transposeB: false, a: dlogits, b: w, c: cuda.pointer(dh) });
+  cuda.gemm({ ...gemm, m: V, n: D, k: N, transposeA: true, transposeB: false, a: dlogits, b: hs, c: cuda.pointer(dweight) });
+  cuda.gemm({ ...gemm, m: N, n: D, k: V, transposeA: false, transposeB: false, a: dlogits, b: w, c: cuda.pointer(dh) });
   cuda.launchElementwise(HEAD_LOSS_SOURCE, 'scale_rows', N * D, [cuda.pointer(dh), cuda.pointer(dh), cuda.pointer(dy), { i32: D }, BigInt(N * D)]);
   cuda.release(hs);
   return [dh, dweight];

@@ -18,7 +18,7 @@ type ProductShape = Pick<Gemm, 'm' | 'n' | 'k' | 'transposeA' | 'transposeB'> & 
  */
 export function product(cuda: CudaBackend, a: tf.TensorInfo, b: tf.TensorInfo, c: tf.TensorInfo, shape: ProductShape): void {
   const to = cuda.hasFloat32(c) ? { c: cuda.pointer(c), output: 'float32' as const } : { c: operand(cuda, c, true), output: 'bfloat16' as const };
-  cuda.cublas.gemm({ strideA: 0, strideB: 0, batch: 1, ...shape, a: operand(cuda, a), b: operand(cuda, b), ...to, precision: cuda.matmulPrecision });
+  cuda.gemm({ strideA: 0, strideB: 0, batch: 1, ...shape, a: operand(cuda, a), b: operand(cuda, b), ...to, precision: cuda.matmulPrecision });
 }
 
 /** Batched matrix product through cuBLAS; a batch of size 1 is reused for every batch of the other. */
