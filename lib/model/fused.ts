@@ -114,15 +114,17 @@ tf.registerGradient({
   },
 });
 
-// Several projections of one input (projectAll in linear.ts), inputs [x, W_0, W_1, …] as an array: the
-// backward kernel returns x's gradient already summed over the projections.
+// The projections of one input (projectAll in linear.ts), inputs [x, W_0, W_1, …] as an array: the
+// backward kernel returns x's gradient already summed over the projections; each weight's is a plain
+// product, which tfjs asks for only when the weight trains.
 tf.registerGradient({
   kernelName: FUSED.projections,
   saveAllInputs: true,
   gradFunc: (dys, saved) => {
     const outputGrads = Array.isArray(dys) ? dys : [dys]; // (one output's arrives alone)
-    const grads = grad(FUSED.projections, [...saved, ...outputGrads] as unknown as tf.NamedTensorMap) as tf.Tensor[];
-    return Object.fromEntries(grads.map((g, i) => [i, () => g]));
+    const [x, ...weights] = saved as tf.Tensor[];
+    const dx = () => grad(FUSED.projections, [...saved, ...outputGrads] as unknown as tf.NamedTensorMap) as tf.Tensor;
+    return { 0: dx, ...Object.fromEntries(weights.map((_, i) => [i + 1, () => tf.matMul(outputGrads[i]!, x!, true, false)])) };
   },
 });
 

@@ -38,18 +38,22 @@ export class Dense implements Linear {
   }
 
   apply(x: tf.Tensor): tf.Tensor {
-    return linear(x, this.weight);
+    return hasFused(FUSED.projections) ? project(x, [this.weight])[0]! : linear(x, this.weight);
   }
 }
 
 /**
  * Several projections of one input (q, k, v; gate, up): each one's apply(x), or, where the backend
  * fuses plain weights (cuda), one op whose backward sums x's gradient inside its products instead of
- * adding one [..., in] tensor per extra projection (so a single projection gains nothing from it).
+ * adding one [..., in] tensor per extra projection.
  */
 export function projectAll(x: tf.Tensor, projections: Linear[]): tf.Tensor[] {
-  if (projections.length < 2 || !hasFused(FUSED.projections) || !projections.every((p) => p instanceof Dense)) return projections.map((p) => p.apply(x));
-  const weights = projections.map((p) => (p as Dense).weight);
+  if (!hasFused(FUSED.projections) || !projections.every((p) => p instanceof Dense)) return projections.map((p) => p.apply(x));
+  return project(x, projections.map((p) => (p as Dense).weight));
+}
+
+/** The fused projections op (cuda: in bf16 it keeps outputs and x's gradient in bfloat16, as autocast does): y_i [..., out_i]. */
+function project(x: tf.Tensor, weights: tf.Tensor[]): tf.Tensor[] {
   const inDim = weights.map((w) => inputWidth(x, w))[0]!;
   const ys = tf.engine().runKernel(FUSED.projections, [tf.reshape(x, [-1, inDim]), ...weights] as unknown as tf.NamedTensorMap) as tf.Tensor[]; // [N, out_i]
   return ys.map((y, i) => tf.reshape(y, [...x.shape.slice(0, -1), weights[i]!.shape[0]!]));

@@ -124,9 +124,9 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     const names = await kernelsOf(() => flash(tables, c.H, c.K)(inputs), inputs);
     const count = (name: string) => names.filter((n) => n === name).length;
     assert.deepEqual([count('TinyAttention'), count('TinyAttentionGrad'), count('TinyCausalSoftmax'), count('TinyRope')], [1, 1, 0, 0], names.join(', '));
-    // q, k and v as one op (forward and backward); o a product forward and two backward: no matmul over
-    // scores, and no Add of x's gradient pieces.
-    assert.deepEqual([count('TinyProjections'), count('TinyProjectionsGrad'), count('BatchMatMul'), count('Add')], [1, 1, 3, 0], names.join(', '));
+    // q, k and v as one projections op, o as another; backward, x's gradient of each in one op and each
+    // weight's a product: no matmul over scores, and no Add of x's gradient pieces.
+    assert.deepEqual([count('TinyProjections'), count('TinyProjectionsGrad'), count('BatchMatMul'), count('Add')], [2, 2, 4, 0], names.join(', '));
     tf.dispose([...inputs, tables.cos, tables.sin]);
   });
 
@@ -148,8 +148,8 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     });
   }
 
-  it('LM head + cross-entropy over vocabularies of 64 and 64,798 (padded to 64,832), and its gradients', async () => {
-    for (const V of [64, 64798]) {
+  it('LM head + cross-entropy over vocabularies of 64, 1,001 and 64,798 (padded to 64, 1,024 and 64,832), and its gradients', async () => {
+    for (const V of [64, 1001, 64798]) {
       const targets = Array.from({ length: 6 }, () => rng.int(V));
       await check(`cross-entropy V=${V}`, [[2, 3, 16], [V, 16]], ([h, w]) => headCrossEntropy(h as tf.Tensor3D, w as tf.Tensor2D, tf.tensor2d(targets, [2, 3], 'int32')), 1e-4, 2);
     }
@@ -162,7 +162,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     assertClose(cpu[0]!, cuda[0]!, 'global norm', 1e-5);
   });
 
-  it('bf16: what only products and bf16-reading kernels read (projections, the stack\'s norms, SwiGLU and its gradient, dQ, dK, dV) is kept as bfloat16 only; the rest writes its copy beside float32', async () => {
+  it('bf16: what only products and bf16-reading kernels read (projections and their input gradient, the stack\'s norms, SwiGLU and its gradient, dQ, dK, dV) is kept as bfloat16 only; the rest writes its copy beside float32', async () => {
     const cuda = tf.findBackend('cuda') as CudaBackend;
     await tf.setBackend('cuda');
     const [B, T, H, Dh] = [2, 70, 2, 64];
@@ -170,6 +170,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     const shapes = [[B, T, 96], [B, T, 96], [B, T, 160], [B, T, 160], [B, T, 160], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh], [B, T, H, Dh]];
     const inputs = shapes.map((s) => values(size(s)));
     const weights = [values(160 * 96), values(160 * 96)];
+    const dys = [values(B * T * 160, 0.25), values(B * T * 160, 0.25)]; // output gradients of the two projections
     const run = () => {
       const [x, delta, gate, up, dyMlp, q, k, v, dyAtt] = shapes.map((s, i) => tf.tensor(inputs[i]!, s));
       const bytes = gpuBytes();
@@ -182,6 +183,9 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
         ['SwiGLU', h],
         ...(tf.engine().runKernel(gradOf(FUSED.swiglu), { dy: dyMlp!, gate: gate!, up: up! }) as tf.Tensor[]).map((t, i): [string, tf.Tensor] => [`SwiGLU's gradient ${i}`, t]),
         ...projectAll(x!, weights.map((w) => new Dense(tf.tensor(w, [160, 96])))).map((t, i): [string, tf.Tensor] => [`projection ${i}`, t]),
+        ['one projection (o, down)', new Dense(tf.tensor(weights[0]!, [160, 96])).apply(x!)],
+        ["the projections' input gradient", tf.engine().runKernel(gradOf(FUSED.projections),
+          [tf.reshape(x!, [B * T, 96]), ...weights.map((w) => tf.tensor(w, [160, 96])), ...dys.map((d) => tf.tensor(d, [B * T, 160]))] as unknown as tf.NamedTensorMap) as tf.Tensor],
         ['flash attention', att],
         ...(tf.engine().runKernel(gradOf(FUSED.attention), { v: v!, cos: tables.cos, sin: tables.sin, dy: dyAtt!, out: att }) as tf.Tensor[]).map((t, i): [string, tf.Tensor] => [`flash attention d${'QKV'[i]}`, t]),
         ['dO (its copy written by the Δ pass)', dyAtt!],
@@ -197,7 +201,8 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
       const { grown, outputs, h } = run();
       assert.equal(grown, size(h.shape) * 2, `SwiGLU's output kept as bfloat16 only: ${grown} bytes`);
       const onlyBf16 = outputs.map(([label, t]) => [label, !cuda.hasFloat32(t)] as const);
-      const keptAlone = ['residual + RMSNorm', 'SwiGLU', "SwiGLU's gradient 0", "SwiGLU's gradient 1", 'projection 0', 'projection 1', 'flash attention dQ', 'flash attention dK', 'flash attention dV'];
+      const keptAlone = ['residual + RMSNorm', 'SwiGLU', "SwiGLU's gradient 0", "SwiGLU's gradient 1", 'projection 0', 'projection 1', 'one projection (o, down)',
+        "the projections' input gradient", 'flash attention dQ', 'flash attention dK', 'flash attention dV'];
       assert.deepEqual(onlyBf16, outputs.map(([label]) => [label, keptAlone.includes(label)]));
       assert.equal(cuda.float32Made, made, 'no float32 values made from a copy');
       for (const [i, [label, t]] of outputs.entries()) {

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CudaBackend } from '../../../lib/backend/cuda/backend.js';
 import type { Driver, KernelArg } from '../../../lib/backend/cuda/ffi/driver.js';
-import { allocateProductInput } from '../../../lib/backend/cuda/kernels/bf16.js';
+import { ADAMW_KERNELS } from '../../../lib/backend/cuda/kernels/adamw.js';
+import { allocateProductInput, operand } from '../../../lib/backend/cuda/kernels/bf16.js';
 
 /** A driver with one pretend GPU: allocations are numbered addresses, launches are recorded, copies do nothing. */
 class RecordingDriver {
@@ -118,6 +119,31 @@ describe('tensors kept in bfloat16 only (cuda backend, recording driver)', () =>
       expect([keptAlone('fp32', [4, 8]), keptAlone('tf32', [4, 8]), keptAlone('bf16', [4, 8]), keptAlone('bf16', [0, 8])]).toEqual([false, false, true, false]);
     } finally {
       cuda.matmulPrecision = 'fp32';
+    }
+  });
+
+  it("AdamW writes a weight's kept bfloat16 copy with the new values (no conversion before the next product), and drops it when products no longer run in bf16", () => {
+    const [, adamw] = ADAMW_KERNELS[0]!;
+    const attrs = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, decay: 1, correction1: 0.1, correction2: 0.05, gradScale: 1 };
+    const [p, g, m, v] = [0, 1, 2, 3].map(() => cuda.allocate([n], 'float32'));
+    const update = () => {
+      adamw({ inputs: { param: p!, grad: g!, m: m!, v: v! }, backend: cuda, attrs });
+      return driver.launches.at(-1)!;
+    };
+    const toBf16 = () => driver.launches.filter((l) => l.kernel === 'to_bf16').length;
+    try {
+      cuda.matmulPrecision = 'bf16';
+      const copy = operand(cuda, p!); // a product read the weight: one conversion
+      const converted = toBf16();
+      const launch = update();
+      expect([launch.kernel, launch.args[0], launch.args[1]]).toEqual(['adamw', cuda.pointer(p!), copy]);
+      expect([operand(cuda, p!), toBf16()]).toEqual([copy, converted]); // the next product reads it as it is
+      cuda.matmulPrecision = 'fp32';
+      expect(update().args[1]).toBe(0n);
+      expect(cuda.hasBf16(p!)).toBe(false);
+    } finally {
+      cuda.matmulPrecision = 'fp32';
+      [p, g, m, v].forEach((t) => cuda.disposeData(t!.dataId));
     }
   });
 });

@@ -13,6 +13,7 @@ import type { CudaBackend } from '../backend.js';
  * store(): a kernel's output value i as float32 at out and/or as bfloat16 at out16 (its kept copy, see
  * bf16CopyOf); a null pointer is skipped (storeTo() gives the pair for a tensor). load(): an input's
  * value i from its float32 data, or, when x is null (kept as bfloat16 only), from its copy (loadFrom()).
+ * load_n()/store_n() move 4 neighbouring values at once, for each_4(), an elementwise grid-stride loop.
  */
 export const BF16_BITS = `
 __device__ __forceinline__ unsigned short bf16_bits(float x) {
@@ -25,6 +26,25 @@ __device__ __forceinline__ void store(float* out, unsigned short* out16, long lo
 }
 __device__ __forceinline__ float load(const float* x, const unsigned short* x16, long long i) {
   return x ? x[i] : __uint_as_float((unsigned)x16[i] << 16);
+}
+// The same for values i … i+count−1, count 4 (i a multiple of 4: one 16- or 8-byte access) or 1.
+__device__ __forceinline__ void load_n(const float* x, const unsigned short* x16, long long i, int count, float* v) {
+  if (count == 1) { v[0] = load(x, x16, i); return; }
+  if (x) { float4 q = *(const float4*)(x + i); v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w; return; }
+  uint2 q = *(const uint2*)(x16 + i);
+  v[0] = __uint_as_float(q.x << 16); v[1] = __uint_as_float(q.x & 0xffff0000u); v[2] = __uint_as_float(q.y << 16); v[3] = __uint_as_float(q.y & 0xffff0000u);
+}
+__device__ __forceinline__ void store_n(float* out, unsigned short* out16, long long i, int count, const float* v) {
+  if (count == 1) { store(out, out16, i, v[0]); return; }
+  if (out) *(float4*)(out + i) = make_float4(v[0], v[1], v[2], v[3]);
+  if (out16) *(uint2*)(out16 + i) = make_uint2(bf16_bits(v[0]) | ((unsigned)bf16_bits(v[1]) << 16), bf16_bits(v[2]) | ((unsigned)bf16_bits(v[3]) << 16));
+}
+// f(i, count) over n elements, grid-stride, 4 at a time (count 4), then the last n % 4 one by one: wide
+// accesses keep more bytes in flight per thread, which a pass over memory needs to reach its bandwidth.
+template <typename F> __device__ __forceinline__ void each_4(long long n, F f) {
+  long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x, threads = (long long)gridDim.x * blockDim.x;
+  for (long long i = 4 * t; i + 4 <= n; i += 4 * threads) f(i, 4);
+  for (long long i = (n & ~3ll) + t; i < n; i += threads) f(i, 1);
 }
 `;
 

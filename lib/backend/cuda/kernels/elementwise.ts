@@ -5,6 +5,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
+import { loadFrom } from './bf16.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -65,7 +66,9 @@ export function binarySource(name: string, t: 'float' | 'int', out: 'float' | 'i
   if (!expr) throw new Error(`cuda backend: no binary kernel ${name}`);
   return `typedef ${t} T;
 struct Broadcast { int rank; int dims[${MAX_RANK}]; int stridesA[${MAX_RANK}]; int stridesB[${MAX_RANK}]; };
-extern "C" __global__ void ${name}(${out}* out, const T* A, const T* B, Broadcast s, int n) {
+// An input kept as bfloat16 only (a projection's output) is read from its copy: A or B is then null.
+__device__ __forceinline__ T at(const T* x, const unsigned short* x16, int i) { return x ? x[i] : (T)__uint_as_float((unsigned)x16[i] << 16); }
+extern "C" __global__ void ${name}(${out}* out, const T* A, const unsigned short* A16, const T* B, const unsigned short* B16, Broadcast s, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     int ia = i, ib = i, rest = i;  // rank 0: nothing broadcasts
     if (s.rank > 0) ia = ib = 0;
@@ -75,7 +78,7 @@ extern "C" __global__ void ${name}(${out}* out, const T* A, const T* B, Broadcas
       ia += c * s.stridesA[d];
       ib += c * s.stridesB[d];
     }
-    T a = A[ia], b = B[ib];
+    T a = at(A, A16, ia), b = at(B, B16, ib);
     out[i] = (${out})(${expr});
   }
 }
@@ -134,8 +137,9 @@ function binaryKernel(name: string): tf.KernelFunc {
     const t = cType(a.dtype);
     const out = cuda.allocate(shape, comparison ? 'bool' : a.dtype);
     const n = tf.util.sizeFromShape(shape);
+    const [fromA, fromB] = [loadFrom(cuda, a), loadFrom(cuda, b)];
     cuda.launchElementwise(binarySource(name, t, comparison ? 'int' : t), name, n, [
-      cuda.pointer(out), cuda.pointer(a), cuda.pointer(b), { struct: broadcastStruct(shape, a.shape, b.shape) }, { i32: n },
+      cuda.pointer(out), fromA.x, fromA.x16, fromB.x, fromB.x16, { struct: broadcastStruct(shape, a.shape, b.shape) }, { i32: n },
     ]);
     return out;
   };

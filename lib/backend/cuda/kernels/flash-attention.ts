@@ -194,16 +194,18 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
   }
 }
 
-// Δ = rowsum(dO∘O) per query and head, one warp per row of [B, T, H]; written as [B, H, T]. dO's
-// bfloat16 copy (the backward's tiles) is written on the way when dout16 is not null.
-extern "C" __global__ void flash_delta(float* delta, unsigned short* dout16, const float* dout, const float* out, int T, int H, long long rows) {
+// Δ = rowsum(dO∘O) per query and head, one warp per row of [B, T, H]; written as [B, H, T]. dO and O are
+// read with load() (O from its bfloat16 copy in bf16, as the tiles are); when dO has float32 values and
+// dout_copy is not null, its bfloat16 copy (the backward's tiles) is written on the way.
+extern "C" __global__ void flash_delta(float* delta, unsigned short* dout_copy, const float* dout, const unsigned short* dout16,
+    const float* out, const unsigned short* out16, int T, int H, long long rows) {
   long long row = (long long)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   if (row >= rows) return;
   float s = 0.0f;
   for (int d = threadIdx.x & 31; d < HD; d += 32) {
-    float g = dout[row * HD + d];
-    s += g * out[row * HD + d];
-    if (dout16) dout16[row * HD + d] = bf16_bits(g);
+    float g = load(dout, dout16, row * HD + d);
+    s += g * load(out, out16, row * HD + d);
+    if (dout_copy) dout_copy[row * HD + d] = bf16_bits(g);
   }
   for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
   long long bt = row / H;
@@ -408,7 +410,8 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32');
   const dy16 = bf16 && !cuda.hasBf16(x.dy) ? bf16CopyOf(cuda, x.dy) : 0n; // written by the Δ pass
-  cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), dy16, cuda.pointer(x.dy), cuda.pointer(x.out), { i32: T }, { i32: H }, BigInt(rows)]);
+  const [dy, out] = [loadFrom(cuda, x.dy), bf16 ? { x: 0n, x16: bf16CopyOf(cuda, x.out) } : loadFrom(cuda, x.out)];
+  cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), dy16, dy.x, dy.x16, out.x, out.x16, { i32: T }, { i32: H }, BigInt(rows)]);
   const dqRotated = filled(cuda, x.q.shape, 'float32', 0); // dQ before the inverse rotation, summed over key blocks with atomics
   const [k, v] = [storeTo(cuda, dk), storeTo(cuda, dv)];
   cuda.launch(src, 'flash_backward', [Math.ceil(T / TILE), B * KVH, 1], THREADS, [

@@ -5,23 +5,25 @@ import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
 import { filled } from './layout.js';
-import { allocateProductInput, BF16_BITS, loadFrom, storeTo } from './bf16.js';
+import { allocateProductInput, BF16_BITS, bf16CopyOf, loadFrom, storeTo } from './bf16.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /**
- * y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. With delta (else null), the row normalized
- * is x + delta, which is also written to sum: a step of the residual stream and the norm after it.
+ * y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. With sum (else null), the row normalized
+ * is x + delta, which is written to sum: a step of the residual stream and the norm after it (delta, a
+ * projection's output, read with load()).
  * y and y16 are store()'s pair: y in float32 and/or bfloat16 (the copy the next products read).
  */
 export const RMS_NORM_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
-extern "C" __global__ void rms_norm(float* y, unsigned short* y16, float* sum, const float* x, const float* delta, const float* w, int D, float eps) {
+extern "C" __global__ void rms_norm(float* y, unsigned short* y16, float* sum, const float* x, const float* delta, const unsigned short* delta16,
+    const float* w, int D, float eps) {
   long long row = (long long)blockIdx.x * D;
-  const float* v = delta ? sum + row : x + row;  // the row normalized, once written
+  const float* v = sum ? sum + row : x + row;  // the row normalized, once written
   float ss = 0.0f;
   for (int j = threadIdx.x; j < D; j += blockDim.x) {
     float xj = x[row + j];
-    if (delta) sum[row + j] = xj += delta[row + j];
+    if (sum) sum[row + j] = xj += load(delta, delta16, row + j);
     ss += xj * xj;
   }
   float r = rsqrtf(block_sum(ss) / D + eps);
@@ -36,25 +38,28 @@ const NORM_WARPS = 8;
  * Backward of RMSNorm with x̂ = x·r: dx = r·(dy·w − x̂·mean(dy·w·x̂)) (+ residual, the gradient that
  * reaches x another way — the residual stream's — when given), dw = Σ_rows dy·x̂. A warp per row (its
  * second pass reads the row again, from the cache); a block sums its rows' share of dw in shared
- * memory (dynamic, D floats) and adds it to dw (zeroed) once, with atomics.
+ * memory (dynamic, D floats) and adds it to dw (zeroed) once, with atomics. dy, the projections' input
+ * gradient, is read with load(); dx, the residual stream's gradient, is read by the products of the
+ * sublayer before (store(): float32 and its bfloat16 copy).
  */
-export const RMS_NORM_GRAD_SOURCE = `${BLOCK_REDUCE}
-extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* residual, int rows, int D, float eps) {
+export const RMS_NORM_GRAD_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
+extern "C" __global__ void rms_norm_grad(float* dx, unsigned short* dx16, float* dw, const float* dy, const unsigned short* dy16, const float* x, const float* w,
+    const float* residual, int rows, int D, float eps) {
   extern __shared__ float dw_block[];
   for (int j = threadIdx.x; j < D; j += blockDim.x) dw_block[j] = 0.0f;
   __syncthreads();
   int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
   for (long long r = (long long)blockIdx.x * warps + (threadIdx.x >> 5); r < rows; r += (long long)gridDim.x * warps) {
     const float* xr = x + r * D;
-    const float* dyr = dy + r * D;
     float ss = 0.0f, dot = 0.0f;
-    for (int j = lane; j < D; j += 32) { ss += xr[j] * xr[j]; dot += dyr[j] * w[j] * xr[j]; }
+    for (int j = lane; j < D; j += 32) { ss += xr[j] * xr[j]; dot += load(dy, dy16, r * D + j) * w[j] * xr[j]; }
     float rs = rsqrtf(warp_sum(ss) / D + eps);
     float mean = warp_sum(dot) * rs / D;  // mean(dy·w·x̂)
     for (int j = lane; j < D; j += 32) {
       float xhat = xr[j] * rs;
-      dx[r * D + j] = rs * (dyr[j] * w[j] - xhat * mean) + (residual ? residual[r * D + j] : 0.0f);
-      atomicAdd(&dw_block[j], dyr[j] * xhat);
+      float g = load(dy, dy16, r * D + j);
+      store(dx, dx16, r * D + j, rs * (g * w[j] - xhat * mean) + (residual ? residual[r * D + j] : 0.0f));
+      atomicAdd(&dw_block[j], g * xhat);
     }
   }
   __syncthreads();
@@ -65,42 +70,70 @@ extern "C" __global__ void rms_norm_grad(float* dx, float* dw, const float* dy, 
 /**
  * h = silu(g)·u and its backward: dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g). The outputs feed
  * products only: written with store() (float32 and/or the bfloat16 copy); g and u, the projections'
- * outputs, read with load() (float32, or bfloat16 when kept so).
+ * outputs, and dy, the down projection's input gradient, read with load() (float32, or bfloat16 when
+ * kept so).
  */
 export const SWIGLU_SOURCE = `${BF16_BITS}
 extern "C" __global__ void swiglu(float* h, unsigned short* h16, const float* g, const unsigned short* g16, const float* u, const unsigned short* u16, int n) {
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    float gi = load(g, g16, i), s = 1.0f / (1.0f + expf(-gi));
-    store(h, h16, i, gi * s * load(u, u16, i));
-  }
+  each_4(n, [&](long long i, int count) {
+    float gv[4], uv[4], hv[4];
+    load_n(g, g16, i, count, gv);
+    load_n(u, u16, i, count, uv);
+    for (int e = 0; e < count; e++) {
+      float s = 1.0f / (1.0f + expf(-gv[e]));
+      hv[e] = gv[e] * s * uv[e];
+    }
+    store_n(h, h16, i, count, hv);
+  });
 }
-extern "C" __global__ void swiglu_grad(float* dg, float* du, unsigned short* dg16, unsigned short* du16, const float* dy,
+extern "C" __global__ void swiglu_grad(float* dg, float* du, unsigned short* dg16, unsigned short* du16, const float* dy, const unsigned short* dy16,
     const float* g, const unsigned short* g16, const float* u, const unsigned short* u16, int n) {
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    float gi = load(g, g16, i), ui = load(u, u16, i), s = 1.0f / (1.0f + expf(-gi));
-    store(dg, dg16, i, dy[i] * ui * s * (1.0f + gi * (1.0f - s)));
-    store(du, du16, i, dy[i] * gi * s);
-  }
+  each_4(n, [&](long long i, int count) {
+    float dyv[4], gv[4], uv[4], dgv[4], duv[4];
+    load_n(dy, dy16, i, count, dyv);
+    load_n(g, g16, i, count, gv);
+    load_n(u, u16, i, count, uv);
+    for (int e = 0; e < count; e++) {
+      float s = 1.0f / (1.0f + expf(-gv[e]));
+      dgv[e] = dyv[e] * uv[e] * s * (1.0f + gv[e] * (1.0f - s));
+      duv[e] = dyv[e] * gv[e] * s;
+    }
+    store_n(dg, dg16, i, count, dgv);
+    store_n(du, du16, i, count, duv);
+  });
 }
 `;
 
 /**
  * RoPE (rotate-half layout) at positions offset…offset+T−1: out = x·cos + rot(x)·sin, rot([x1, x2]) =
  * [−x2, x1]; sign = −1 rotates back (the gradient). Rows of Dh come `group` to a position: 1 for
- * [B, H, T, Dh], H for [B, T, H, Dh]. One thread turns a pair (d, d + Dh/2): each value is read once,
- * so out may be x. Written in float32 to out, in bfloat16 to out16 (flash attention's tiles, a product's
- * kept copy), or both; a null pointer is skipped. x is read with load(): float32, or bfloat16 when kept so.
+ * [B, H, T, Dh], H for [B, T, H, Dh]. A thread turns pairs (d, d + Dh/2), 4 neighbouring ones at a
+ * time: each value is read once, so out may be x. Written in float32 to out, in bfloat16 to out16 (flash
+ * attention's tiles, a product's kept copy), or both; a null pointer is skipped. x is read with load():
+ * float32, or bfloat16 when kept so.
  */
 export const ROPE_SOURCE = `${BF16_BITS}
 extern "C" __global__ void rope(float* out, unsigned short* out16, const float* x, const unsigned short* x16, const float* cos_t, const float* sin_t,
     int T, int Dh, int group, int offset, float sign, int n) {
   int half = Dh / 2;
-  for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < n / 2; j += gridDim.x * blockDim.x) {
-    int row = j / half, d = j % half, i = row * Dh + d, t = (row / group) % T;
-    long long table = (long long)(t + offset) * Dh + d;
-    float x1 = load(x, x16, i), x2 = load(x, x16, i + half);
-    store(out, out16, i, x1 * cos_t[table] - sign * x2 * sin_t[table]);
-    store(out, out16, i + half, x2 * cos_t[table + half] + sign * x1 * sin_t[table + half]);
+  // Pairs j … j+count−1 (of one row: 4 at a time when a half-row holds a multiple of 4).
+  auto turn = [&](long long j, int count) {
+    int row = j / half, d = j % half, t = (row / group) % T;
+    long long i = (long long)row * Dh + d, table = (long long)(t + offset) * Dh + d;
+    float x1[4], x2[4], y1[4], y2[4];
+    load_n(x, x16, i, count, x1);
+    load_n(x, x16, i + half, count, x2);
+    for (int e = 0; e < count; e++) {
+      y1[e] = x1[e] * cos_t[table + e] - sign * x2[e] * sin_t[table + e];
+      y2[e] = x2[e] * cos_t[table + half + e] + sign * x1[e] * sin_t[table + half + e];
+    }
+    store_n(out, out16, i, count, y1);
+    store_n(out, out16, i + half, count, y2);
+  };
+  if (half % 4 == 0) {
+    each_4(n / 2, turn);
+  } else {
+    for (long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x; j < n / 2; j += (long long)gridDim.x * blockDim.x) turn(j, 1);
   }
 }
 `;
@@ -124,8 +157,9 @@ function launchRmsNorm(cuda: CudaBackend, x: tf.TensorInfo, delta: tf.TensorInfo
   const sum = delta ? cuda.allocate(x.shape, 'float32') : null;
   if (rows > 0) {
     const { out, out16 } = storeTo(cuda, y);
+    const d = delta ? loadFrom(cuda, delta) : { x: 0n, x16: 0n };
     cuda.launch(RMS_NORM_SOURCE, 'rms_norm', rows, ROW_BLOCK, [
-      out, out16, sum ? cuda.pointer(sum) : 0n, cuda.pointer(x), delta ? cuda.pointer(delta) : 0n, cuda.pointer(weight), { i32: D }, { f32: eps },
+      out, out16, sum ? cuda.pointer(sum) : 0n, cuda.pointer(x), d.x, d.x16, cuda.pointer(weight), { i32: D }, { f32: eps },
     ]);
   }
   return { y, sum };
@@ -157,8 +191,9 @@ const rmsNormGrad: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const dx = cuda.allocate(x!.shape, 'float32');
   const dw = filled(cuda, weight!.shape, 'float32', 0);
   if (rows > 0) {
+    const g = loadFrom(cuda, dy!);
     cuda.launch(RMS_NORM_GRAD_SOURCE, 'rms_norm_grad', normBlocks(cuda, rows), 32 * NORM_WARPS, [
-      cuda.pointer(dx), cuda.pointer(dw), cuda.pointer(dy!), cuda.pointer(x!), cuda.pointer(weight!), residual ? cuda.pointer(residual) : 0n,
+      cuda.pointer(dx), bf16CopyOf(cuda, dx), cuda.pointer(dw), g.x, g.x16, cuda.pointer(x!), cuda.pointer(weight!), residual ? cuda.pointer(residual) : 0n,
       { i32: rows }, { i32: D }, { f32: attrs!.eps as number },
     ], 4 * D);
   }
@@ -180,8 +215,8 @@ const swigluGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const cuda = backend as CudaBackend;
   const n = tf.util.sizeFromShape(gate.shape);
   const [dg, du] = [allocateProductInput(cuda, gate.shape), allocateProductInput(cuda, up.shape)]; // read by the projections' gradient alone
-  const [dgTo, duTo, g, u] = [storeTo(cuda, dg), storeTo(cuda, du), loadFrom(cuda, gate), loadFrom(cuda, up)];
-  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [dgTo.out, duTo.out, dgTo.out16, duTo.out16, cuda.pointer(dy), g.x, g.x16, u.x, u.x16, { i32: n }]);
+  const [dgTo, duTo, d, g, u] = [storeTo(cuda, dg), storeTo(cuda, du), loadFrom(cuda, dy), loadFrom(cuda, gate), loadFrom(cuda, up)];
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [dgTo.out, duTo.out, dgTo.out16, duTo.out16, d.x, d.x16, g.x, g.x16, u.x, u.x16, { i32: n }]);
   return [dg, du];
 };
 

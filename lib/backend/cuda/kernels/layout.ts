@@ -100,8 +100,12 @@ export function transposed(cuda: CudaBackend, x: tf.TensorInfo, perm: number[]):
   return out;
 }
 
-const transpose: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) =>
-  transposed(backend as CudaBackend, (inputs as { x: tf.TensorInfo }).x, attrs!.perm as number[]);
+/** (tfjs's gather gradient transposes by the identity permutation: that is the same data.) */
+const transpose: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
+  const { x } = inputs as { x: tf.TensorInfo };
+  const perm = attrs!.perm as number[];
+  return perm.every((p, i) => p === i) ? sameData(x, x.shape, backend) : transposed(backend as CudaBackend, x, perm);
+};
 
 const slice: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const { x } = inputs as { x: tf.TensorInfo };
