@@ -70,14 +70,18 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     }
   });
 
-  it('SwiGLU MLP and its gradients', async () => {
-    await check('swiglu', [[2, 7, 16], [40, 16], [40, 16], [16, 40]], ([x, gate, up, down]) => swiglu(x!, { gate: new Dense(gate!), up: new Dense(up!), down: new Dense(down!) }), 1e-4);
+  it('SwiGLU MLP and its gradients (widths 40 and 41: 4 values an access, and a tail of 2)', async () => {
+    for (const F of [40, 41]) {
+      await check(`swiglu F=${F}`, [[2, 7, 16], [F, 16], [F, 16], [16, F]], ([x, gate, up, down]) => swiglu(x!, { gate: new Dense(gate!), up: new Dense(up!), down: new Dense(down!) }), 1e-4);
+    }
   });
 
-  it('RoPE at offsets 0 and 3 and its gradient', async () => {
-    const tables = ropeTables(8, 16, 10000);
-    for (const offset of [0, 3]) await check(`rope offset ${offset}`, [[2, 3, 7, 8]], ([x]) => applyRope(x!, tables, offset), 1e-5);
-    tf.dispose([tables.cos, tables.sin]);
+  it('RoPE at offsets 0 and 3 and its gradient (head widths 8 and 6: 4 pairs at a time, and one)', async () => {
+    for (const Dh of [8, 6]) {
+      const tables = ropeTables(Dh, 16, 10000);
+      for (const offset of [0, 3]) await check(`rope Dh=${Dh} offset ${offset}`, [[2, 3, 7, Dh]], ([x]) => applyRope(x!, tables, offset), 1e-5);
+      tf.dispose([tables.cos, tables.sin]);
+    }
   });
 
   it('causal attention, Dh = 8 (plain ops with the fused masked softmax; GQA 4/2 heads) and its gradients', async () => {
@@ -238,5 +242,27 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
       return out;
     });
     assertClose(cpu[0]!, cuda[0]!, 'adamw', 1e-5);
+  });
+
+  it("AdamW in bf16: the weight's kept bfloat16 copy holds the new values, rounded (a product with the identity reads it back)", async () => {
+    const cuda = tf.findBackend('cuda') as CudaBackend;
+    await tf.setBackend('cuda');
+    const shape = [33, 17];
+    cuda.matmulPrecision = 'bf16';
+    tf.engine().startScope();
+    try {
+      const p = tf.variable(tf.tensor(values(size(shape)), shape));
+      const eye = tf.eye(17);
+      tf.matMul(p, eye); // a product read the weight: it has a kept copy now
+      const adamw = new AdamW(new Map([['w', p]]));
+      adamw.update(new Map([['w', tf.tensor(values(size(shape)), shape)]]), 1e-2);
+      assert.ok(cuda.hasBf16(p), 'the copy is kept through the update');
+      assert.deepEqual(await tf.matMul(p, eye).data(), roundedToBf16(await p.data()));
+      adamw.dispose();
+      p.dispose();
+    } finally {
+      tf.engine().endScope();
+      cuda.matmulPrecision = 'fp32';
+    }
   });
 });

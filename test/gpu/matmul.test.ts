@@ -23,6 +23,7 @@ describe('cuda matmul, reshape and cast match cpu', { skip: gpu.skip }, () => {
     ['batch broadcast, as linear() uses it', [4, 3, 17, 33], [1, 1, 9, 33], false, true],
     ['a long inner dimension', [8, 4096], [4096, 8], false, false],
     ['empty', [0, 5], [5, 3], false, false],
+    ['an empty inner dimension: zeros (a weight\'s gradient over zero rows)', [0, 4], [0, 3], true, false],
   ];
   for (const [label, sa, sb, ta, tb] of cases) {
     it(`BatchMatMul: ${label}`, async () => {

@@ -216,20 +216,20 @@ export class CudaBackend extends tf.KernelBackend {
       this.driver.setMaxSharedBytes(fn, sharedBytes);
       this.bigShared.add(fn);
     }
-    this.timed(kernel, () => this.driver.launch(fn, typeof grid === 'number' ? [grid, 1, 1] : grid, [block, 1, 1], args, this.stream, kernel, sharedBytes));
+    this.timed(() => kernel, () => this.driver.launch(fn, typeof grid === 'number' ? [grid, 1, 1] : grid, [block, 1, 1], args, this.stream, kernel, sharedBytes));
   }
 
   /** A matrix product through cuBLAS on this backend's stream (see Gemm). */
   gemm(g: Gemm): void {
-    this.timed(`cuBLAS ${g.precision}${g.output === 'bfloat16' ? '→bf16' : ''} ${g.batch > 1 ? `${g.batch}×` : ''}[${g.m}×${g.k}]${g.transposeA ? 'ᵀ' : ''}·[${g.k}×${g.n}]${g.transposeB ? 'ᵀ' : ''}`, () => this.cublas.gemm(g));
+    this.timed(() => `cuBLAS ${g.precision}${g.output === 'bfloat16' ? '→bf16' : ''} ${g.batch > 1 ? `${g.batch}×` : ''}[${g.m}×${g.k}]${g.transposeA ? 'ᵀ' : ''}·[${g.k}×${g.n}]${g.transposeB ? 'ᵀ' : ''}`, () => this.cublas.gemm(g));
   }
 
-  /** Queue `queue`, with events around it while timeLaunches() is recording. */
-  private timed(label: string, queue: () => void): void {
+  /** Queue `queue`, with events around it (and its label) while timeLaunches() is recording. */
+  private timed(label: () => string, queue: () => void): void {
     if (this.launchEvents === null) return queue();
     const start = this.driver.recordEvent(this.stream);
     queue();
-    this.launchEvents.push({ label, start, end: this.driver.recordEvent(this.stream) });
+    this.launchEvents.push({ label: label(), start, end: this.driver.recordEvent(this.stream) });
   }
 
   /**

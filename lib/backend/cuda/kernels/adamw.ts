@@ -40,7 +40,7 @@ const adamw: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const n = tf.util.sizeFromShape(param!.shape);
   const p16 = cuda.hasBf16(param!) ? bf16CopyOf(cuda, param!) : 0n; // (0n when products no longer run in bf16)
   if (p16 === 0n) cuda.written(param!); // a kept copy of the old weights would be stale
-  cuda.launchElementwise(ADAMW_SOURCE, 'adamw', n, [
+  cuda.launchElementwise(ADAMW_SOURCE, 'adamw', Math.ceil(n / 4), [
     cuda.pointer(param!), p16, cuda.pointer(grad!), cuda.pointer(m!), cuda.pointer(v!),
     ...[a.lr, a.beta1, a.beta2, a.eps, a.decay, a.correction1, a.correction2, a.gradScale].map((f) => ({ f32: f! })), { i32: n },
   ]);

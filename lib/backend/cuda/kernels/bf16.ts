@@ -41,6 +41,7 @@ __device__ __forceinline__ void store_n(float* out, unsigned short* out16, long 
 }
 // f(i, count) over n elements, grid-stride, 4 at a time (count 4), then the last n % 4 one by one: wide
 // accesses keep more bytes in flight per thread, which a pass over memory needs to reach its bandwidth.
+// (Launched for n / 4 threads: launchElementwise(…, ceil(n / 4), …).)
 template <typename F> __device__ __forceinline__ void each_4(long long n, F f) {
   long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x, threads = (long long)gridDim.x * blockDim.x;
   for (long long i = 4 * t; i + 4 <= n; i += 4 * threads) f(i, 4);

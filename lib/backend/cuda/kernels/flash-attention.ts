@@ -410,7 +410,7 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32');
   const dy16 = bf16 && !cuda.hasBf16(x.dy) ? bf16CopyOf(cuda, x.dy) : 0n; // written by the Δ pass
-  const [dy, out] = [loadFrom(cuda, x.dy), bf16 ? { x: 0n, x16: bf16CopyOf(cuda, x.out) } : loadFrom(cuda, x.out)];
+  const [dy, out] = [loadFrom(cuda, x.dy), bf16 ? { x: 0n, x16: operand(cuda, x.out, true) } : loadFrom(cuda, x.out)];
   cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), dy16, dy.x, dy.x16, out.x, out.x16, { i32: T }, { i32: H }, BigInt(rows)]);
   const dqRotated = filled(cuda, x.q.shape, 'float32', 0); // dQ before the inverse rotation, summed over key blocks with atomics
   const [k, v] = [storeTo(cuda, dk), storeTo(cuda, dv)];

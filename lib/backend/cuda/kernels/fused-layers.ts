@@ -140,7 +140,7 @@ extern "C" __global__ void rope(float* out, unsigned short* out16, const float* 
 
 /** Rotate n values at x (loadFrom's pair) into out (float32) and/or out16 (bfloat16; 0n: none) — see ROPE_SOURCE. */
 export function launchRope(cuda: CudaBackend, out: { out: bigint; out16: bigint }, x: { x: bigint; x16: bigint }, tables: { cos: bigint; sin: bigint }, r: { T: number; Dh: number; group: number; offset: number; sign: number; n: number }): void {
-  cuda.launchElementwise(ROPE_SOURCE, 'rope', r.n / 2, [out.out, out.out16, x.x, x.x16, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
+  cuda.launchElementwise(ROPE_SOURCE, 'rope', Math.ceil(r.n / 8), [out.out, out.out16, x.x, x.x16, tables.cos, tables.sin, { i32: r.T }, { i32: r.Dh }, { i32: r.group }, { i32: r.offset }, { f32: r.sign }, { i32: r.n }]);
 }
 
 /** Blocks of the backward, a warp per row: enough to fill the GPU, at most one warp per row. */
@@ -206,7 +206,7 @@ const swiglu: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const n = tf.util.sizeFromShape(gate.shape);
   const h = allocateProductInput(cuda, gate.shape); // read by the down projection (and its gradient) alone
   const [{ out, out16 }, g, u] = [storeTo(cuda, h), loadFrom(cuda, gate), loadFrom(cuda, up)];
-  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu', n, [out, out16, g.x, g.x16, u.x, u.x16, { i32: n }]);
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu', Math.ceil(n / 4), [out, out16, g.x, g.x16, u.x, u.x16, { i32: n }]);
   return h;
 };
 
@@ -216,7 +216,7 @@ const swigluGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const n = tf.util.sizeFromShape(gate.shape);
   const [dg, du] = [allocateProductInput(cuda, gate.shape), allocateProductInput(cuda, up.shape)]; // read by the projections' gradient alone
   const [dgTo, duTo, d, g, u] = [storeTo(cuda, dg), storeTo(cuda, du), loadFrom(cuda, dy), loadFrom(cuda, gate), loadFrom(cuda, up)];
-  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', n, [dgTo.out, duTo.out, dgTo.out16, duTo.out16, d.x, d.x16, g.x, g.x16, u.x, u.x16, { i32: n }]);
+  cuda.launchElementwise(SWIGLU_SOURCE, 'swiglu_grad', Math.ceil(n / 4), [dgTo.out, duTo.out, dgTo.out16, duTo.out16, d.x, d.x16, g.x, g.x16, u.x, u.x16, { i32: n }]);
   return [dg, du];
 };
 

@@ -2,6 +2,7 @@
 // (scatter-add, with atomics), one-hot, select, range — and softmax over the last axis.
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
+import { BF16_BITS, loadFrom } from './bf16.js';
 import { cType } from './elementwise.js';
 import { filled } from './layout.js';
 
@@ -108,13 +109,14 @@ export const ARG_MAX_SOURCE = `extern "C" __global__ void arg_max(int* out, cons
 }
 `;
 
-/** Softmax of each row of `width` elements: one block per row, max and sum by tree reductions. */
-export const SOFTMAX_SOURCE = `extern "C" __global__ void softmax(float* out, const float* x, int width) {
-  const float* row = x + (long long)blockIdx.x * width;
-  float* dst = out + (long long)blockIdx.x * width;
+/** Softmax of each row of `width` elements: one block per row, max and sum by tree reductions. x is read with load(): float32, or bfloat16 when kept so (the MoE router's logits, a projection's output). */
+export const SOFTMAX_SOURCE = `${BF16_BITS}
+extern "C" __global__ void softmax(float* out, const float* x, const unsigned short* x16, int width) {
+  long long row = (long long)blockIdx.x * width;
+  float* dst = out + row;
   __shared__ float partial[256];
   float m = __int_as_float(0xff800000);
-  for (int j = threadIdx.x; j < width; j += blockDim.x) m = fmaxf(m, row[j]);
+  for (int j = threadIdx.x; j < width; j += blockDim.x) m = fmaxf(m, load(x, x16, row + j));
   partial[threadIdx.x] = m;
   __syncthreads();
   for (int s = blockDim.x / 2; s > 0; s >>= 1) {
@@ -124,7 +126,7 @@ export const SOFTMAX_SOURCE = `extern "C" __global__ void softmax(float* out, co
   m = partial[0];
   __syncthreads();
   float sum = 0.0f;
-  for (int j = threadIdx.x; j < width; j += blockDim.x) sum += expf(row[j] - m);
+  for (int j = threadIdx.x; j < width; j += blockDim.x) sum += expf(load(x, x16, row + j) - m);
   partial[threadIdx.x] = sum;
   __syncthreads();
   for (int s = blockDim.x / 2; s > 0; s >>= 1) {
@@ -132,7 +134,7 @@ export const SOFTMAX_SOURCE = `extern "C" __global__ void softmax(float* out, co
     __syncthreads();
   }
   float inv = 1.0f / partial[0];
-  for (int j = threadIdx.x; j < width; j += blockDim.x) dst[j] = expf(row[j] - m) * inv;
+  for (int j = threadIdx.x; j < width; j += blockDim.x) dst[j] = expf(load(x, x16, row + j) - m) * inv;
 }
 `;
 
@@ -200,7 +202,8 @@ const softmax: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const width = logits.shape[logits.shape.length - 1] ?? 1;
   const out = cuda.allocate(logits.shape, 'float32');
   const rows = tf.util.sizeFromShape(logits.shape) / Math.max(width, 1);
-  if (rows > 0 && width > 0) cuda.launch(SOFTMAX_SOURCE, 'softmax', rows, 256, [cuda.pointer(out), cuda.pointer(logits), { i32: width }]);
+  const x = loadFrom(cuda, logits);
+  if (rows > 0 && width > 0) cuda.launch(SOFTMAX_SOURCE, 'softmax', rows, 256, [cuda.pointer(out), x.x, x.x16, { i32: width }]);
   return out;
 };
 

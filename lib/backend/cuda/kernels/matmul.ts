@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
 import type { Gemm } from '../ffi/cublas.js';
 import { operand } from './bf16.js';
+import { filled } from './layout.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -37,6 +38,7 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
     throw new Error(`cuda backend: BatchMatMul batch shapes [${batchA}] and [${batchB}] broadcast partially, which is not supported`);
   }
   const cuda = backend as CudaBackend;
+  if (k === 0) return filled(cuda, [...batchShape, m, n], 'float32', 0); // an empty sum (a weight's gradient over zero rows)
   const out = cuda.allocate([...batchShape, m, n], 'float32');
   if (batch * m * n === 0) return out;
   product(cuda, a, b, out, { m, n, k, transposeA, transposeB, strideA: sizeA === 1 ? 0 : m * k, strideB: sizeB === 1 ? 0 : k * n, batch });
