@@ -5,51 +5,10 @@
 // kernels compute are the GPU suite's: test/gpu/fused.test.ts, test/gpu/train.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CudaBackend } from '../../../lib/backend/cuda/backend.js';
-import type { Driver, KernelArg } from '../../../lib/backend/cuda/ffi/driver.js';
+import type { Driver } from '../../../lib/backend/cuda/ffi/driver.js';
 import { ADAMW_KERNELS } from '../../../lib/backend/cuda/kernels/adamw.js';
 import { allocateProductInput, operand } from '../../../lib/backend/cuda/kernels/bf16.js';
-
-/** A driver with one pretend GPU: allocations are numbered addresses, launches are recorded, copies do nothing. */
-class RecordingDriver {
-  readonly live = new Map<bigint, number>(); // address → bytes
-  readonly launches: { kernel: string; args: KernelArg[] }[] = [];
-  private next = 0x10000n;
-
-  deviceCount(): number {
-    return 1;
-  }
-  deviceInfo(): { name: string; arch: string; multiprocessors: number } {
-    return { name: 'recording driver', arch: 'sm_90', multiprocessors: 4 };
-  }
-  open(): { stream: string; device: number } {
-    return { stream: 'stream', device: 0 };
-  }
-  alloc(bytes: number): bigint {
-    const ptr = this.next;
-    this.next += BigInt(Math.ceil(Math.max(bytes, 1) / 256) * 256);
-    this.live.set(ptr, bytes);
-    return ptr;
-  }
-  free(ptr: bigint): void {
-    if (!this.live.delete(ptr)) throw new Error(`free of ${ptr}, which is not allocated`);
-  }
-  loadModule(_cubin: Buffer, names: string[]): Map<string, string> {
-    return new Map(names.map((name) => [name, name]));
-  }
-  launch(fn: string, _grid: unknown, _block: unknown, args: KernelArg[]): void {
-    this.launches.push({ kernel: fn, args });
-  }
-  upload(): void {}
-  download(): void {}
-  copy(): void {}
-  synchronize(): void {}
-  setMaxSharedBytes(): void {}
-  beginCapture(): void {}
-  endCapture(): { graph: string; exec: string } {
-    return { graph: 'graph', exec: 'exec' };
-  }
-  destroyGraph(): void {}
-}
+import { RecordingDriver } from './recording-driver.js';
 
 describe('tensors kept in bfloat16 only (cuda backend, recording driver)', () => {
   const driver = new RecordingDriver();

@@ -1,0 +1,55 @@
+// A stand-in for the CUDA driver and cuBLAS that records what the cuda backend asks of them, so that its
+// bookkeeping — and a whole training step's — can be checked in CI, on a machine without a GPU. NVRTC
+// is the real one (npm test installs it): every kernel a step launches compiles.
+import { CudaBackend } from '../../../lib/backend/cuda/backend.js';
+import type { Gemm } from '../../../lib/backend/cuda/ffi/cublas.js';
+import type { Driver, KernelArg } from '../../../lib/backend/cuda/ffi/driver.js';
+
+/** A driver with one pretend GPU: allocations are numbered addresses, launches are recorded, copies do nothing. */
+export class RecordingDriver {
+  readonly live = new Map<bigint, number>(); // address → bytes
+  readonly launches: { kernel: string; args: KernelArg[] }[] = [];
+  private next = 0x10000n;
+
+  deviceCount(): number {
+    return 1;
+  }
+  deviceInfo(): { name: string; arch: string; multiprocessors: number } {
+    return { name: 'recording driver', arch: 'sm_90', multiprocessors: 4 };
+  }
+  open(): { stream: string; device: number } {
+    return { stream: 'stream', device: 0 };
+  }
+  alloc(bytes: number): bigint {
+    const ptr = this.next;
+    this.next += BigInt(Math.ceil(Math.max(bytes, 1) / 256) * 256);
+    this.live.set(ptr, bytes);
+    return ptr;
+  }
+  free(ptr: bigint): void {
+    if (!this.live.delete(ptr)) throw new Error(`free of ${ptr}, which is not allocated`);
+  }
+  loadModule(_cubin: Buffer, names: string[]): Map<string, string> {
+    return new Map(names.map((name) => [name, name]));
+  }
+  launch(fn: string, _grid: unknown, _block: unknown, args: KernelArg[]): void {
+    this.launches.push({ kernel: fn, args });
+  }
+  upload(): void {}
+  download(): void {}
+  copy(): void {}
+  synchronize(): void {}
+  setMaxSharedBytes(): void {}
+  beginCapture(): void {}
+  endCapture(): { graph: string; exec: string } {
+    return { graph: 'graph', exec: 'exec' };
+  }
+  destroyGraph(): void {}
+}
+
+/** A cuda backend on a recording driver, whose matrix products are recorded in `products` instead of run by cuBLAS. */
+export function recordingBackend(driver: RecordingDriver, products: Gemm[] = []): CudaBackend {
+  const cuda = new CudaBackend(driver as unknown as Driver);
+  Object.defineProperty(cuda, 'cublas', { get: () => ({ gemm: (g: Gemm) => products.push(g) }) }); // (cuBLAS itself needs a GPU)
+  return cuda;
+}
