@@ -14,25 +14,18 @@ export function tokenCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): tf
   });
 }
 
-/** Vocabulary rows are padded to a multiple of this for the fused path (aligned GEMM operands). */
-const HEAD_ALIGN = 64;
-
 /**
  * Cross-entropy of the LM head's logits h·Wᵀ for h [B, T, D], W [V, D], targets [B, T] -> [B, T].
- * With the fused kernel the logits never leave it: W gets zero rows up to a multiple of 64 (a row
- * length like 64,798 misaligns cuBLAS's tensor-core GEMMs and makes them several times slower), the
- * kernel ignores those columns, and it keeps only the logits' gradient for the backward pass.
+ * With the fused kernel the logits never leave it: it keeps only their gradient for the backward pass
+ * (and pads the vocabulary for its products itself: lib/backend/cuda/kernels/head-loss.ts).
  * Elsewhere: the plain logits and tokenCrossEntropy.
  */
 export function headCrossEntropy(h: tf.Tensor3D, head: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     if (!hasFused(FUSED.headCrossEntropy)) return tokenCrossEntropy(linear(h, head) as tf.Tensor3D, targets);
     const [B, T, D] = h.shape;
-    const [V] = head.shape;
-    const padded = Math.ceil(V / HEAD_ALIGN) * HEAD_ALIGN;
-    const weight = padded === V ? head : tf.pad(head, [[0, padded - V], [0, 0]]); // [V', D]
-    const inputs = { h: tf.reshape(h, [B * T, D]), weight, targets: tf.reshape(targets, [B * T]) };
-    return tf.reshape(runFused(FUSED.headCrossEntropy, inputs, { classes: V }), [B, T]) as tf.Tensor2D;
+    const inputs = { h: tf.reshape(h, [B * T, D]), weight: head, targets: tf.reshape(targets, [B * T]) };
+    return tf.reshape(runFused(FUSED.headCrossEntropy, inputs), [B, T]) as tf.Tensor2D;
   });
 }
 

@@ -43,33 +43,38 @@ export class AdamW {
 
   /**
    * One update with learning rate `lr`. Each gradient is multiplied by `gradScale` first (clipping and
-   * 1/accumulation steps folded into one number, so the gradients are read once).
+   * 1/accumulation steps folded into one factor, so the gradients are read once). As a tensor, the factor
+   * can be computed on the device from the gradients themselves without the host reading it: nothing in
+   * a step then waits for the GPU before its end.
    */
-  update(grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
+  update(grads: Map<string, tf.Tensor>, lr: number, gradScale: number | tf.Scalar = 1): void {
     const { beta1, beta2, eps, weightDecay, decays } = this.options;
     this.t++;
     const correction1 = 1 - beta1 ** this.t;
     const correction2 = 1 - beta2 ** this.t;
+    const named = [...this.params].map(([name, p]) => {
+      const g = grads.get(name);
+      if (!g) throw new Error(`AdamW: no gradient for ${name}`);
+      return { name, p, g, m: this.m.get(name)!, v: this.v.get(name)!, decay: decays(name) ? 1 - lr * weightDecay : 1 };
+    });
     const fused = fusedKernel(FUSED.adamw);
-    for (const [name, p] of this.params) {
-      const g0 = grads.get(name);
-      if (!g0) throw new Error(`AdamW: no gradient for ${name}`);
-      const m = this.m.get(name)!, v = this.v.get(name)!;
+    tf.tidy(() => {
+      const scale = typeof gradScale === 'number' ? tf.scalar(gradScale) : gradScale;
       if (fused) {
-        // One kernel updates p, m and v in place (same formulas as below).
-        const decay = decays(name) ? 1 - lr * weightDecay : 1;
-        fused({ inputs: { param: p, grad: g0, m, v }, backend: tf.backend(), attrs: { lr, beta1, beta2, eps, decay, correction1, correction2, gradScale } });
-        continue;
+        // One kernel (a launch per 64 parameters) updates every p, m and v in place (same formulas as below).
+        const inputs: Record<string, tf.Tensor> = { scale };
+        named.forEach(({ p, g, m, v }, j) => Object.assign(inputs, { [`param${j}`]: p, [`grad${j}`]: g, [`m${j}`]: m, [`v${j}`]: v }));
+        fused({ inputs, backend: tf.backend(), attrs: { lr, beta1, beta2, eps, correction1, correction2, decay: named.map((n) => n.decay) } });
+        return;
       }
-      tf.tidy(() => {
-        const g = gradScale === 1 ? g0 : tf.mul(g0, gradScale);
+      for (const { p, g: g0, m, v, decay } of named) {
+        const g = tf.mul(g0, scale);
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
         const step = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), eps));
-        const decayed = decays(name) && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
-        p.assign(tf.sub(decayed, tf.mul(step, lr)));
-      });
-    }
+        p.assign(tf.sub(decay === 1 ? p : tf.mul(p, decay), tf.mul(step, lr)));
+      }
+    });
   }
 
   /** The moments as tensors to store ("m.<name>", "v.<name>"); t goes with the checkpoint's JSON. */

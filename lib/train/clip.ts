@@ -11,7 +11,10 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
   });
 }
 
-/** Scale factor min(1, maxNorm / norm) that clips a gradient of length `norm`. */
-export function clipScale(norm: number, maxNorm: number): number {
-  return norm > maxNorm ? maxNorm / norm : 1;
+/**
+ * Scale factor min(1, maxNorm / norm) that clips a gradient of length `norm`, as a tensor: computed on
+ * the device, it goes to the optimizer without the host waiting to read the norm.
+ */
+export function clipScale(norm: tf.Scalar, maxNorm: number): tf.Scalar {
+  return tf.tidy(() => tf.minimum(1, tf.div(maxNorm, norm)));
 }

@@ -31,40 +31,39 @@ export function batchTensors(b: Batch, batch: number): BatchTensors {
 }
 
 /** Collects an objective's reported metrics over micro-batches: the report callback, and the means. */
-class MetricSums {
-  private readonly sums = new Map<string, number>();
+export class MetricSums {
   private readonly pending: [string, tf.Scalar][] = [];
 
-  /** Keep the scalar past the tidy scope it was made in; read once the step's tensors are done. */
+  /** Keep the scalar past the tidy scope it was made in; read once the step's work is queued. */
   readonly report = (name: string, value: tf.Scalar): void => {
     this.pending.push([name, tf.keep(value)]);
   };
 
-  /** Read what was reported since the last call into the sums. */
-  collect(): void {
+  /** The mean of each name's values over `count` micro-batches (reads them: waits for the GPU), freeing them. */
+  means(count: number): Record<string, number> {
+    const sums = new Map<string, number>();
     for (const [name, value] of this.pending.splice(0)) {
-      this.sums.set(name, (this.sums.get(name) ?? 0) + value.dataSync()[0]!);
+      sums.set(name, (sums.get(name) ?? 0) + value.dataSync()[0]!);
       value.dispose();
     }
-  }
-
-  means(count: number): Record<string, number> {
-    return Object.fromEntries([...this.sums].map(([name, sum]) => [name, sum / count]));
+    return Object.fromEntries([...sums].map(([name, sum]) => [name, sum / count]));
   }
 }
 
-/** What the micro-batches of a step give before the update: summed gradients, mean loss and metrics. */
+/** What the micro-batches of a step give before the update: summed gradients, and the loss and metrics, still on the device. */
 export interface Gradients {
   /** Per trainable parameter, the sum of its gradients over the micro-batches. */
   sum: Map<string, tf.Tensor>;
-  loss: number;
-  metrics: Record<string, number>;
+  /** The sum of the micro-batches' losses (a tensor: reading it would wait for the GPU). */
+  lossSum: tf.Scalar;
+  /** The objective's reported metrics, read by their means(). */
+  metrics: MetricSums;
 }
 
 /**
  * Forward and backward of `objective` over `micro` batches of `batch` rows: the gradients summed over
- * them (gradient accumulation), and the mean loss and metrics. `seedOf(i)` seeds micro-batch i's dropout
- * masks (LoRA), so that a resumed run draws the same ones.
+ * them (gradient accumulation), and their losses and metrics, not yet read. `seedOf(i)` seeds
+ * micro-batch i's dropout masks (LoRA), so that a resumed run draws the same ones.
  */
 export function accumulateGradients(model: LlamaModel, micro: Batch[], batch: number, objective: Objective, seedOf: (i: number) => number): Gradients {
   // Only the trainable parameters get gradients: frozen ones (LoRA's base) cost no backward into them.
@@ -72,7 +71,7 @@ export function accumulateGradients(model: LlamaModel, micro: Batch[], batch: nu
   const names = new Map([...params].map(([name, v]) => [v.name, name]));
   const sum = new Map<string, tf.Tensor>();
   const metrics = new MetricSums();
-  let lossSum = 0;
+  let lossSum: tf.Scalar | null = null;
   for (const [i, b] of micro.entries()) {
     const tensors = batchTensors(b, batch);
     model.training = { seed: seedOf(i) };
@@ -83,9 +82,10 @@ export function accumulateGradients(model: LlamaModel, micro: Batch[], batch: nu
       model.training = null;
     }
     const { value, grads } = result;
-    lossSum += value.dataSync()[0]!;
-    metrics.collect();
-    tf.dispose([value, ...Object.values(tensors)]);
+    const previousLoss: tf.Scalar | null = lossSum;
+    lossSum = previousLoss ? tf.add<tf.Scalar>(previousLoss, value) : value;
+    if (previousLoss) tf.dispose([previousLoss, value]);
+    tf.dispose(Object.values(tensors));
     for (const [variableName, g] of Object.entries(grads)) {
       const name = names.get(variableName)!;
       const previous = sum.get(name);
@@ -93,34 +93,39 @@ export function accumulateGradients(model: LlamaModel, micro: Batch[], batch: nu
       if (previous) tf.dispose([previous, g]);
     }
   }
-  return { sum, loss: lossSum / micro.length, metrics: metrics.means(micro.length) };
+  return { sum, lossSum: lossSum!, metrics };
 }
 
 /**
  * Forward, backward and update over `micro` batches of `batch` rows with learning rate `lr`, minimising
  * `objective`; with `sync`, over this rank's micro-batches, the gradients and figures then averaged over
  * the ranks (each rank's micro-batches being as many, the mean of their means is the step's mean).
+ * The host queues the whole step before it reads anything — the loss, the metrics and the gradient
+ * norm are read at the end — so the GPU never idles mid-step while the host waits for a number.
  */
 export function trainStep(model: LlamaModel, optimizer: AdamW, micro: Batch[], batch: number, lr: number, maxNorm: number, objective: Objective = languageModelling, sync: RankSync | null = null): StepResult {
   // Dropout seeds numbered by update and micro-batch across all ranks: as one process with every micro-batch would draw them.
   const [perStep, first] = [micro.length * (sync?.worldSize ?? 1), micro.length * (sync?.rank ?? 0)];
-  const { sum, ...figures } = accumulateGradients(model, micro, batch, objective, (i) => optimizer.t * perStep + first + i);
-  let { loss, metrics } = figures;
+  const { sum, lossSum, metrics: reported } = accumulateGradients(model, micro, batch, objective, (i) => optimizer.t * perStep + first + i);
+  if (sync) sync.meanGradients(sum);
+  // Sum of micro-batch gradients → their mean (1/accum), then clipped: one scale factor for AdamW, on the device.
+  const norm = tf.tidy(() => tf.div(globalNorm([...sum.values()]), micro.length) as tf.Scalar);
+  const scale = tf.tidy(() => tf.div(clipScale(norm, maxNorm), micro.length) as tf.Scalar);
+  optimizer.update(sum, lr, scale);
+  tf.dispose([...sum.values(), scale]);
+  // Now read what the step measured (this waits for the GPU to finish the step).
+  const gradNorm = norm.dataSync()[0]!;
+  let loss = lossSum.dataSync()[0]! / micro.length;
+  let metrics = reported.means(micro.length);
+  tf.dispose([norm, lossSum]);
   let tokens = micro.reduce((n, b) => n + b.inputs.length, 0);
   if (sync) {
-    sync.meanGradients(sum);
     const names = Object.keys(metrics); // the same objective reports the same names, in the same order, on every rank
     const [meanLoss, meanTokens, ...means] = sync.meanValues([loss, tokens, ...names.map((n) => metrics[n]!)]);
     loss = meanLoss!;
     tokens = Math.round(meanTokens! * sync.worldSize);
     metrics = Object.fromEntries(names.map((n, i) => [n, means[i]!]));
   }
-  const norm = globalNorm([...sum.values()]);
-  const gradNorm = norm.dataSync()[0]! / micro.length;
-  norm.dispose();
-  // Sum of micro-batch gradients → their mean (1/accum), then clipped: one scale factor for AdamW.
-  optimizer.update(sum, lr, clipScale(gradNorm, maxNorm) / micro.length);
-  tf.dispose([...sum.values()]);
   return { loss, gradNorm, metrics, tokens };
 }
 
@@ -131,7 +136,6 @@ export function evaluate(model: LlamaModel, loader: BatchSource, batches: number
   for (let i = 0; i < batches; i++) {
     const tensors = batchTensors(loader.next(), loader.batch);
     total += tf.tidy(() => objective.loss(model, tensors, metrics.report).dataSync()[0]!);
-    metrics.collect();
     tf.dispose(Object.values(tensors));
   }
   return { loss: total / batches, metrics: metrics.means(batches) };

@@ -95,11 +95,11 @@ const lossesByHand: number[] = [];
 for (let i = 0; i < 3; i++) {
   const { value, grads } = tf.variableGrads(() => model.loss(inputs, targets), model.variables());
   const norm = globalNorm(Object.values(grads));
-  const gradNorm = norm.dataSync()[0]!;
-  optimizer.update(new Map(Object.entries(grads).map(([k, g]) => [names.get(k)!, g])), 1e-3, clipScale(gradNorm, 1));
+  const scale = clipScale(norm, 1); // on the device: the update need not wait for the norm to be read
+  optimizer.update(new Map(Object.entries(grads).map(([k, g]) => [names.get(k)!, g])), 1e-3, scale);
   lossesByHand.push(value.dataSync()[0]!);
-  console.log(`update ${i + 1}: loss ${lossesByHand[i]!.toFixed(4)} (ln V = ${Math.log(config.vocabSize).toFixed(4)}), gradient norm ${gradNorm.toFixed(3)}`);
-  tf.dispose([value, norm, ...Object.values(grads)]);
+  console.log(`update ${i + 1}: loss ${lossesByHand[i]!.toFixed(4)} (ln V = ${Math.log(config.vocabSize).toFixed(4)}), gradient norm ${norm.dataSync()[0]!.toFixed(3)}`);
+  tf.dispose([value, norm, scale, ...Object.values(grads)]);
 }
 model.dispose();
 optimizer.dispose();

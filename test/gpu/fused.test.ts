@@ -228,20 +228,22 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     }
   });
 
-  it('AdamW: three fused updates equal three plain ones', async () => {
-    const shape = [33, 17];
-    const init = values(size(shape));
-    const grads = [0, 1, 2].map(() => values(size(shape)));
-    const [cpu, cuda] = await onBoth(() => {
-      const p = tf.variable(tf.tensor(init, shape));
-      const adamw = new AdamW(new Map([['w', p]]), { weightDecay: 0.1 });
-      grads.forEach((g, i) => adamw.update(new Map([['w', tf.tensor(g, shape)]]), 1e-2 / (i + 1), 0.5));
-      const out = p.clone();
+  it('AdamW: three fused updates of 70 parameters (two launches: 64 a launch) equal three plain ones, the gradient scale a tensor', async () => {
+    // Sizes with and without a tail past a multiple of 4, one value alone; names with and without decay.
+    const shapes = Array.from({ length: 70 }, (_, j) => (j % 5 === 0 ? [1] : j % 3 === 0 ? [33, 17] : [8, 4 + j]));
+    const names = shapes.map((_, j) => (j % 2 === 0 ? `model.layers.${j}.mlp.up_proj.weight` : `model.layers.${j}.input_layernorm.weight`));
+    const init = shapes.map((shape) => values(size(shape)));
+    const grads = [0, 1, 2].map(() => shapes.map((shape) => values(size(shape))));
+    const updated = await onBoth(() => {
+      const params = new Map(names.map((name, j) => [name, tf.variable(tf.tensor(init[j]!, shapes[j]!))]));
+      const adamw = new AdamW(params, { weightDecay: 0.1 });
+      grads.forEach((g, i) => tf.tidy(() => adamw.update(new Map(names.map((name, j) => [name, tf.tensor(g[j]!, shapes[j]!)])), 1e-2 / (i + 1), tf.scalar(0.5))));
+      const out = [...params.values()].map((p) => p.clone());
       adamw.dispose();
-      p.dispose();
+      tf.dispose([...params.values()]);
       return out;
     });
-    assertClose(cpu[0]!, cuda[0]!, 'adamw', 1e-5);
+    names.forEach((name, j) => assertClose(updated[0][j]!, updated[1][j]!, `adamw ${name}`, 1e-5));
   });
 
   it("AdamW in bf16: the weight's kept bfloat16 copy holds the new values, rounded (a product with the identity reads it back)", async () => {

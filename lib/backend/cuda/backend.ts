@@ -55,7 +55,7 @@ export class CudaBackend extends tf.KernelBackend {
   readonly multiprocessors: number;
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
-  private readonly modules = new Map<string, Handle>();
+  private readonly modules = new Map<string, Map<string, Handle>>(); // source → kernel name → function
   private readonly bigShared = new Set<Handle>();
   private bytesInUse = 0;
   /** Sizes of the scratch allocations not yet released. */
@@ -260,12 +260,15 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   private kernel(source: string, name: string): Handle {
-    const key = `${name}\n${source}`;
-    let fn = this.modules.get(key);
+    // Keyed by the source string itself (a constant: its hash is computed once), then the name — a joined
+    // key would be a new string to hash, tens of KB, at every launch.
+    let byName = this.modules.get(source);
+    if (byName === undefined) this.modules.set(source, (byName = new Map()));
+    let fn = byName.get(name);
     if (fn === undefined) {
       const { cubin } = compileModule(this.nvrtc, source, name, this.arch);
       fn = this.driver.loadModule(cubin, [name]).get(name);
-      this.modules.set(key, fn);
+      byName.set(name, fn);
     }
     return fn;
   }

@@ -83,26 +83,28 @@ describe('tensors kept in bfloat16 only (cuda backend, recording driver)', () =>
 
   it("AdamW writes a weight's kept bfloat16 copy with the new values (no conversion before the next product), and drops it when products no longer run in bf16", () => {
     const [, adamw] = ADAMW_KERNELS[0]!;
-    const attrs = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, decay: 1, correction1: 0.1, correction2: 0.05, gradScale: 1 };
-    const [p, g, m, v] = [0, 1, 2, 3].map(() => cuda.allocate([n], 'float32'));
+    const attrs = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, correction1: 0.1, correction2: 0.05, decay: [1] };
+    const [p, g, m, v, scale] = [[n], [n], [n], [n], []].map((shape) => cuda.allocate(shape, 'float32'));
+    // The table of parameters travels in the launch's struct: pointer arrays p[64], p16[64], g[64], …
     const update = () => {
-      adamw({ inputs: { param: p!, grad: g!, m: m!, v: v! }, backend: cuda, attrs });
-      return driver.launches.at(-1)!;
+      adamw({ inputs: { scale: scale!, param0: p!, grad0: g!, m0: m!, v0: v! }, backend: cuda, attrs });
+      const launch = driver.launches.at(-1)!;
+      const table = new BigInt64Array((launch.args[0] as { struct: Int32Array }).struct.buffer);
+      return { kernel: launch.kernel, param: table[0], copy: table[64], scale: launch.args[1] };
     };
     const toBf16 = () => driver.launches.filter((l) => l.kernel === 'to_bf16').length;
     try {
       cuda.matmulPrecision = 'bf16';
       const copy = operand(cuda, p!); // a product read the weight: one conversion
       const converted = toBf16();
-      const launch = update();
-      expect([launch.kernel, launch.args[0], launch.args[1]]).toEqual(['adamw', cuda.pointer(p!), copy]);
+      expect(update()).toEqual({ kernel: 'adamw', param: cuda.pointer(p!), copy, scale: cuda.pointer(scale!) });
       expect([operand(cuda, p!), toBf16()]).toEqual([copy, converted]); // the next product reads it as it is
       cuda.matmulPrecision = 'fp32';
-      expect(update().args[1]).toBe(0n);
+      expect(update().copy).toBe(0n);
       expect(cuda.hasBf16(p!)).toBe(false);
     } finally {
       cuda.matmulPrecision = 'fp32';
-      [p, g, m, v].forEach((t) => cuda.disposeData(t!.dataId));
+      [p, g, m, v, scale].forEach((t) => cuda.disposeData(t!.dataId));
     }
   });
 });

@@ -112,10 +112,10 @@ describe('a rank\'s step', () => {
       }
     }
     meanValues(values: readonly number[]): number[] {
-      return [(values[0]! + this.other.loss) / 2, ...values.slice(1)];
+      return [(values[0]! + this.other.lossSum.dataSync()[0]!) / 2, ...values.slice(1)];
     }
     dispose(): void {
-      tf.dispose([...this.other.sum.values()]);
+      tf.dispose([...this.other.sum.values(), this.other.lossSum]);
     }
   }
 

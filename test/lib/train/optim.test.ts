@@ -25,8 +25,9 @@ describe('global-norm clipping', () => {
   it('measures all gradients together and scales only when the norm is above the limit', () => {
     const norm = globalNorm([tf.tensor([3, 0]), tf.tensor2d([[0, 4]])]);
     expect(norm.dataSync()[0]).toBeCloseTo(5, 6);
-    expect(clipScale(5, 1)).toBeCloseTo(0.2, 12);
-    expect(clipScale(0.5, 1)).toBe(1);
+    expect(clipScale(norm, 1).dataSync()[0]).toBeCloseTo(0.2, 6);
+    expect(clipScale(tf.scalar(0.5), 1).dataSync()[0]).toBe(1);
+    expect(clipScale(tf.scalar(0), 1).dataSync()[0]).toBe(1); // (no gradient at all: nothing to clip)
   });
 });
 

@@ -13,7 +13,8 @@ import type { CudaBackend } from '../backend.js';
  * store(): a kernel's output value i as float32 at out and/or as bfloat16 at out16 (its kept copy, see
  * bf16CopyOf); a null pointer is skipped (storeTo() gives the pair for a tensor). load(): an input's
  * value i from its float32 data, or, when x is null (kept as bfloat16 only), from its copy (loadFrom()).
- * load_n()/store_n() move 4 neighbouring values at once, for each_4(), an elementwise grid-stride loop.
+ * load_n()/store_n() move 4 neighbouring values at once, for each_4(), an elementwise grid-stride loop,
+ * and row_each(), a warp's walk over one row.
  */
 export const BF16_BITS = `
 __device__ __forceinline__ unsigned short bf16_bits(float x) {
@@ -46,6 +47,12 @@ template <typename F> __device__ __forceinline__ void each_4(long long n, F f) {
   long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x, threads = (long long)gridDim.x * blockDim.x;
   for (long long i = 4 * t; i + 4 <= n; i += 4 * threads) f(i, 4);
   for (long long i = (n & ~3ll) + t; i < n; i += threads) f(i, 1);
+}
+// f(j, count) over a row of D values by the 32 lanes of a warp (lane 0…31): 4 neighbours at a time
+// (count 4) when every row starts on a 16-byte boundary (D a multiple of 4), else one by one.
+template <typename F> __device__ __forceinline__ void row_each(int D, int lane, F f) {
+  if ((D & 3) == 0) for (int j = 4 * lane; j < D; j += 128) f(j, 4);
+  else for (int j = lane; j < D; j += 32) f(j, 1);
 }
 `;
 

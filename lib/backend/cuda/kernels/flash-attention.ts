@@ -194,23 +194,29 @@ extern "C" __global__ void __launch_bounds__(${THREADS}) flash_forward(float* ou
   }
 }
 
-// Δ = rowsum(dO∘O) per query and head, one warp per row of [B, T, H]; written as [B, H, T]. dO and O are
+// Δ = rowsum(dO∘O) per query and head, 16 lanes per row of [B, T, H] (4 neighbouring values each, HD
+// being a multiple of 16: one wide access), so a warp takes two rows; written as [B, H, T]. dO and O are
 // read with load() (O from its bfloat16 copy in bf16, as the tiles are); when dO has float32 values and
 // dout_copy is not null, its bfloat16 copy (the backward's tiles) is written on the way.
 extern "C" __global__ void flash_delta(float* delta, unsigned short* dout_copy, const float* dout, const unsigned short* dout16,
     const float* out, const unsigned short* out16, int T, int H, long long rows) {
-  long long row = (long long)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
-  if (row >= rows) return;
+  long long row = ((long long)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5)) * 2 + ((threadIdx.x >> 4) & 1);
+  int lane = threadIdx.x & 15;
   float s = 0.0f;
-  for (int d = threadIdx.x & 31; d < HD; d += 32) {
-    float g = load(dout, dout16, row * HD + d);
-    s += g * load(out, out16, row * HD + d);
-    if (dout_copy) dout_copy[row * HD + d] = bf16_bits(g);
+  if (row < rows) {
+    for (int d = 4 * lane; d < HD; d += 64) {
+      float g[4], o[4];
+      load_n(dout, dout16, row * HD + d, 4, g);
+      load_n(out, out16, row * HD + d, 4, o);
+      for (int i = 0; i < 4; i++) s += g[i] * o[i];
+      if (dout_copy) store_n(nullptr, dout_copy, row * HD + d, 4, g);
+    }
   }
-  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);  // within each half-warp: its row
+  if (row >= rows || lane != 0) return;
   long long bt = row / H;
   int h = row % H, t = bt % T;
-  if ((threadIdx.x & 31) == 0) delta[((bt / T) * H + h) * T + t] = s;
+  delta[((bt / T) * H + h) * T + t] = s;
 }
 
 extern "C" __global__ void __launch_bounds__(${THREADS}) flash_backward(float* dq, float* dk, unsigned short* dk16, float* dv, unsigned short* dv16,
@@ -408,10 +414,10 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   if (bytes !== layout.bytes) throw new Error(`cuda backend: fused attention's gradient ${bf16 ? 'with' : 'without'} bf16 products, its forward pass the other way`);
   const src = flashSource(Dh, precision);
   const rows = B * T * H;
-  const delta = cuda.allocate([B, H, T], 'float32');
+  const delta = cuda.allocate([B, H, T], 'float32'); // (its pass: 8 warps a block, two rows a warp)
   const dy16 = bf16 && !cuda.hasBf16(x.dy) ? bf16CopyOf(cuda, x.dy) : 0n; // written by the Δ pass
   const [dy, out] = [loadFrom(cuda, x.dy), bf16 ? { x: 0n, x16: operand(cuda, x.out, true) } : loadFrom(cuda, x.out)];
-  cuda.launch(src, 'flash_delta', Math.ceil(rows / 8), 256, [cuda.pointer(delta), dy16, dy.x, dy.x16, out.x, out.x16, { i32: T }, { i32: H }, BigInt(rows)]);
+  cuda.launch(src, 'flash_delta', Math.ceil(rows / 16), 256, [cuda.pointer(delta), dy16, dy.x, dy.x16, out.x, out.x16, { i32: T }, { i32: H }, BigInt(rows)]);
   const dqRotated = filled(cuda, x.q.shape, 'float32', 0); // dQ before the inverse rotation, summed over key blocks with atomics
   const [k, v] = [storeTo(cuda, dk), storeTo(cuda, dv)];
   cuda.launch(src, 'flash_backward', [Math.ceil(T / TILE), B * KVH, 1], THREADS, [

@@ -3,36 +3,50 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
-import { BLOCK_REDUCE, ROW_BLOCK } from './block-reduce.js';
+import { BLOCK_REDUCE } from './block-reduce.js';
 import { filled } from './layout.js';
 import { allocateProductInput, BF16_BITS, bf16CopyOf, loadFrom, storeTo } from './bf16.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
+/** Warps per block of the RMSNorm kernels: a warp per row, so that a row needs no block-wide synchronisation. */
+const NORM_WARPS = 8;
+
 /**
- * y = x · rsqrt(mean(x²) + eps) · w, one block per row of D. With sum (else null), the row normalized
- * is x + delta, which is written to sum: a step of the residual stream and the norm after it (delta, a
- * projection's output, read with load()).
+ * y = x · rsqrt(mean(x²) + eps) · w, a warp per row of D (row_each: 4 neighbouring values per access).
+ * With sum (else null), the row normalized is x + delta, which is written to sum: a step of the residual
+ * stream and the norm after it (delta, a projection's output, read with load()).
  * y and y16 are store()'s pair: y in float32 and/or bfloat16 (the copy the next products read).
  */
 export const RMS_NORM_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
 extern "C" __global__ void rms_norm(float* y, unsigned short* y16, float* sum, const float* x, const float* delta, const unsigned short* delta16,
-    const float* w, int D, float eps) {
-  long long row = (long long)blockIdx.x * D;
+    const float* w, int D, float eps, long long rows) {
+  long long r = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  int lane = threadIdx.x & 31;
+  long long row = r * D;
   const float* v = sum ? sum + row : x + row;  // the row normalized, once written
   float ss = 0.0f;
-  for (int j = threadIdx.x; j < D; j += blockDim.x) {
-    float xj = x[row + j];
-    if (sum) sum[row + j] = xj += load(delta, delta16, row + j);
-    ss += xj * xj;
-  }
-  float r = rsqrtf(block_sum(ss) / D + eps);
-  for (int j = threadIdx.x; j < D; j += blockDim.x) store(y, y16, row + j, v[j] * r * w[j]);  // (each thread reads back only what it wrote)
+  row_each(D, lane, [&](int j, int count) {
+    float xv[4], dv[4];
+    load_n(x, nullptr, row + j, count, xv);
+    if (sum) {
+      load_n(delta, delta16, row + j, count, dv);
+      for (int i = 0; i < count; i++) xv[i] += dv[i];
+      store_n(sum, nullptr, row + j, count, xv);
+    }
+    for (int i = 0; i < count; i++) ss += xv[i] * xv[i];
+  });
+  float rs = rsqrtf(warp_sum(ss) / D + eps);
+  row_each(D, lane, [&](int j, int count) {  // (each lane reads back only what it wrote)
+    float vv[4], wv[4];
+    load_n(v, nullptr, j, count, vv);
+    load_n(w, nullptr, j, count, wv);
+    for (int i = 0; i < count; i++) vv[i] = vv[i] * rs * wv[i];
+    store_n(y, y16, row + j, count, vv);
+  });
 }
 `;
-
-/** Warps per block of the RMSNorm backward: a warp per row, so that a row needs no block-wide synchronisation. */
-const NORM_WARPS = 8;
 
 /**
  * Backward of RMSNorm with x̂ = x·r: dx = r·(dy·w − x̂·mean(dy·w·x̂)) (+ residual, the gradient that
@@ -50,17 +64,30 @@ extern "C" __global__ void rms_norm_grad(float* dx, unsigned short* dx16, float*
   __syncthreads();
   int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
   for (long long r = (long long)blockIdx.x * warps + (threadIdx.x >> 5); r < rows; r += (long long)gridDim.x * warps) {
-    const float* xr = x + r * D;
+    long long row = r * D;
     float ss = 0.0f, dot = 0.0f;
-    for (int j = lane; j < D; j += 32) { ss += xr[j] * xr[j]; dot += load(dy, dy16, r * D + j) * w[j] * xr[j]; }
+    row_each(D, lane, [&](int j, int count) {
+      float xv[4], gv[4], wv[4];
+      load_n(x, nullptr, row + j, count, xv);
+      load_n(dy, dy16, row + j, count, gv);
+      load_n(w, nullptr, j, count, wv);
+      for (int i = 0; i < count; i++) { ss += xv[i] * xv[i]; dot += gv[i] * wv[i] * xv[i]; }
+    });
     float rs = rsqrtf(warp_sum(ss) / D + eps);
     float mean = warp_sum(dot) * rs / D;  // mean(dy·w·x̂)
-    for (int j = lane; j < D; j += 32) {
-      float xhat = xr[j] * rs;
-      float g = load(dy, dy16, r * D + j);
-      store(dx, dx16, r * D + j, rs * (g * w[j] - xhat * mean) + (residual ? residual[r * D + j] : 0.0f));
-      atomicAdd(&dw_block[j], g * xhat);
-    }
+    row_each(D, lane, [&](int j, int count) {
+      float xv[4], gv[4], wv[4], rv[4] = {0.0f, 0.0f, 0.0f, 0.0f}, out[4];
+      load_n(x, nullptr, row + j, count, xv);
+      load_n(dy, dy16, row + j, count, gv);
+      load_n(w, nullptr, j, count, wv);
+      if (residual) load_n(residual, nullptr, row + j, count, rv);
+      for (int i = 0; i < count; i++) {
+        float xhat = xv[i] * rs;
+        out[i] = rs * (gv[i] * wv[i] - xhat * mean) + rv[i];
+        atomicAdd(&dw_block[j + i], gv[i] * xhat);
+      }
+      store_n(dx, dx16, row + j, count, out);
+    });
   }
   __syncthreads();
   for (int j = threadIdx.x; j < D; j += blockDim.x) atomicAdd(&dw[j], dw_block[j]);
@@ -158,8 +185,8 @@ function launchRmsNorm(cuda: CudaBackend, x: tf.TensorInfo, delta: tf.TensorInfo
   if (rows > 0) {
     const { out, out16 } = storeTo(cuda, y);
     const d = delta ? loadFrom(cuda, delta) : { x: 0n, x16: 0n };
-    cuda.launch(RMS_NORM_SOURCE, 'rms_norm', rows, ROW_BLOCK, [
-      out, out16, sum ? cuda.pointer(sum) : 0n, cuda.pointer(x), d.x, d.x16, cuda.pointer(weight), { i32: D }, { f32: eps },
+    cuda.launch(RMS_NORM_SOURCE, 'rms_norm', Math.ceil(rows / NORM_WARPS), 32 * NORM_WARPS, [
+      out, out16, sum ? cuda.pointer(sum) : 0n, cuda.pointer(x), d.x, d.x16, cuda.pointer(weight), { i32: D }, { f32: eps }, BigInt(rows),
     ]);
   }
   return { y, sum };

@@ -12,11 +12,8 @@ import { simd } from '../simd.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/**
- * inputs {h [N, D], weight [V, D], targets [N] int32}; attrs {classes: the real rows of weight, the
- * rest padding}: per-token losses [N], 0 where the target is outside [0, classes).
- */
-const headLoss = (blas: Blas) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo => {
+/** inputs {h [N, D], weight [V, D], targets [N] int32}: per-token losses [N], 0 where the target is outside [0, V). */
+const headLoss = (blas: Blas) => ({ inputs, backend }: KernelArgs): tf.TensorInfo => {
   const { h, weight, targets } = inputs as { h: tf.TensorInfo; weight: tf.TensorInfo; targets: tf.TensorInfo };
   const wasm = backend as unknown as WasmBackend;
   const [N, D] = h.shape as [number, number];
@@ -24,7 +21,7 @@ const headLoss = (blas: Blas) => ({ inputs, backend, attrs }: KernelArgs): tf.Te
   const loss = makeOutputWithTail(wasm, [N], N * V); // the tail: logits [N, V], then their gradient
   const [hv, wv, logits] = f32(wasm, [h, weight, [tail(wasm, loss), N * V]]);
   blas.sgemm({ m: N, n: V, k: D, transposeA: false, transposeB: true, a: hv!, b: wv!, c: logits! });
-  simd(wasm).cross_entropy_rows(tail(wasm, loss), at(wasm, targets), at(wasm, loss), N, V, (attrs!.classes as number | undefined) ?? V);
+  simd(wasm).cross_entropy_rows(tail(wasm, loss), at(wasm, targets), at(wasm, loss), N, V, V);
   return loss;
 };
 

@@ -57,11 +57,18 @@ const causalSoftmaxGrad: Kernel = ({ inputs: { dy, probs }, backend, attrs }) =>
   simd(w).causal_softmax_grad(ds!, at(w, dy!), at(w, probs!), size(probs!) / S, T, S, attrs!.offset as number, attrs!.scale as number);
 })[0]!;
 
-/** In place on {param, grad, m, v}; attrs {lr, beta1, beta2, eps, decay (= 1 − lr·wd), correction1, correction2, gradScale}. */
-const adamw: Kernel = ({ inputs: { param, grad, m, v }, backend, attrs }) => {
+/**
+ * In place on {param0, grad0, m0, v0, param1, …}, every gradient multiplied by the scalar `scale`;
+ * attrs {lr, beta1, beta2, eps, correction1, correction2, decay: number[] (1 − lr·wd, or 1, per parameter)}.
+ */
+const adamw: Kernel = ({ inputs, backend, attrs }) => {
   const w = backend as unknown as WasmBackend;
-  const a = attrs as Record<string, number>;
-  simd(w).adamw(at(w, param!), at(w, grad!), at(w, m!), at(w, v!), size(param!), a.lr!, a.beta1!, a.beta2!, a.eps!, a.decay!, a.correction1!, a.correction2!, a.gradScale!);
+  const a = attrs as Record<string, number> & { decay: number[] };
+  const scale = f32(w, [inputs.scale!])[0]![0]!;
+  a.decay.forEach((decay, j) => {
+    const [param, grad, m, v] = ['param', 'grad', 'm', 'v'].map((name) => inputs[`${name}${j}`]!);
+    simd(w).adamw(at(w, param!), at(w, grad!), at(w, m!), at(w, v!), size(param!), a.lr, a.beta1, a.beta2, a.eps, decay, a.correction1, a.correction2, scale);
+  });
   return [];
 };
 
