@@ -58,23 +58,24 @@ export class AdamW {
       return { name, p, g, m: this.m.get(name)!, v: this.v.get(name)!, decay: decays(name) ? 1 - lr * weightDecay : 1 };
     });
     const fused = fusedKernel(FUSED.adamw);
-    tf.tidy(() => {
+    if (fused) {
+      // One kernel (a launch per 64 parameters) updates every p, m and v in place (same formulas as below).
       const scale = typeof gradScale === 'number' ? tf.scalar(gradScale) : gradScale;
-      if (fused) {
-        // One kernel (a launch per 64 parameters) updates every p, m and v in place (same formulas as below).
-        const inputs: Record<string, tf.Tensor> = { scale };
-        named.forEach(({ p, g, m, v }, j) => Object.assign(inputs, { [`param${j}`]: p, [`grad${j}`]: g, [`m${j}`]: m, [`v${j}`]: v }));
-        fused({ inputs, backend: tf.backend(), attrs: { lr, beta1, beta2, eps, correction1, correction2, decay: named.map((n) => n.decay) } });
-        return;
-      }
-      for (const { p, g: g0, m, v, decay } of named) {
-        const g = tf.mul(g0, scale);
+      const inputs: Record<string, tf.Tensor> = { scale };
+      named.forEach(({ p, g, m, v }, j) => Object.assign(inputs, { [`param${j}`]: p, [`grad${j}`]: g, [`m${j}`]: m, [`v${j}`]: v }));
+      fused({ inputs, backend: tf.backend(), attrs: { lr, beta1, beta2, eps, correction1, correction2, decay: named.map((n) => n.decay) } });
+      if (scale !== gradScale) scale.dispose();
+      return;
+    }
+    for (const { p, g: g0, m, v, decay } of named) {
+      tf.tidy(() => { // (one parameter's temporaries at a time)
+        const g = gradScale === 1 ? g0 : tf.mul(g0, gradScale);
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
         const step = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), eps));
         p.assign(tf.sub(decay === 1 ? p : tf.mul(p, decay), tf.mul(step, lr)));
-      }
-    });
+      });
+    }
   }
 
   /** The moments as tensors to store ("m.<name>", "v.<name>"); t goes with the checkpoint's JSON. */

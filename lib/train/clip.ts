@@ -13,8 +13,10 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
 
 /**
  * Scale factor min(1, maxNorm / norm) that clips a gradient of length `norm`, as a tensor: computed on
- * the device, it goes to the optimizer without the host waiting to read the norm.
+ * the device, it goes to the optimizer without the host waiting to read the norm. A maxNorm of 0 (or
+ * ∞) means no clipping: 1.
  */
 export function clipScale(norm: tf.Scalar, maxNorm: number): tf.Scalar {
-  return tf.tidy(() => tf.minimum(1, tf.div(maxNorm, norm)));
+  if (!(maxNorm > 0 && maxNorm < Infinity)) return tf.scalar(1);
+  return tf.tidy(() => tf.minimum(1, tf.div(maxNorm, norm))); // (norm 0: maxNorm / 0 = ∞, so 1)
 }

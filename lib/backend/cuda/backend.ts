@@ -260,8 +260,8 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   private kernel(source: string, name: string): Handle {
-    // Keyed by the source string itself (a constant: its hash is computed once), then the name — a joined
-    // key would be a new string to hash, tens of KB, at every launch.
+    // Keyed by the source string itself, then the name: most sources are constants, whose hash V8
+    // computes once, where a joined key would be a new string of tens of KB to hash at every launch.
     let byName = this.modules.get(source);
     if (byName === undefined) this.modules.set(source, (byName = new Map()));
     let fn = byName.get(name);

@@ -28,6 +28,7 @@ describe('global-norm clipping', () => {
     expect(clipScale(norm, 1).dataSync()[0]).toBeCloseTo(0.2, 6);
     expect(clipScale(tf.scalar(0.5), 1).dataSync()[0]).toBe(1);
     expect(clipScale(tf.scalar(0), 1).dataSync()[0]).toBe(1); // (no gradient at all: nothing to clip)
+    expect([0, Infinity].map((maxNorm) => clipScale(tf.scalar(7), maxNorm).dataSync()[0])).toEqual([1, 1]); // --clip 0: no clipping
   });
 });
 

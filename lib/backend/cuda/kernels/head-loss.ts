@@ -22,6 +22,7 @@ import { FUSED, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { BLOCK_REDUCE } from './block-reduce.js';
 import { BF16_BITS, operand } from './bf16.js';
+import { filled } from './layout.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -149,9 +150,9 @@ const headLossGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const { ptr: dlogits, bytes } = cuda.tail(loss);
   const bf16 = bytes === headLayout(N, V, D, true).tailBytes; // as the forward pass stored it
   const { padded, logitBytes } = headLayout(N, V, D, bf16);
+  if (N === 0) return [cuda.allocate([N, D], 'float32'), filled(cuda, [V, D], 'float32', 0)];
   const dh = cuda.allocate([N, D], 'float32');
   const dweight = cuda.allocate([V, D], 'float32', (padded - V) * D * 4); // room for the product's V' rows
-  if (N === 0) return [dh, dweight];
   const precision = bf16 ? 'bf16' : cuda.matmulPrecision === 'fp32' ? 'fp32' : 'tf32';
   const hs = cuda.scratch(N * D * (bf16 ? 2 : 4)); // dy∘h, in the GEMM's input type
   cuda.launchElementwise(HEAD_LOSS_SOURCE, bf16 ? 'scale_rows_bf16' : 'scale_rows', N * D, [hs, cuda.pointer(h), cuda.pointer(dy), { i32: D }, BigInt(N * D)]);
