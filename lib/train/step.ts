@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Batch, BatchSource } from '../data/loader.js';
 import type { LlamaModel } from '../model/model.js';
 import type { AdamW } from './adamw.js';
+import { variableGradients } from './backprop.js';
 import { clipScale, globalNorm } from './clip.js';
 import type { RankSync } from './data-parallel.js';
 import { languageModelling, type BatchTensors, type Objective } from './objective.js';
@@ -77,7 +78,7 @@ export function accumulateGradients(model: LlamaModel, micro: Batch[], batch: nu
     model.training = { seed: seedOf(i) };
     let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
     try {
-      result = tf.variableGrads(() => objective.loss(model, tensors, metrics.report), [...params.values()]);
+      result = variableGradients(() => objective.loss(model, tensors, metrics.report), [...params.values()]);
     } finally {
       model.training = null;
     }

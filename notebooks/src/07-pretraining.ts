@@ -108,7 +108,10 @@ optimizer.dispose();
 // `lib/train/step.ts` is this loop plus gradient accumulation (several micro-batches summed before one
 // update, for batches larger than memory allows); AdamW in `lib/train/adamw.ts` keeps two running averages
 // per parameter — m of the gradient, v of its square — and decays the weight matrices (not the norms, not
-// the embedding) directly, which is what the W in AdamW means.
+// the embedding) directly, which is what the W in AdamW means. In place of `tf.variableGrads` it calls
+// `variableGradients` (`lib/train/backprop.ts`): the same gradients, but each op's gradients and saved
+// tensors are freed as soon as its backward has run, instead of all at the end — at 92m on a GPU that
+// is the difference between a 17 GB and a 12 GB step.
 //
 // ## 3. The learning-rate schedule
 //

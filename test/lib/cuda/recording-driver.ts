@@ -9,7 +9,14 @@ import type { Driver, KernelArg } from '../../../lib/backend/cuda/ffi/driver.js'
 export class RecordingDriver {
   readonly live = new Map<bigint, number>(); // address → bytes
   readonly launches: { kernel: string; args: KernelArg[] }[] = [];
+  /** The most bytes allocated at once since the last resetPeak(). */
+  peakBytes = 0;
+  private liveBytes = 0;
   private next = 0x10000n;
+
+  resetPeak(): void {
+    this.peakBytes = this.liveBytes;
+  }
 
   deviceCount(): number {
     return 1;
@@ -24,10 +31,15 @@ export class RecordingDriver {
     const ptr = this.next;
     this.next += BigInt(Math.ceil(Math.max(bytes, 1) / 256) * 256);
     this.live.set(ptr, bytes);
+    this.liveBytes += bytes;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
     return ptr;
   }
   free(ptr: bigint): void {
-    if (!this.live.delete(ptr)) throw new Error(`free of ${ptr}, which is not allocated`);
+    const bytes = this.live.get(ptr);
+    if (bytes === undefined) throw new Error(`free of ${ptr}, which is not allocated`);
+    this.live.delete(ptr);
+    this.liveBytes -= bytes;
   }
   loadModule(_cubin: Buffer, names: string[]): Map<string, string> {
     return new Map(names.map((name) => [name, name]));
