@@ -1,0 +1,55 @@
+// Peak GPU memory of a training step on the cuda backend, counted without a GPU: the backend runs over
+// the recording driver of the tests (test/lib/cuda/recording-driver.ts), which hands out addresses
+// instead of memory and launches nothing, so every allocation of a real step is made and counted —
+// the same count `peak_gpu_gb` of bench/train-throughput.ts prints on a GPU. Also the forward and
+// backward alone with tf.variableGrads and with variableGradients (lib/train/backprop.ts), the model's
+// and AdamW's tensors allocated as in a step.
+//   npx tsx bench/step-memory.ts [--preset 92m --vocab 64798 --batch 32 --seq 1024]
+import * as tf from '@tensorflow/tfjs';
+import type { CudaBackend } from '../lib/backend/cuda/backend.js';
+import { registerCudaBackend } from '../lib/backend/cuda/register.js';
+import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
+import { presetConfig } from '../lib/model/config.js';
+import { LlamaModel } from '../lib/model/model.js';
+import { AdamW } from '../lib/train/adamw.js';
+import { variableGradients } from '../lib/train/backprop.js';
+import { batchTensors, trainStep } from '../lib/train/step.js';
+import { RecordingDriver, recordingBackend } from '../test/lib/cuda/recording-driver.js';
+
+const args = parseArgs(process.argv.slice(2));
+const preset = stringFlag(args, 'preset', '92m')!;
+const B = intFlag(args, 'batch', 32, 1)!, T = intFlag(args, 'seq', presetConfig(preset).maxSeq, 2)!;
+const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 64798, 2)!, maxSeq: Math.max(T, presetConfig(preset).maxSeq) });
+
+const driver = new RecordingDriver();
+driver.launch = () => {}; // (no record of the launches: a step makes thousands)
+registerCudaBackend(); // the kernels, under the backend name 'cuda' …
+tf.removeBackend('cuda');
+tf.registerBackend('cuda', () => recordingBackend(driver), -1); // … on the recording driver
+await tf.setBackend('cuda');
+(tf.backend() as CudaBackend).matmulPrecision = 'bf16';
+
+const model = LlamaModel.create(config, 0);
+const adamw = new AdamW(model.trainableParams());
+const batch = { inputs: new Int32Array(B * T), targets: new Int32Array(B * T) };
+const gib = (bytes: number) => +(bytes / 2 ** 30).toFixed(2);
+
+/** The most bytes allocated at once while `run` runs (after a first run: kernels' scratch and bf16 copies made). */
+function peakOf(run: () => void): number {
+  run();
+  driver.resetPeak();
+  run();
+  return gib(driver.peakBytes);
+}
+
+const backwardWith = (gradients: typeof variableGradients) => () => {
+  const tensors = batchTensors(batch, B);
+  const { value, grads } = gradients(() => model.loss(tensors.inputs, tensors.targets), [...model.trainableParams().values()]);
+  tf.dispose([value, ...Object.values(grads), ...Object.values(tensors)]);
+};
+
+console.log(JSON.stringify({
+  preset, batch: B, seq: T, vocab: config.vocabSize, matmul: 'bf16',
+  step_peak_gb: peakOf(() => trainStep(model, adamw, [batch], B, 1e-4, 1)),
+  backward_peak_gb: { 'tf.variableGrads': peakOf(backwardWith(tf.variableGrads as typeof variableGradients)), variableGradients: peakOf(backwardWith(variableGradients)) },
+}));
