@@ -18,8 +18,9 @@ import { RecordingDriver, recordingBackend } from '../test/lib/cuda/recording-dr
 
 const args = parseArgs(process.argv.slice(2));
 const preset = stringFlag(args, 'preset', '92m')!;
-const B = intFlag(args, 'batch', 32, 1)!, T = intFlag(args, 'seq', presetConfig(preset).maxSeq, 2)!;
-const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 64798, 2)!, maxSeq: Math.max(T, presetConfig(preset).maxSeq) });
+const presetSeq = presetConfig(preset).maxSeq;
+const B = intFlag(args, 'batch', 32, 1)!, T = intFlag(args, 'seq', presetSeq, 2)!;
+const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 64798, 2)!, maxSeq: Math.max(T, presetSeq) });
 
 const driver = new RecordingDriver();
 driver.launch = () => {}; // (no record of the launches: a step makes thousands)

@@ -55,7 +55,7 @@ export class AdamW {
     const named = [...this.params].map(([name, p]) => {
       const g = grads.get(name);
       if (!g) throw new Error(`AdamW: no gradient for ${name}`);
-      return { name, p, g, m: this.m.get(name)!, v: this.v.get(name)!, decay: decays(name) ? 1 - lr * weightDecay : 1 };
+      return { p, g, m: this.m.get(name)!, v: this.v.get(name)!, decay: decays(name) ? 1 - lr * weightDecay : 1 };
     });
     const fused = fusedKernel(FUSED.adamw);
     if (fused) {

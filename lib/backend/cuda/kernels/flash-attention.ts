@@ -17,9 +17,10 @@
 // then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Δ) with Δ = rowsum(dO∘O) (its pass also writes dO's
 // bfloat16 copy), dK += dSᵀ·Q in registers, and dQ += dS·K added to memory with atomics (other key
 // blocks add to the same rows). 128 keys a block: each query tile brought in serves twice the keys,
-// and dQ's atomics are half as many. Two such blocks an SM (launch bounds: 128 registers a thread, a few
-// spilled) beat one with no spills: 6.74 against 7.37 ms a step at 92m on an H100 (64 keys: 7.02). The gradients go out as the
-// projections' products read them: dK and dV (and dQ after its pass) as bfloat16 only, in bf16.
+// and dQ's atomics are half as many. Two such blocks an SM (launch bounds: 128 registers a thread, a
+// few spilled) beat one with no spills: 6.74 against 7.37 ms a step at 92m on an H100 (64 keys: 7.02).
+// The gradients go out as the projections' products read them: dK and dV (and dQ after its pass) as
+// bfloat16 only, in bf16.
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, fusedAttentionHeadDim, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
