@@ -90,7 +90,7 @@ done <<'SHAPES'
 92m 512 1408 8 8 32 1 1024
 92m 512 1408 8 8 16 1 2048
 210m 768 2048 16 12 16 1 1024
-440m 1024 2816 24 16 8 2 1024
+440m 1024 2816 24 16 16 1 1024
 1.5b 2048 5504 24 16 4 2 1024
 SHAPES
 cat "$out/costs.txt" >> "$out/steps.log"
@@ -171,7 +171,7 @@ print(json.dumps({'name': 'tiny-llm-ts', 'preset': '$p', 'gpus': $n, 'rows_per_g
   done
 done <<'SHAPES'
 92m 512 1408 8 8 32 1
-440m 1024 2816 24 16 8 2
+440m 1024 2816 24 16 16 1
 SHAPES
 cat "$out/scaling.jsonl" >> "$out/steps.log"
 fi
