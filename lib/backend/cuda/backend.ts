@@ -56,7 +56,7 @@ export class CudaBackend extends tf.KernelBackend {
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
   private readonly modules = new Map<string, Map<string, Handle>>(); // source → kernel name → function
-  private readonly bigShared = new Set<Handle>();
+  private readonly bigShared = new Map<Handle, number>(); // a kernel's shared-memory opt-in, in bytes
   private bytesInUse = 0;
   /** Sizes of the scratch allocations not yet released. */
   private readonly scratchBytes = new Map<bigint, number>();
@@ -211,10 +211,11 @@ export class CudaBackend extends tf.KernelBackend {
    */
   launch(source: string, kernel: string, grid: number | [number, number, number], block: number, args: KernelArg[], sharedBytes = 0): void {
     const fn = this.kernel(source, kernel);
-    // Above 48 KB a kernel must opt in to the larger shared memory of sm_70 and later (once per kernel).
-    if (sharedBytes > 48 * 1024 && !this.bigShared.has(fn)) {
+    // Above 48 KB a kernel must opt in to the larger shared memory of sm_70 and later (again when a
+    // launch needs more than the last opt-in: the same kernel serves several sizes).
+    if (sharedBytes > Math.max(48 * 1024, this.bigShared.get(fn) ?? 0)) {
       this.driver.setMaxSharedBytes(fn, sharedBytes);
-      this.bigShared.add(fn);
+      this.bigShared.set(fn, sharedBytes);
     }
     this.timed(() => kernel, () => this.driver.launch(fn, typeof grid === 'number' ? [grid, 1, 1] : grid, [block, 1, 1], args, this.stream, kernel, sharedBytes));
   }

@@ -16,9 +16,13 @@
 // memory), 16 a warp: for every later query tile it recomputes the probabilities P from q, k and lse,
 // then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Δ) with Δ = rowsum(dO∘O) (its pass also writes dO's
 // bfloat16 copy), dK += dSᵀ·Q in registers, and dQ += dS·K added to memory with atomics (other key
-// blocks add to the same rows). 128 keys a block: each query tile brought in serves twice the keys,
-// and dQ's atomics are half as many. Two such blocks an SM (launch bounds: 128 registers a thread, a
-// few spilled) beat one with no spills: 6.74 against 7.37 ms a step at 92m on an H100 (64 keys: 7.02).
+// blocks add to the same rows), two neighbouring values an atomic where the GPU has vector reductions
+// (sm_90; with dSᵀ stored two values at a time: 6.76 → 5.71 ms a step at 92m on an H100). 128 keys a
+// block: each query tile brought in serves twice the keys, and dQ's atomics are half as many. Two such
+// blocks an SM (launch bounds: 128 registers a thread, a few spilled) beat one with no spills: 6.74
+// against 7.37 ms a step (64 keys: 7.02). The forward keeps one 16-row group of queries a warp: two
+// (each key and value fragment serving two products) took 233 registers, two blocks an SM instead of
+// four, and 2.11 → 2.29 ms (2.72 bound to three blocks an SM, spilling).
 // The gradients go out as the projections' products read them: dK and dV (and dQ after its pass) as
 // bfloat16 only, in bf16.
 import * as tf from '@tensorflow/tfjs';
@@ -59,6 +63,25 @@ __device__ __forceinline__ void copy16(void* dst, const void* src, int bytes) {
 }
 __device__ __forceinline__ void copies_commit() { asm volatile("cp.async.commit_group;"); }
 template <int N> __device__ __forceinline__ void copies_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N)); }
+
+// Two neighbouring values (the first at an even column) into a shared-memory tile in one store.
+__device__ __forceinline__ void store_pair(Elem* p, float a, float b) {
+#if PRECISION == 2
+  *(unsigned*)p = pack_bf16(a, b);
+#else
+  *(float2*)p = make_float2(a, b);
+#endif
+}
+// Two neighbouring float32 values (8-byte aligned) added to memory atomically: one vector reduction
+// where the GPU has it (sm_90), which halves the atomic operations dQ's sums take.
+__device__ __forceinline__ void add_pair(float* p, float a, float b) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};" :: "l"(p), "f"(a), "f"(b) : "memory");
+#else
+  atomicAdd(p, a);
+  atomicAdd(p + 1, b);
+#endif
+}
 
 // Start copying a 64-row tile of rows [B, T, heads, HD] (already Elem: bfloat16 in bf16) into a
 // shared-memory tile [64][STRIDE] with cp.async, which the warps do not wait for; rows past T become
@@ -298,9 +321,10 @@ extern "C" __global__ void __launch_bounds__(2 * KTILE, 2) flash_backward(float*
 #pragma unroll
     for (int j = 0; j < TILE / 8; j++)
 #pragma unroll
-      for (int i = 0; i < 4; i++) {
+      for (int i = 0; i < 4; i += 2) {  // (values i and i + 1 are neighbours in a row: one store)
         p[j][i] *= dp[j][i] - delta_s[8 * j + c_col(i)];
-        dss[(kw + c_row(i)) * SSTRIDE + 8 * j + c_col(i)] = to_elem(p[j][i]);
+        p[j][i + 1] *= dp[j][i + 1] - delta_s[8 * j + c_col(i + 1)];
+        store_pair(dss + (kw + c_row(i)) * SSTRIDE + 8 * j + c_col(i), p[j][i], p[j][i + 1]);
       }
     add_tiles_times(dka, p, qs);  // dK += dSᵀ·Q
     __syncthreads();  // all of dSᵀ is in shared memory
@@ -318,9 +342,9 @@ extern "C" __global__ void __launch_bounds__(2 * KTILE, 2) flash_backward(float*
 #pragma unroll
     for (int j = 0; j < NQ; j++)
 #pragma unroll
-      for (int i = 0; i < 4; i++) {
+      for (int i = 0; i < 4; i += 2) {
         int pos = q0 + qr + c_row(i);
-        if (pos < T) atomicAdd(dq + (((long long)b * T + pos) * H + h) * HD + c0 + 8 * j + c_col(i), dqa[j][i] * scale);
+        if (pos < T) add_pair(dq + (((long long)b * T + pos) * H + h) * HD + c0 + 8 * j + c_col(i), dqa[j][i] * scale, dqa[j][i + 1] * scale);
       }
   }
   // dK = RoPE⁻¹(scale·dSᵀ·Q): rotate-half pairs column d with d + HD/2, tiles j and j + NT/2 of the

@@ -51,18 +51,22 @@ extern "C" __global__ void rms_norm(float* y, unsigned short* y16, float* sum, c
 /**
  * Backward of RMSNorm with x̂ = x·r: dx = r·(dy·w − x̂·mean(dy·w·x̂)) (+ residual, the gradient that
  * reaches x another way — the residual stream's — when given), dw = Σ_rows dy·x̂. A warp per row (its
- * second pass reads the row again, from the cache); a block sums its rows' share of dw in shared
- * memory (dynamic, D floats) and adds it to dw (zeroed) once, with atomics. dy, the projections' input
+ * second pass reads the row again, from the cache); a block sums its rows' share of dw in shared memory
+ * and adds it to dw (zeroed) once, with atomics. Where D floats a warp fit (per_warp), each warp sums
+ * into its own row of shared memory, a lane into its own columns: no atomics there, where all the
+ * warps' shared-memory atomics on one row of D had queued on each other. dy, the projections' input
  * gradient, is read with load(); dx, the residual stream's gradient, is read by the products of the
  * sublayer before (store(): float32 and its bfloat16 copy).
  */
 export const RMS_NORM_GRAD_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
 extern "C" __global__ void rms_norm_grad(float* dx, unsigned short* dx16, float* dw, const float* dy, const unsigned short* dy16, const float* x, const float* w,
-    const float* residual, int rows, int D, float eps) {
-  extern __shared__ float dw_block[];
-  for (int j = threadIdx.x; j < D; j += blockDim.x) dw_block[j] = 0.0f;
-  __syncthreads();
+    const float* residual, int rows, int D, float eps, int per_warp) {
+  extern __shared__ float dw_block[];  // [warps][D] per_warp, else [D]
   int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  int slices = per_warp ? warps : 1;
+  for (int j = threadIdx.x; j < slices * D; j += blockDim.x) dw_block[j] = 0.0f;
+  __syncthreads();
+  float* dw_mine = dw_block + (per_warp ? (threadIdx.x >> 5) * D : 0);
   for (long long r = (long long)blockIdx.x * warps + (threadIdx.x >> 5); r < rows; r += (long long)gridDim.x * warps) {
     long long row = r * D;
     float ss = 0.0f, dot = 0.0f;
@@ -84,13 +88,18 @@ extern "C" __global__ void rms_norm_grad(float* dx, unsigned short* dx16, float*
       for (int i = 0; i < count; i++) {
         float xhat = xv[i] * rs;
         out[i] = rs * (gv[i] * wv[i] - xhat * mean) + rv[i];
-        atomicAdd(&dw_block[j + i], gv[i] * xhat);
+        if (per_warp) dw_mine[j + i] += gv[i] * xhat;
+        else atomicAdd(&dw_mine[j + i], gv[i] * xhat);
       }
       store_n(dx, dx16, row + j, count, out);
     });
   }
   __syncthreads();
-  for (int j = threadIdx.x; j < D; j += blockDim.x) atomicAdd(&dw[j], dw_block[j]);
+  for (int j = threadIdx.x; j < D; j += blockDim.x) {
+    float sum = 0.0f;
+    for (int w = 0; w < slices; w++) sum += dw_block[w * D + j];
+    atomicAdd(&dw[j], sum);
+  }
 }
 `;
 
@@ -219,10 +228,11 @@ const rmsNormGrad: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const dw = filled(cuda, weight!.shape, 'float32', 0);
   if (rows > 0) {
     const g = loadFrom(cuda, dy!);
+    const perWarp = 4 * D * NORM_WARPS <= 96 * 1024; // (D ≤ 3,072)
     cuda.launch(RMS_NORM_GRAD_SOURCE, 'rms_norm_grad', normBlocks(cuda, rows), 32 * NORM_WARPS, [
       cuda.pointer(dx), bf16CopyOf(cuda, dx), cuda.pointer(dw), g.x, g.x16, cuda.pointer(x!), cuda.pointer(weight!), residual ? cuda.pointer(residual) : 0n,
-      { i32: rows }, { i32: D }, { f32: attrs!.eps as number },
-    ], 4 * D);
+      { i32: rows }, { i32: D }, { f32: attrs!.eps as number }, { i32: perWarp ? 1 : 0 },
+    ], 4 * D * (perWarp ? NORM_WARPS : 1));
   }
   return [dx, dw];
 };
