@@ -7,7 +7,8 @@
 # A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default
 # (STEPS=precision: decoding with tf32 and bf16 products; STEPS=band: 300 training steps, the build in
 # .device/main-old.mjs beside this one, SEEDS='…' and BUILDS='old new' to choose; STEPS=costs: throughput over presets (PRESETS='…' a part) and
-# sequence lengths beside torch.compile; STEPS=speed: training throughput beside
+# sequence lengths beside torch.compile; STEPS=attention: our flash kernels beside PyTorch's attention,
+# and Nsight Compute's account of them; STEPS=speed: training throughput beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
 # into .device/; on a machine with several GPUs, STEPS=multi: the losses of N ranks beside one GPU with
 # the same global batch, and each GPU's memory over 200 steps; STEPS=scaling: tokens/s on 1, 2, 4, 8 GPUs
@@ -147,6 +148,19 @@ for g, v in used.items():
 print(json.dumps({"check": "MiB used per GPU over 200 steps, as [MiB, seconds] runs", "gpus": runs}))
 PY
 grep -h '"check"' "$out/multi.txt" >> "$out/steps.log"
+fi
+
+if wanted attention; then  # (not in the default run)
+step "attention alone: our flash kernels per layer (92m's profile) beside PyTorch's scaled_dot_product_attention on the same work, and Nsight Compute's account of ours"
+node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 10 --backend cuda --profile 2>&1 | grep "flash_" > "$out/attention.txt"
+python3 test/gpu/torch_attention.py >> "$out/attention.txt" 2>&1
+ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+for kernel in flash_forward flash_backward; do  # (ncu reads hardware counters on Firecracker machines only: KINDS.md)
+  [ -n "$ncu" ] && timeout 150 "$ncu" --clock-control none -k "$kernel" -c 1 --section SpeedOfLight --section Occupancy --section WarpStateStats \
+    --section SchedulerStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis --section InstructionStats \
+    node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 1 --backend cuda > "$out/ncu-$kernel.txt" 2>&1
+done
+cat "$out/attention.txt" >> "$out/steps.log"
 fi
 
 if wanted scaling; then  # (not in the default run; a machine with several GPUs, issue 21; needs .device/torch_throughput.py)
