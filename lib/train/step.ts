@@ -32,7 +32,7 @@ export function batchTensors(b: Batch, batch: number): BatchTensors {
 }
 
 /** Collects an objective's reported metrics over micro-batches: the report callback, and the means. */
-export class MetricSums {
+class MetricSums {
   private readonly pending: [string, tf.Scalar][] = [];
 
   /** Keep the scalar past the tidy scope it was made in; read once the step's work is queued. */
