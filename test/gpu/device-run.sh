@@ -92,7 +92,7 @@ done <<'SHAPES'
 92m 512 1408 8 8 16 1 2048
 210m 768 2048 16 12 16 1 1024
 440m 1024 2816 24 16 16 1 1024
-1.5b 2048 5504 24 16 4 2 1024
+1.5b 2048 5504 24 16 8 1 1024
 SHAPES
 cat "$out/costs.txt" >> "$out/steps.log"
 fi
@@ -152,10 +152,11 @@ fi
 
 if wanted attention; then  # (not in the default run)
 step "attention alone: our flash kernels per layer (92m's profile) beside PyTorch's scaled_dot_product_attention on the same work, and Nsight Compute's account of ours"
-node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 10 --backend cuda --profile 2>&1 | grep "flash_" > "$out/attention.txt"
+node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 10 --backend cuda --profile > "$out/attention-profile.txt" 2>&1
+grep "flash_" "$out/attention-profile.txt" > "$out/attention.txt"
 python3 test/gpu/torch_attention.py >> "$out/attention.txt" 2>&1
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-for kernel in flash_forward flash_backward; do  # (ncu reads hardware counters on Firecracker machines only: KINDS.md)
+for kernel in ${NCU_KERNELS:-flash_forward flash_backward}; do  # (NCU_KERNELS names any of the profile's kernels; ncu reads hardware counters on Firecracker machines only: KINDS.md)
   [ -n "$ncu" ] && timeout 150 "$ncu" --clock-control none -k "$kernel" -c 1 --section SpeedOfLight --section Occupancy --section WarpStateStats \
     --section SchedulerStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis --section InstructionStats \
     node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 1 --backend cuda > "$out/ncu-$kernel.txt" 2>&1
