@@ -26,6 +26,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/gpu
 steps=",${STEPS:-suite,generate,eval,dpo},"
 step() { echo "== $1 ($(date +%T))" | tee -a "$out/steps.log"; }
 wanted() { [[ "$steps" == *",$1,"* ]]; }
+# The 92m step of the throughput figures (bench/train-throughput.ts), in the steps that time or profile it.
+step92m="--preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --backend cuda"
 
 if wanted suite; then
 step 'GPU suite'
@@ -70,7 +72,7 @@ fi
 
 if wanted speed; then  # (not in the default run)
 step 'training throughput: 92m bf16 (vocabulary 64,798, batch 32 × 1024) beside torch.compile bf16, and the profile of a step'
-node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 10 --backend cuda --profile > "$out/speed.txt" 2>&1
+node .device/train-throughput.mjs $step92m --steps 10 --profile > "$out/speed.txt" 2>&1
 WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/speed.txt" 2>> "$out/speed.err"
 cat "$out/speed.txt" >> "$out/steps.log"
 fi
@@ -152,14 +154,14 @@ fi
 
 if wanted attention; then  # (not in the default run)
 step "attention alone: our flash kernels per layer (92m's profile) beside PyTorch's scaled_dot_product_attention on the same work, and Nsight Compute's account of ours"
-node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 10 --backend cuda --profile > "$out/attention-profile.txt" 2>&1
+node .device/train-throughput.mjs $step92m --steps 10 --profile > "$out/attention-profile.txt" 2>&1
 grep "flash_" "$out/attention-profile.txt" > "$out/attention.txt"
 python3 test/gpu/torch_attention.py >> "$out/attention.txt" 2>&1
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 for kernel in ${NCU_KERNELS:-flash_forward flash_backward}; do  # (NCU_KERNELS names any of the profile's kernels; ncu reads hardware counters on Firecracker machines only: KINDS.md)
   [ -n "$ncu" ] && timeout 150 "$ncu" --clock-control none -k "$kernel" -c 1 --section SpeedOfLight --section Occupancy --section WarpStateStats \
     --section SchedulerStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis --section InstructionStats \
-    node .device/train-throughput.mjs --preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --steps 1 --backend cuda > "$out/ncu-$kernel.txt" 2>&1
+    node .device/train-throughput.mjs $step92m --steps 1 > "$out/ncu-$kernel.txt" 2>&1
 done
 cat "$out/attention.txt" >> "$out/steps.log"
 fi

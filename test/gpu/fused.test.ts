@@ -104,6 +104,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
   // The flash kernel: tiles of 64 queries and keys (the backward's blocks 128 keys), so T = 1, 64 (one
   // full tile), 70, 100, 130 and 200 (ragged last tiles) and GQA; head sizes 32 (minimind-26m), 48
   // (minimind-108m), 64 and 128.
+  const FLASH_POSITIONS = 256; // RoPE tables long enough for every case's T
   const flashCases: [string, { B: number; T: number; H: number; K: number; Dh: number }][] = [
     ['T=130, GQA 4/2, Dh=32', { B: 2, T: 130, H: 4, K: 2, Dh: 32 }],
     ['T=70, Dh=64', { B: 1, T: 70, H: 2, K: 2, Dh: 64 }],
@@ -118,7 +119,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
 
   it('fused flash attention (RoPE inside) matches the plain ops, values and gradients, in fp32', async () => {
     for (const [label, c] of flashCases) {
-      const tables = ropeTables(c.Dh, 256, 10000);
+      const tables = ropeTables(c.Dh, FLASH_POSITIONS, 10000);
       await check(`flash attention ${label}`, flashShapes(c), flash(tables, c.H, c.K), 2e-4, 0.5);
       tf.dispose([tables.cos, tables.sin]);
     }
@@ -126,7 +127,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
 
   it('the flash path runs TinyAttention and its gradient kernel, and no T×T softmax', async () => {
     const c = flashCases[0]![1];
-    const tables = ropeTables(c.Dh, 256, 10000);
+    const tables = ropeTables(c.Dh, FLASH_POSITIONS, 10000);
     await tf.setBackend('cuda');
     const inputs = flashShapes(c).map((shape) => tf.tensor(values(size(shape), 0.5), shape));
     const names = await kernelsOf(() => flash(tables, c.H, c.K)(inputs), inputs);
@@ -145,7 +146,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
   for (const [precision, tol] of [['tf32', 5e-3], ['bf16', 3e-2]] as const) {
     it(`fused flash attention and LM head + cross-entropy in ${precision}`, async () => {
       for (const [label, { B, T, H, K, Dh }] of flashCases) {
-        const tables = ropeTables(Dh, 256, 10000);
+        const tables = ropeTables(Dh, FLASH_POSITIONS, 10000);
         const width = (H + 2 * K) * Dh;
         const picking = (rows: number, from: number) => new Dense(tf.slice(tf.eye(width), [from, 0], [rows, width])); // [rows, width]
         const projections = () => ({ q: picking(H * Dh, 0), k: picking(K * Dh, H * Dh), v: picking(K * Dh, (H + K) * Dh), o: new Dense(tf.eye(H * Dh)) });
