@@ -7,7 +7,8 @@
 # A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default
 # (STEPS=precision: decoding with tf32 and bf16 products; STEPS=band: 300 training steps, the build in
 # .device/main-old.mjs beside this one, SEEDS='…' and BUILDS='old new' to choose; STEPS=costs: throughput over presets (PRESETS='…' a part) and
-# sequence lengths beside torch.compile; STEPS=attention: our flash kernels beside PyTorch's attention,
+# sequence lengths beside torch.compile; STEPS=ab: the 92m step, profiled, as built and with each
+# environment setting in AB='NAME=0 …' (a kernel change's switch; A=0+B=0 sets two), beside torch.compile; STEPS=attention: our flash kernels beside PyTorch's attention,
 # and Nsight Compute's account of them; STEPS=speed: training throughput beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
 # into .device/; on a machine with several GPUs, STEPS=multi: the losses of N ranks beside one GPU with
@@ -150,6 +151,16 @@ for g, v in used.items():
 print(json.dumps({"check": "MiB used per GPU over 200 steps, as [MiB, seconds] runs", "gpus": runs}))
 PY
 grep -h '"check"' "$out/multi.txt" >> "$out/steps.log"
+fi
+
+if wanted ab; then  # (not in the default run; needs .device/torch_throughput.py)
+step "A/B: the 92m step with each of AB's environment settings (a kernel change's switch, off), profiled, beside torch.compile"
+for setting in X=as-built ${AB:-}; do  # (X=as-built: no switch set)
+  echo "== $setting" >> "$out/ab.txt"
+  env ${setting//+/ } node .device/train-throughput.mjs $step92m --steps 10 --profile >> "$out/ab.txt" 2>&1
+done
+WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/ab.txt" 2>> "$out/ab.err"
+grep -h "^==\|tokens_per_s" "$out/ab.txt" >> "$out/steps.log"
 fi
 
 if wanted attention; then  # (not in the default run)
