@@ -7,9 +7,9 @@
 # A device command has 10 minutes: STEPS=suite,generate (or eval,dpo) runs a part; all four by default
 # (STEPS=precision: decoding with tf32 and bf16 products; STEPS=band: 300 training steps, the build in
 # .device/main-old.mjs beside this one, SEEDS='…' and BUILDS='old new' to choose; STEPS=costs: throughput over presets (PRESETS='…' a part) and
-# sequence lengths beside torch.compile; STEPS=ab: the 92m step, profiled, as built and with each
-# environment setting in AB='NAME=0 …' (a kernel change's switch; A=0+B=0 sets two), beside torch.compile; STEPS=attention: our flash kernels beside PyTorch's attention,
-# and Nsight Compute's account of them; STEPS=speed: training throughput beside
+# sequence lengths beside torch.compile; STEPS=attention: our flash kernels beside PyTorch's attention,
+# and Nsight Compute's account of them; STEPS=speed: training throughput, as built and (an A/B) with each
+# environment setting in AB='NAME=0 …' (a kernel change's switch; A=0+B=0 sets two), beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
 # into .device/; on a machine with several GPUs, STEPS=multi: the losses of N ranks beside one GPU with
 # the same global batch, and each GPU's memory over 200 steps; STEPS=scaling: tokens/s on 1, 2, 4, 8 GPUs
@@ -73,7 +73,10 @@ fi
 
 if wanted speed; then  # (not in the default run)
 step 'training throughput: 92m bf16 (vocabulary 64,798, batch 32 × 1024) beside torch.compile bf16, and the profile of a step'
-node .device/train-throughput.mjs $step92m --steps 10 --profile > "$out/speed.txt" 2>&1
+for setting in X=as-built ${AB:-}; do  # (X=as-built: no switch set)
+  echo "== $setting" >> "$out/speed.txt"
+  env ${setting//+/ } node .device/train-throughput.mjs $step92m --steps 10 --profile >> "$out/speed.txt" 2>&1
+done
 WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/speed.txt" 2>> "$out/speed.err"
 cat "$out/speed.txt" >> "$out/steps.log"
 fi
@@ -151,16 +154,6 @@ for g, v in used.items():
 print(json.dumps({"check": "MiB used per GPU over 200 steps, as [MiB, seconds] runs", "gpus": runs}))
 PY
 grep -h '"check"' "$out/multi.txt" >> "$out/steps.log"
-fi
-
-if wanted ab; then  # (not in the default run; needs .device/torch_throughput.py)
-step "A/B: the 92m step with each of AB's environment settings (a kernel change's switch, off), profiled, beside torch.compile"
-for setting in X=as-built ${AB:-}; do  # (X=as-built: no switch set)
-  echo "== $setting" >> "$out/ab.txt"
-  env ${setting//+/ } node .device/train-throughput.mjs $step92m --steps 10 --profile >> "$out/ab.txt" 2>&1
-done
-WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/ab.txt" 2>> "$out/ab.err"
-grep -h "^==\|tokens_per_s" "$out/ab.txt" >> "$out/steps.log"
 fi
 
 if wanted attention; then  # (not in the default run)
