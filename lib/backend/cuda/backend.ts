@@ -16,17 +16,14 @@ interface DeviceData {
   bytes: number;
   dtype: tf.DataType;
   size: number;
-  /** Bytes after the elements that a fused kernel keeps for its backward pass (see tail()). */
-  tailBytes: number;
+  /** What a fused kernel keeps with its output for the backward pass, in an allocation of its own (see tail()). */
+  tail?: { ptr: bigint; bytes: number };
   refCount: number;
   /** A bfloat16 copy of the values, kept for the readers that take bfloat16 (see bf16Of()); the only data while ptr is 0n. */
   bf16?: bigint;
 }
 
 const BLOCK = 256;
-
-/** Byte offset of a tail after `size` 4-byte elements: 256-aligned, like every allocation. */
-const tailStart = (size: number) => Math.ceil((size * 4) / 256) * 256;
 
 /**
  * The kernels of some tfjs work recorded once as a CUDA graph (see CudaBackend.capture): replay() queues
@@ -53,6 +50,8 @@ export class CudaBackend extends tf.KernelBackend {
   readonly deviceName: string;
   readonly stream: Handle;
   readonly multiprocessors: number;
+  /** Shared memory of one multiprocessor, in bytes (what its resident blocks split between them). */
+  readonly sharedPerMultiprocessor: number;
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
   private readonly modules = new Map<string, Map<string, Handle>>(); // source → kernel name → function
@@ -84,20 +83,21 @@ export class CudaBackend extends tf.KernelBackend {
     this.arch = info.arch;
     this.deviceName = info.name;
     this.multiprocessors = info.multiprocessors;
+    this.sharedPerMultiprocessor = info.sharedPerMultiprocessor;
     this.stream = driver.open(ordinal).stream;
     this.nvrtc = new Nvrtc();
     this.data = new tf.DataStorage(this, tf.engine());
   }
 
   /**
-   * A new tensor's device memory (every dtype takes 4 bytes per element). `tailBytes` more after the
-   * elements hold what a fused kernel saves for its gradient (attention's log-sum-exp, cross-entropy's
-   * dlogits): it lives and dies with the tensor, which tfjs already keeps for the backward pass, and,
-   * not being an output of its own, needs no gradient of its own.
+   * A new tensor's device memory (every dtype takes 4 bytes per element), and `tailBytes` (> 0) of a
+   * tail: what a fused kernel saves for its gradient (attention's log-sum-exp, cross-entropy's dlogits).
+   * The tail lives and dies with the tensor, which tfjs already keeps for the backward pass, and, not
+   * being an output of its own, needs no gradient of its own.
    */
   allocate(shape: number[], dtype: tf.DataType, tailBytes = 0): tf.TensorInfo {
     const dataId = {};
-    this.data.set(dataId, this.newData(shape, dtype, 1, tailBytes));
+    this.data.set(dataId, { ...this.newData(shape, dtype, 1), ...this.newTail(tailBytes) });
     return { dataId, shape, dtype };
   }
 
@@ -107,10 +107,10 @@ export class CudaBackend extends tf.KernelBackend {
    * memory and half the writes. Whatever asks for the float32 values (pointer()) gets them made from
    * the copy then, so any other reader still works, at the cost of one conversion.
    */
-  allocateBf16(shape: number[]): tf.TensorInfo {
+  allocateBf16(shape: number[], tailBytes = 0): tf.TensorInfo {
     const dataId = {};
     const size = tf.util.sizeFromShape(shape);
-    this.data.set(dataId, { ptr: 0n, bytes: 0, dtype: 'float32', size, tailBytes: 0, refCount: 1, bf16: this.scratch(size * 2) });
+    this.data.set(dataId, { ptr: 0n, bytes: 0, dtype: 'float32', size, refCount: 1, bf16: this.scratch(size * 2), ...this.newTail(tailBytes) });
     return { dataId, shape, dtype: 'float32' };
   }
 
@@ -124,20 +124,23 @@ export class CudaBackend extends tf.KernelBackend {
     return this.data.get(info.dataId).ptr !== 0n;
   }
 
-  private newData(shape: number[], dtype: tf.DataType, refCount: number, tailBytes = 0): DeviceData {
+  private newData(shape: number[], dtype: tf.DataType, refCount: number): DeviceData {
     if (dtype === 'string' || dtype === 'complex64') throw new Error(`cuda backend: dtype ${dtype} is not supported`);
     const size = tf.util.sizeFromShape(shape);
-    const bytes = tailBytes > 0 ? tailStart(size) + tailBytes : size * 4;
+    const bytes = size * 4;
     this.bytesInUse += bytes;
     this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
-    return { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, tailBytes, refCount };
+    return { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, refCount };
   }
 
-  /** Where a tensor's tail starts, and how many bytes it has (0: none). */
+  /** A tensor's tail of `bytes` (scratch memory, released with the tensor), or none. */
+  private newTail(bytes: number): Pick<DeviceData, 'tail'> {
+    return bytes > 0 ? { tail: { ptr: this.scratch(bytes), bytes } } : {};
+  }
+
+  /** A tensor's tail (see allocate()): where it starts, and how many bytes it has (0: none). */
   tail(info: tf.TensorInfo): { ptr: bigint; bytes: number } {
-    const entry = this.data.get(info.dataId);
-    if (entry.ptr === 0n) throw new Error('cuda backend: tail() of a tensor kept in bfloat16 only, which has none');
-    return { ptr: entry.ptr + BigInt(tailStart(entry.size)), bytes: entry.tailBytes };
+    return this.data.get(info.dataId).tail ?? { ptr: 0n, bytes: 0 };
   }
 
   /** Device memory outside a tensor's own allocation (scratch space, bf16 copies); give it back with release(). */
@@ -361,6 +364,7 @@ export class CudaBackend extends tf.KernelBackend {
     entry.refCount--;
     if (!force && entry.refCount > 0) return false;
     if (entry.bf16 !== undefined) this.release(entry.bf16);
+    if (entry.tail !== undefined) this.release(entry.tail.ptr);
     if (entry.ptr !== 0n) this.driver.free(entry.ptr, this.stream);
     this.bytesInUse -= entry.bytes;
     this.data.delete(dataId);

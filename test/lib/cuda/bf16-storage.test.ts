@@ -57,9 +57,19 @@ describe('tensors kept in bfloat16 only (cuda backend, recording driver)', () =>
     [a, b, source].forEach((t) => cuda.disposeData(t.dataId));
   });
 
-  it('has no tail, cannot be marked written before it has float32 values, and is not made float32 while a graph is recorded', () => {
+  it('keeps its tail (when asked for one) where it was when its float32 values are made, and frees it with the tensor', () => {
+    const before = { bytes: bytes(), live: driver.live.size };
+    const [t, plain] = [cuda.allocateBf16([n], 1000), cuda.allocateBf16([n])];
+    expect([cuda.tail(t).bytes, cuda.tail(plain).bytes, bytes() - before.bytes]).toEqual([1000, 0, 4 * n + 1000]);
+    const tail = cuda.tail(t);
+    cuda.pointer(t);
+    expect(cuda.tail(t)).toEqual(tail);
+    [t, plain].forEach((x) => cuda.disposeData(x.dataId));
+    expect([bytes(), driver.live.size, driver.live.has(tail.ptr)]).toEqual([before.bytes, before.live, false]);
+  });
+
+  it('cannot be marked written before it has float32 values, and is not made float32 while a graph is recorded', () => {
     const t = cuda.allocateBf16([n]);
-    expect(() => cuda.tail(t)).toThrow(/tail\(\) of a tensor kept in bfloat16 only, which has none/);
     expect(() => cuda.written(t)).toThrow(/written\(\) on a tensor kept in bfloat16 only/);
     expect(() => cuda.capture('a test step', () => cuda.pointer(t))).toThrow(/making float32 values of a tensor kept in bfloat16 only while capturing a test step as a CUDA graph/);
     expect(cuda.hasFloat32(t)).toBe(false); // (nothing was allocated for it in the failed recording)

@@ -3,7 +3,7 @@
 // is the real one (npm test installs it): every kernel a step launches compiles.
 import { CudaBackend } from '../../../lib/backend/cuda/backend.js';
 import type { Gemm } from '../../../lib/backend/cuda/ffi/cublas.js';
-import type { Driver, KernelArg } from '../../../lib/backend/cuda/ffi/driver.js';
+import type { DeviceInfo, Driver, KernelArg } from '../../../lib/backend/cuda/ffi/driver.js';
 
 /** A driver with one pretend GPU: allocations are numbered addresses, launches are recorded, copies do nothing. */
 export class RecordingDriver {
@@ -21,8 +21,8 @@ export class RecordingDriver {
   deviceCount(): number {
     return 1;
   }
-  deviceInfo(): { name: string; arch: string; multiprocessors: number } {
-    return { name: 'recording driver', arch: 'sm_90', multiprocessors: 4 };
+  deviceInfo(): DeviceInfo {
+    return { name: 'recording driver', arch: 'sm_90', multiprocessors: 4, sharedPerMultiprocessor: 228 * 1024 };
   }
   open(): { stream: string; device: number } {
     return { stream: 'stream', device: 0 };

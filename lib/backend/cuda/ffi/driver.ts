@@ -8,11 +8,19 @@ type Fn = ReturnType<LibraryHandle['func']>;
 /** An opaque driver handle (context, stream, module, function). */
 export type Handle = unknown;
 
-const ATTRIBUTE = { computeCapabilityMajor: 75, computeCapabilityMinor: 76, multiprocessors: 16 } as const;
+const ATTRIBUTE = { computeCapabilityMajor: 75, computeCapabilityMinor: 76, multiprocessors: 16, sharedPerMultiprocessor: 81 } as const;
 const MEMPOOL_RELEASE_THRESHOLD = 4;
 
 /** One kernel argument: a device pointer (bigint), an int32, a float32, or a struct's raw bytes. */
 export type KernelArg = bigint | { i32: number } | { f32: number } | { struct: Int32Array };
+
+/** What the backend needs to know of a device. */
+export interface DeviceInfo {
+  name: string;
+  arch: string;
+  multiprocessors: number;
+  sharedPerMultiprocessor: number;
+}
 
 /** The driver library with the calls the backend makes; every failing call throws with its name. */
 export class Driver {
@@ -67,8 +75,8 @@ export class Driver {
     return n[0]!;
   }
 
-  /** Name, compute capability ('sm_90') and multiprocessor count of a device. */
-  deviceInfo(ordinal = 0): { name: string; arch: string; multiprocessors: number } {
+  /** Name, compute capability ('sm_90'), multiprocessor count and shared memory per multiprocessor (bytes) of a device. */
+  deviceInfo(ordinal = 0): DeviceInfo {
     const dev = [0];
     this.call('device', 'cuDeviceGet', dev, ordinal);
     const name = Buffer.alloc(256);
@@ -82,6 +90,7 @@ export class Driver {
       name: name.toString('utf8').replace(/\0.*$/s, ''),
       arch: `sm_${attr(ATTRIBUTE.computeCapabilityMajor)}${attr(ATTRIBUTE.computeCapabilityMinor)}`,
       multiprocessors: attr(ATTRIBUTE.multiprocessors),
+      sharedPerMultiprocessor: attr(ATTRIBUTE.sharedPerMultiprocessor),
     };
   }
 

@@ -98,10 +98,11 @@ export function bf16CopyOf(cuda: CudaBackend, t: tf.TensorInfo): bigint {
 /**
  * A new float32 tensor whose readers all take bfloat16 — products (operand()) and kernels that load() it:
  * when products run in bf16, kept as bfloat16 only (CudaBackend.allocateBf16), written by store() or by
- * a product into its copy; the float32 values nobody reads are never written. Else float32.
+ * a product into its copy; the float32 values nobody reads are never written. Else float32. With
+ * `tailBytes` of a tail (CudaBackend.allocate).
  */
-export function allocateProductInput(cuda: CudaBackend, shape: number[]): tf.TensorInfo {
-  return cuda.matmulPrecision === 'bf16' && tf.util.sizeFromShape(shape) > 0 ? cuda.allocateBf16(shape) : cuda.allocate(shape, 'float32');
+export function allocateProductInput(cuda: CudaBackend, shape: number[], tailBytes = 0): tf.TensorInfo {
+  return cuda.matmulPrecision === 'bf16' && tf.util.sizeFromShape(shape) > 0 ? cuda.allocateBf16(shape, tailBytes) : cuda.allocate(shape, 'float32', tailBytes);
 }
 
 /** Where a kernel's store() writes t: its float32 data (none while t is kept in bfloat16 only) and its bf16 copy (bf16CopyOf). */
