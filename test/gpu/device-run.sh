@@ -32,6 +32,8 @@ step92m="--preset 92m --vocab 64798 --batch 32 --seq 1024 --matmul bf16 --backen
 
 if wanted suite; then
 step 'GPU suite'
+# (the CPU references of its training tests run on tfjs-backend-wasm, which loads its .wasm files from .device/)
+ls .device/*.wasm > /dev/null 2>&1 || echo "no .wasm files in .device/: the tests against the CPU cannot start; copy node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm there" | tee -a "$out/steps.log"
 node --test .device/suite.mjs > "$out/suite.txt" 2>&1; tail -12 "$out/suite.txt" >> "$out/steps.log"
 fi
 
