@@ -102,8 +102,8 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
   });
 
   // The flash kernel: tiles of 64 queries and keys (the forward's blocks 128 queries where they fit, the
-  // backward's 128 keys), so T = 1, 64 (one full tile), 70, 100, 130 and 200 (ragged last tiles) and GQA; head sizes 32 (minimind-26m), 48
-  // (minimind-108m), 64 and 128.
+  // backward's 128 keys), so T = 1, 64 (one full tile), 70, 100, 130 and 200 (ragged last tiles) and
+  // GQA; head sizes 32 (minimind-26m), 48 (minimind-108m), 64 and 128.
   const FLASH_POSITIONS = 256; // RoPE tables long enough for every case's T
   const flashCases: [string, { B: number; T: number; H: number; K: number; Dh: number }][] = [
     ['T=130, GQA 4/2, Dh=32', { B: 2, T: 130, H: 4, K: 2, Dh: 32 }],

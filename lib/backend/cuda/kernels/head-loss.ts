@@ -107,9 +107,10 @@ __device__ void cross_entropy_row(float* loss, X* logits, const int* targets, in
     put_wide(row + j, v);
   }
 }
-// Two blocks an SM (ROWS_AN_SM; 32 registers a thread), each keeping what half the SM's shared memory holds.
-extern "C" __global__ void __launch_bounds__(1024, 2) cross_entropy(float* loss, float* logits, const int* targets, int V, int classes, int kept) { cross_entropy_row(loss, logits, targets, V, classes, kept); }
-extern "C" __global__ void __launch_bounds__(1024, 2) cross_entropy_bf16(float* loss, unsigned short* logits, const int* targets, int V, int classes, int kept) { cross_entropy_row(loss, logits, targets, V, classes, kept); }
+// ROWS_AN_SM blocks an SM (32 registers a thread), each keeping what its share of the SM's shared memory holds.
+#define ROW_BOUNDS __launch_bounds__(${ROW_THREADS}, ${ROWS_AN_SM})
+extern "C" __global__ void ROW_BOUNDS cross_entropy(float* loss, float* logits, const int* targets, int V, int classes, int kept) { cross_entropy_row(loss, logits, targets, V, classes, kept); }
+extern "C" __global__ void ROW_BOUNDS cross_entropy_bf16(float* loss, unsigned short* logits, const int* targets, int V, int classes, int kept) { cross_entropy_row(loss, logits, targets, V, classes, kept); }
 
 // out = dy∘x for x [N, D] and dy [N] (may be in place).
 template <typename T>
