@@ -9,7 +9,8 @@
 # .device/main-old.mjs beside this one, SEEDS='…' and BUILDS='old new' to choose; STEPS=costs: throughput over presets (PRESETS='…' a part) and
 # sequence lengths beside torch.compile; STEPS=attention: our flash kernels beside PyTorch's attention,
 # and Nsight Compute's account of them; STEPS=speed: training throughput, as built and (an A/B) with each
-# environment setting in AB='NAME=0 …' (a kernel change's switch; A=0+B=0 sets two), beside
+# environment setting in AB='NAME=0 …' (a kernel change's switch; A=0+B=0 sets two) and every other
+# build bundled as .device/train-throughput-<name>.mjs(.xz), beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
 # into .device/; on a machine with several GPUs, STEPS=multi: the losses of N ranks beside one GPU with
 # the same global batch, and each GPU's memory over 200 steps; STEPS=scaling: tokens/s on 1, 2, 4, 8 GPUs
@@ -78,6 +79,13 @@ step 'training throughput: 92m bf16 (vocabulary 64,798, batch 32 × 1024) beside
 for setting in X=as-built ${AB:-}; do  # (X=as-built: no switch set)
   echo "== $setting" >> "$out/speed.txt"
   env ${setting//+/ } node .device/train-throughput.mjs $step92m --steps 10 --profile >> "$out/speed.txt" 2>&1
+done
+# Other builds bundled beside this one (say main's, bundled before a change and renamed
+# .device/train-throughput-main.mjs): each in the same command, for an A/B of changes that have no switch.
+for build in .device/train-throughput-*.mjs; do
+  [ -e "$build" ] || continue
+  echo "== $build" >> "$out/speed.txt"
+  node "$build" $step92m --steps 10 >> "$out/speed.txt" 2>&1
 done
 WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/speed.txt" 2>> "$out/speed.err"
 cat "$out/speed.txt" >> "$out/steps.log"
