@@ -56,6 +56,7 @@ export class CudaBackend extends tf.KernelBackend {
   private readonly data: tf.DataStorage<DeviceData>;
   private readonly modules = new Map<string, Map<string, Handle>>(); // source → kernel name → function
   private readonly bigShared = new Map<Handle, number>(); // a kernel's shared-memory opt-in, in bytes
+  private readonly occupancy = new Map<Handle, Map<string, number>>(); // blocksPerMultiprocessor()'s answers by kernel, then block/shared bytes
   private bytesInUse = 0;
   /** Sizes of the scratch allocations not yet released. */
   private readonly scratchBytes = new Map<bigint, number>();
@@ -213,6 +214,24 @@ export class CudaBackend extends tf.KernelBackend {
    * `block` threads, with `sharedBytes` of dynamic shared memory per block.
    */
   launch(source: string, kernel: string, grid: number | [number, number, number], block: number, args: KernelArg[], sharedBytes = 0): void {
+    const fn = this.kernelWithShared(source, kernel, sharedBytes);
+    this.timed(() => kernel, () => this.driver.launch(fn, typeof grid === 'number' ? [grid, 1, 1] : grid, [block, 1, 1], args, this.stream, kernel, sharedBytes));
+  }
+
+  /** Blocks of `block` threads (and `sharedBytes` of shared memory) of `kernel` that one SM runs at once: a grid of SMs × this is one wave. */
+  blocksPerMultiprocessor(source: string, kernel: string, block: number, sharedBytes = 0): number {
+    // Asked of the driver once for each kernel and shape: the answer does not change, and a 440m step
+    // asks ~100 times.
+    const fn = this.kernelWithShared(source, kernel, sharedBytes);
+    let answers = this.occupancy.get(fn);
+    if (answers === undefined) this.occupancy.set(fn, (answers = new Map()));
+    const key = `${block}/${sharedBytes}`;
+    if (!answers.has(key)) answers.set(key, this.driver.blocksPerMultiprocessor(fn, block, sharedBytes));
+    return answers.get(key)!;
+  }
+
+  /** The kernel, allowed `sharedBytes` of dynamic shared memory a block. */
+  private kernelWithShared(source: string, kernel: string, sharedBytes: number): Handle {
     const fn = this.kernel(source, kernel);
     // Above 48 KB a kernel must opt in to the larger shared memory of sm_70 and later (again when a
     // launch needs more than the last opt-in: the same kernel serves several sizes).
@@ -220,7 +239,7 @@ export class CudaBackend extends tf.KernelBackend {
       this.driver.setMaxSharedBytes(fn, sharedBytes);
       this.bigShared.set(fn, sharedBytes);
     }
-    this.timed(() => kernel, () => this.driver.launch(fn, typeof grid === 'number' ? [grid, 1, 1] : grid, [block, 1, 1], args, this.stream, kernel, sharedBytes));
+    return fn;
   }
 
   /** A matrix product through cuBLAS on this backend's stream (see Gemm). */

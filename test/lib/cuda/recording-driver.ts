@@ -52,6 +52,9 @@ export class RecordingDriver {
   copy(): void {}
   synchronize(): void {}
   setMaxSharedBytes(): void {}
+  blocksPerMultiprocessor(): number {
+    return 2;
+  }
   beginCapture(): void {}
   endCapture(): { graph: string; exec: string } {
     return { graph: 'graph', exec: 'exec' };

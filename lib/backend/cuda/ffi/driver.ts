@@ -57,6 +57,7 @@ export class Driver {
       eventElapsed: f('int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)'),
       eventDestroy: f('int cuEventDestroy_v2(void *event)'),
       funcSetAttribute: f('int cuFuncSetAttribute(void *fn, int attrib, int value)'),
+      occupancy: f('int cuOccupancyMaxActiveBlocksPerMultiprocessor(_Out_ int *blocks, void *fn, int blockSize, size_t sharedBytes)'),
       launch: f('int cuLaunchKernel(void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, void *stream, void **params, void **extra)'),
       beginCapture: f('int cuStreamBeginCapture_v2(void *stream, int mode)'),
       endCapture: f('int cuStreamEndCapture(void *stream, _Out_ void **graph)'),
@@ -181,6 +182,13 @@ export class Driver {
   setMaxSharedBytes(fn: Handle, bytes: number): void {
     const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     this.call('funcSetAttribute', 'cuFuncSetAttribute', fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+  }
+
+  /** How many blocks of `block` threads with `sharedBytes` of dynamic shared memory kernel `fn` runs at once on one SM (its registers, shared memory and threads permitting). */
+  blocksPerMultiprocessor(fn: Handle, block: number, sharedBytes: number): number {
+    const blocks = [0];
+    this.call('occupancy', 'cuOccupancyMaxActiveBlocksPerMultiprocessor', blocks, fn, block, sharedBytes);
+    return blocks[0]!;
   }
 
   /** Launch a kernel on a grid of blocks; `label` names it in errors. */

@@ -23,9 +23,11 @@
 // (sm_90; with dSᵀ stored two values at a time: 6.76 → 5.71 ms a step at 92m on an H100). 128 keys a
 // block: each query tile brought in serves twice the keys, and dQ's atomics are half as many. Two such
 // blocks an SM (launch bounds: 128 registers a thread, a few spilled) beat one with no spills: 6.74
-// against 7.37 ms a step (64 keys: 7.02). The forward keeps one 16-row group of queries a warp: two
-// (each key and value fragment serving two products) took 233 registers, two blocks an SM instead of
-// four, and 2.11 → 2.29 ms (2.72 bound to three blocks an SM, spilling).
+// against 7.37 ms a step (64 keys: 7.02). Keeping P as its bf16 fragments once exponentiated (dS
+// takes P as rounded) brought its spills from 148 to 80 bytes: 5.67 → 5.50 ms a step at 92m. The
+// forward keeps one 16-row group of queries a warp: two (each key and value fragment serving two
+// products) took 233 registers, two blocks an SM instead of four, and 2.11 → 2.29 ms (2.72 bound to
+// three blocks an SM, spilling).
 // The output and the gradients go out as the projections' products read them: the output, dK and dV
 // (and dQ after its pass) as bfloat16 only, in bf16 (the output's tail in an allocation of its own).
 // The output's float32 values had no reader: without them the forward went 2.17 → 1.93 ms a step at 92m
@@ -117,24 +119,47 @@ __device__ __forceinline__ void rows_times_rows(float (&c)[TILE / 8][4], const E
     for (int j = 0; j < TILE / 8; j++) mma(c[j], fa, load_b_t(b + 8 * j * STRIDE + 16 * k, STRIDE));
   }
 }
-// c[16 × HD] += P·B: P [16 × 64] in registers as C tiles, B's 64 rows at b (P·V, Pᵀ·dO, dSᵀ·Q).
-__device__ __forceinline__ void add_tiles_times(float (&c)[NT][4], float (&p)[TILE / 8][4], const Elem* b) {
+// P [16 × 64] in registers as C tiles → the A fragments of its four 16-key chunks (two C tiles each):
+// the values the products read (bfloat16 in bf16), in half the registers there.
+__device__ __forceinline__ void as_fragments(FragA (&pa)[TILE / 16], float (&p)[TILE / 8][4]) {
 #pragma unroll
-  for (int k = 0; k < TILE / 16; k++) {
-    FragA pa = frag_a(&p[2 * k][0]);
+  for (int k = 0; k < TILE / 16; k++) pa[k] = frag_a(&p[2 * k][0]);
+}
+// P's value i of C tile j, from its fragments (as rounded there).
+__device__ __forceinline__ float fragment_value(const FragA (&pa)[TILE / 16], int j, int i) { return frag_value(pa[j >> 1], 4 * (j & 1) + i); }
+// c[16 × HD] += P·B: P [16 × 64] as A fragments, B's 64 rows at b (P·V, Pᵀ·dO, dSᵀ·Q).
+__device__ __forceinline__ void add_tiles_times(float (&c)[NT][4], const FragA (&pa)[TILE / 16], const Elem* b) {
 #pragma unroll
-    for (int j = 0; j < NT; j++) mma(c[j], pa, load_b(b + 16 * k * STRIDE + 8 * j, STRIDE));
-  }
+  for (int k = 0; k < TILE / 16; k++)
+#pragma unroll
+    for (int j = 0; j < NT; j++) mma(c[j], pa[k], load_b(b + 16 * k * STRIDE + 8 * j, STRIDE));
+}
+
+// The order blocks go out in (a grid of tiles × heads blocks, one dimension). Under the causal mask the
+// block of a head's last queries (forward) or first keys (backward) has T / 128 times the work of the
+// block at the other end, and blocks start in order: the longest go first, so that the last wave is of
+// short ones, not a long one started late with the GPU idle around it. By groups of \`together\` heads
+// (one wave of blocks), every head's tile 0 (the most work), then every head's tile 1, …: the heads in
+// flight stay few, and their tiles stay in L2 for all their blocks. A head at a time, as before, left
+// the longest block of the last heads to the end (at 92m, with P's fragments below: backward 5.50 →
+// 5.34 ms a step, forward 1.93 → 1.86). This block's tile (0: the most work) and head (batch × heads + head):
+__device__ __forceinline__ void longest_first(int tiles, int together, int& tile, int& head) {
+  int heads = gridDim.x / tiles, first = blockIdx.x / (together * tiles) * together;
+  int r = blockIdx.x - first * tiles, n = min(together, heads - first);
+  tile = r / n;
+  head = first + r % n;
 }
 
 extern "C" __global__ void __launch_bounds__(2 * QTILE) flash_forward(float* out, unsigned short* out16, float* lse, const Elem* q, const Elem* k, const Elem* v,
-    int T, int H, int KVH, float scale_log2) {
+    int T, int H, int KVH, float scale_log2, int together) {
   extern __shared__ __align__(16) unsigned char shared[];
   Elem* qs = (Elem*)shared;         // this block's queries [QTILE][STRIDE]
   Elem* kvs = qs + QTILE * STRIDE;  // K and V tiles, two of each: [2 buffers][K, V][64][STRIDE]
   int warp = threadIdx.x >> 5;
-  int qtile = gridDim.x - 1 - blockIdx.x;  // the longest rows first: they see the most keys
-  int b = blockIdx.y / H, h = blockIdx.y % H, hk = h / (H / KVH);
+  int tiles = (T + QTILE - 1) / QTILE, tile, bh;
+  longest_first(tiles, together, tile, bh);
+  int qtile = tiles - 1 - tile;  // the last rows see the most keys
+  int b = bh / H, h = bh % H, hk = h / (H / KVH);
   int q0 = qtile * QTILE + warp * 16;      // this warp's first query
   int last = (qtile + 1) * (QTILE / TILE) - 1;  // the last key tile a query of the block sees
 
@@ -203,7 +228,9 @@ extern "C" __global__ void __launch_bounds__(2 * QTILE) flash_forward(float* out
         for (int e = 2 * r; e < 2 * r + 2; e++) { s[j][e] = exp2f(fmaf(s[j][e], scale_log2, -mnew)); l[r] += s[j][e]; }
     }
     // o += P·V: the probabilities are already laid out as A fragments (two C tiles per 16 keys).
-    add_tiles_times(o, s, vs);
+    FragA pa[TILE / 16];
+    as_fragments(pa, s);
+    add_tiles_times(o, pa, vs);
   }
 
 #pragma unroll
@@ -223,7 +250,7 @@ extern "C" __global__ void __launch_bounds__(2 * QTILE) flash_forward(float* out
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       int pos = q0 + lane_g() + 8 * r;
-      if (pos < T) lse[(long long)blockIdx.y * T + pos] = m[r] + log2f(l[r]);
+      if (pos < T) lse[(long long)bh * T + pos] = m[r] + log2f(l[r]);
     }
   }
 }
@@ -255,7 +282,7 @@ extern "C" __global__ void flash_delta(float* delta, unsigned short* dout_copy, 
 
 extern "C" __global__ void __launch_bounds__(2 * KTILE, 2) flash_backward(float* dq, float* dk, unsigned short* dk16, float* dv, unsigned short* dv16,
     const Elem* q, const Elem* k, const Elem* v, const Elem* dout, const float* lse, const float* delta, const float* cos_t, const float* sin_t,
-    int T, int H, int KVH, float scale_log2, float scale) {
+    int T, int H, int KVH, float scale_log2, float scale, int together) {
   extern __shared__ __align__(16) unsigned char shared[];
   Elem* ks = (Elem*)shared;             // this block's keys   [KTILE][STRIDE]
   Elem* vs = ks + KTILE * STRIDE;       // its values
@@ -264,8 +291,10 @@ extern "C" __global__ void __launch_bounds__(2 * KTILE, 2) flash_backward(float*
   float* lse_s = (float*)(dss + KTILE * SSTRIDE);
   float* delta_s = lse_s + TILE;
   int warp = threadIdx.x >> 5;
-  int b = blockIdx.y / KVH, hk = blockIdx.y % KVH, group = H / KVH;
-  int k0 = blockIdx.x * KTILE, kw = warp * 16;  // this warp's keys: k0 + kw … +15
+  int ktile, bh;
+  longest_first((T + KTILE - 1) / KTILE, together, ktile, bh);  // (the first keys see the most queries)
+  int b = bh / KVH, hk = bh % KVH, group = H / KVH;
+  int k0 = ktile * KTILE, kw = warp * 16;  // this warp's keys: k0 + kw … +15
   for (int r = 0; r < KTILE; r += TILE) {
     stage_tile(ks + r * STRIDE, k, b, T, KVH, hk, k0 + r);
     stage_tile(vs + r * STRIDE, v, b, T, KVH, hk, k0 + r);
@@ -319,19 +348,24 @@ extern "C" __global__ void __launch_bounds__(2 * KTILE, 2) flash_backward(float*
         int key = k0 + kw + c_row(i), query = q0 + 8 * j + c_col(i);
         p[j][i] = query >= key ? exp2f(p[j][i] * scale_log2 - lse_s[8 * j + c_col(i)]) : 0.0f;
       }
-    add_tiles_times(dva, p, dos);  // dV += Pᵀ·dO
-    // dPᵀ = V·dOᵀ, then dSᵀ = Pᵀ∘(dPᵀ − Δ), kept in p and shared for dQ
-    float dp[TILE / 8][4];
-    rows_times_rows(dp, vs + kw * STRIDE, dos);
+    // Pᵀ from here on as the products read it (in bf16: bfloat16, 16 registers instead of 32, which
+    // leaves the kernel no spills at 128 registers; dS takes P as rounded, and is rounded itself next).
+    FragA pa[TILE / 16];
+    as_fragments(pa, p);
+    add_tiles_times(dva, pa, dos);  // dV += Pᵀ·dO
+    // dPᵀ = V·dOᵀ, then dSᵀ = Pᵀ∘(dPᵀ − Δ), kept in ds and shared for dQ
+    float ds[TILE / 8][4];
+    rows_times_rows(ds, vs + kw * STRIDE, dos);
 #pragma unroll
     for (int j = 0; j < TILE / 8; j++)
 #pragma unroll
       for (int i = 0; i < 4; i += 2) {  // (values i and i + 1 are neighbours in a row: one store)
-        p[j][i] *= dp[j][i] - delta_s[8 * j + c_col(i)];
-        p[j][i + 1] *= dp[j][i + 1] - delta_s[8 * j + c_col(i + 1)];
-        store_pair(dss + (kw + c_row(i)) * SSTRIDE + 8 * j + c_col(i), p[j][i], p[j][i + 1]);
+        ds[j][i] = fragment_value(pa, j, i) * (ds[j][i] - delta_s[8 * j + c_col(i)]);
+        ds[j][i + 1] = fragment_value(pa, j, i + 1) * (ds[j][i + 1] - delta_s[8 * j + c_col(i + 1)]);
+        store_pair(dss + (kw + c_row(i)) * SSTRIDE + 8 * j + c_col(i), ds[j][i], ds[j][i + 1]);
       }
-    add_tiles_times(dka, p, qs);  // dK += dSᵀ·Q
+    as_fragments(pa, ds);
+    add_tiles_times(dka, pa, qs);  // dK += dSᵀ·Q
     __syncthreads();  // all of dSᵀ is in shared memory
     // dQ += scale·dS·K over the block's keys, with atomics: A is dSᵀ read transposed. Warp w takes the
     // 16 queries q0 + 16·(w % 4) … and, of the head's columns, the (w / 4)-th of KTILE / 64 parts.
@@ -398,6 +432,15 @@ function backwardKeys(headDim: number, precision: number): number {
   return blockRows((rows) => backwardSharedBytes(headDim, precision, rows));
 }
 
+/**
+ * A kernel's grid in longest_first's order: \`tiles\` blocks a head, and heads taken \`together\` — as many
+ * as make one wave of the blocks the GPU runs at once (at least one).
+ */
+function launchOrder(cuda: CudaBackend, source: string, kernel: string, tiles: number, threads: number, sharedBytes: number): { tiles: number; together: number } {
+  const wave = cuda.multiprocessors * cuda.blocksPerMultiprocessor(source, kernel, threads, sharedBytes);
+  return { tiles, together: Math.max(1, Math.round(wave / tiles)) };
+}
+
 interface AttentionInputs {
   q: tf.TensorInfo; // [B, T, H, Dh]
   k: tf.TensorInfo; // [B, T, Hkv, Dh]
@@ -449,8 +492,9 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   rope(cuda, inTileType(k), loadFrom(cuda, x.k), x, KVH, 1);
   const queries = forwardQueries(Dh, precision);
   const o = storeTo(cuda, out);
-  cuda.launch(flashSource(Dh, precision), 'flash_forward', [Math.ceil(T / queries), B * H, 1], 2 * queries, [
-    o.out, o.out16, tail, q, k, operand(cuda, x.v, bf16), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
+  const forward = launchOrder(cuda, flashSource(Dh, precision), 'flash_forward', Math.ceil(T / queries), 2 * queries, forwardSharedBytes(Dh, precision));
+  cuda.launch(flashSource(Dh, precision), 'flash_forward', forward.tiles * B * H, 2 * queries, [
+    o.out, o.out16, tail, q, k, operand(cuda, x.v, bf16), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { i32: forward.together },
   ], forwardSharedBytes(Dh, precision));
   return out;
 };
@@ -478,9 +522,11 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const dqRotated = filled(cuda, x.q.shape, 'float32', 0); // dQ before the inverse rotation, summed over key blocks with atomics
   const [k, v] = [storeTo(cuda, dk), storeTo(cuda, dv)];
   const keys = backwardKeys(Dh, precision);
-  cuda.launch(src, 'flash_backward', [Math.ceil(T / keys), B * KVH, 1], 2 * keys, [
+  const backward = launchOrder(cuda, src, 'flash_backward', Math.ceil(T / keys), 2 * keys, backwardSharedBytes(Dh, precision));
+  cuda.launch(src, 'flash_backward', backward.tiles * B * KVH, 2 * keys, [
     cuda.pointer(dqRotated), k.out, k.out16, v.out, v.out16, tail + BigInt(layout.q), tail + BigInt(layout.k), operand(cuda, x.v, bf16), operand(cuda, x.dy, bf16),
     tail, cuda.pointer(delta), cuda.pointer(x.cos), cuda.pointer(x.sin), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
+    { i32: backward.together },
   ], backwardSharedBytes(Dh, precision));
   rope(cuda, storeTo(cuda, dq), loadFrom(cuda, dqRotated), x, H, -1);
   [delta, dqRotated].forEach((t) => cuda.disposeData(t.dataId));

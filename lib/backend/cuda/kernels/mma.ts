@@ -35,10 +35,12 @@ __device__ __forceinline__ void mma_tf32_k16(float* c, const unsigned* a, const 
   mma_tf32(c, a[1], a[3], a[5], a[7], b[1], b[3]);
 }
 
+// frag_value(f, i): the value frag_a() was given as a[i], as the fragment holds it (rounded as the products read it).
 #if PRECISION == 2
 struct FragA { unsigned x[4]; };
 struct FragB { unsigned x[2]; };
 __device__ __forceinline__ FragA frag_a(const float* a) { FragA f; for (int i = 0; i < 4; i++) f.x[i] = pack_bf16(a[2 * i], a[2 * i + 1]); return f; }
+__device__ __forceinline__ float frag_value(const FragA& f, int i) { unsigned w = f.x[i >> 1]; return __uint_as_float((i & 1) ? (w & 0xffff0000u) : (w << 16)); }
 __device__ __forceinline__ FragB frag_b(const float* b) { FragB f; f.x[0] = pack_bf16(b[0], b[1]); f.x[1] = pack_bf16(b[2], b[3]); return f; }
 __device__ __forceinline__ void mma(float* c, const FragA& a, const FragB& b) {
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
@@ -48,6 +50,7 @@ __device__ __forceinline__ void mma(float* c, const FragA& a, const FragB& b) {
 struct FragA { unsigned x[8]; };
 struct FragB { unsigned x[4]; };
 __device__ __forceinline__ FragA frag_a(const float* a) { FragA f; for (int i = 0; i < 8; i++) f.x[i] = to_tf32(a[i]); return f; }
+__device__ __forceinline__ float frag_value(const FragA& f, int i) { return __uint_as_float(f.x[i]); }
 __device__ __forceinline__ FragB frag_b(const float* b) { FragB f; for (int i = 0; i < 4; i++) f.x[i] = to_tf32(b[i]); return f; }
 __device__ __forceinline__ void mma(float* c, const FragA& a, const FragB& b) { mma_tf32_k16(c, a.x, b.x); }
 #else
@@ -58,6 +61,7 @@ __device__ __forceinline__ FragA frag_a(const float* a) {
   for (int i = 0; i < 8; i++) { f.big[i] = to_tf32(a[i]); f.small[i] = to_tf32(a[i] - __uint_as_float(f.big[i])); }
   return f;
 }
+__device__ __forceinline__ float frag_value(const FragA& f, int i) { return __uint_as_float(f.big[i]) + __uint_as_float(f.small[i]); }
 __device__ __forceinline__ FragB frag_b(const float* b) {
   FragB f;
   for (int i = 0; i < 4; i++) { f.big[i] = to_tf32(b[i]); f.small[i] = to_tf32(b[i] - __uint_as_float(f.big[i])); }

@@ -1,9 +1,13 @@
 // The squared length of many tensors together, Σ x², for clipping by the global gradient norm: one
 // launch reads up to 128 of them, each block's partial sum added to one total with an atomic. (tfjs's way —
-// a Square, then a Sum, per tensor, then an AddN — makes a squared copy of every gradient.)
+// a Square, then a Sum, per tensor, then an AddN — makes a squared copy of every gradient.) A pass over
+// memory like AdamW's: 16-byte loads (each_4) and 8 blocks an SM keep enough bytes in flight to reach
+// the memory's bandwidth, where one value a thread at 4 blocks an SM read 1.3 TB/s: 4.57 → 1.89 ms a
+// step at 1.5b on an H100 (440m 1.37 → 0.59, 92m 0.30 → 0.14).
 import * as tf from '@tensorflow/tfjs';
 import { FUSED } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
+import { BF16_BITS } from './bf16.js';
 import { BLOCK_REDUCE } from './block-reduce.js';
 import { filled } from './layout.js';
 
@@ -12,12 +16,16 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 /** Tensors one launch sums (their pointers and sizes travel in the kernel's parameters, ≤ 4 KB). */
 const PER_LAUNCH = 128;
 
-export const SQUARED_NORM_SOURCE = `${BLOCK_REDUCE}
+export const SQUARED_NORM_SOURCE = `${BLOCK_REDUCE}${BF16_BITS}
 struct Tensors { long long n[${PER_LAUNCH}]; const float* x[${PER_LAUNCH}]; int count; };
 extern "C" __global__ void add_sum_of_squares(float* total, Tensors t) {
   float s = 0.0f;
   for (int j = 0; j < t.count; j++)
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < t.n[j]; i += (long long)gridDim.x * blockDim.x) s += t.x[j][i] * t.x[j][i];
+    each_4(t.n[j], [&](long long i, int count) {
+      float v[4];
+      load_n(t.x[j], nullptr, i, count, v);
+      for (int e = 0; e < count; e++) s += v[e] * v[e];
+    });
   s = block_sum(s);
   if (threadIdx.x == 0) atomicAdd(total, s);
 }
@@ -40,9 +48,9 @@ const squaredNorm: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
       table[PER_LAUNCH + j] = cuda.pointer(x);
     });
     table[2 * PER_LAUNCH] = BigInt(some.length);
-    const n = Math.max(...some.map((t) => t.n));
+    const quads = Math.max(...some.map((t) => Math.ceil(t.n / 4)));
     // Enough blocks for the largest tensor (the embedding: 33M values) to fill the GPU; small ones take a lap each.
-    cuda.launch(SQUARED_NORM_SOURCE, 'add_sum_of_squares', Math.min(Math.ceil(n / 256), 4 * cuda.multiprocessors), 256, [cuda.pointer(total), { struct: new Int32Array(table.buffer) }]);
+    cuda.launch(SQUARED_NORM_SOURCE, 'add_sum_of_squares', Math.min(Math.ceil(quads / 256), 8 * cuda.multiprocessors), 256, [cuda.pointer(total), { struct: new Int32Array(table.buffer) }]);
   }
   return total;
 };
