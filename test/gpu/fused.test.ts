@@ -110,6 +110,7 @@ describe('fused ops on cuda match the plain composition on cpu', { skip: gpu.ski
     ['T=70, Dh=64', { B: 1, T: 70, H: 2, K: 2, Dh: 64 }],
     ['T=200, Dh=64', { B: 1, T: 200, H: 2, K: 2, Dh: 64 }],
     ['T=64, GQA 2/1, Dh=128', { B: 1, T: 64, H: 2, K: 1, Dh: 128 }],
+    ['T=200, GQA 2/1, Dh=128 (two 128-row blocks on an H100)', { B: 1, T: 200, H: 2, K: 1, Dh: 128 }],
     ['T=1, Dh=64', { B: 3, T: 1, H: 2, K: 2, Dh: 64 }],
     ['T=100, GQA 3/1, Dh=48', { B: 1, T: 100, H: 3, K: 1, Dh: 48 }],
   ];

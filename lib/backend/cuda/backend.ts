@@ -52,6 +52,7 @@ export class CudaBackend extends tf.KernelBackend {
   readonly multiprocessors: number;
   /** Shared memory of one multiprocessor, in bytes (what its resident blocks split between them). */
   readonly sharedPerMultiprocessor: number;
+  readonly sharedPerBlock: number;
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
   private readonly modules = new Map<string, Map<string, Handle>>(); // source → kernel name → function
@@ -85,6 +86,7 @@ export class CudaBackend extends tf.KernelBackend {
     this.deviceName = info.name;
     this.multiprocessors = info.multiprocessors;
     this.sharedPerMultiprocessor = info.sharedPerMultiprocessor;
+    this.sharedPerBlock = info.sharedPerBlock;
     this.stream = driver.open(ordinal).stream;
     this.nvrtc = new Nvrtc();
     this.data = new tf.DataStorage(this, tf.engine());

@@ -14,7 +14,7 @@ import { ADAMW_SOURCE } from '../../../lib/backend/cuda/kernels/adamw.js';
 import { RMS_NORM_GRAD_SOURCE, RMS_NORM_SOURCE, ROPE_SOURCE, SWIGLU_SOURCE } from '../../../lib/backend/cuda/kernels/fused-layers.js';
 import { CAUSAL_SOFTMAX_SOURCE } from '../../../lib/backend/cuda/kernels/causal-softmax.js';
 import { HEAD_LOSS_SOURCE } from '../../../lib/backend/cuda/kernels/head-loss.js';
-import { flashSource } from '../../../lib/backend/cuda/kernels/flash-attention.js';
+import { flashBlocks, flashSource } from '../../../lib/backend/cuda/kernels/flash-attention.js';
 import { MMA_PRECISION } from '../../../lib/backend/cuda/kernels/mma.js';
 import { FROM_BF16_SOURCE, TO_BF16_SOURCE } from '../../../lib/backend/cuda/kernels/bf16.js';
 import { quantizedSource } from '../../../lib/backend/cuda/kernels/quantized.js';
@@ -41,6 +41,8 @@ describe('kernel sources', () => {
     // Every precision at the 92m head size, and the other sizes presets use in bf16 (the same template).
     ...Object.entries(MMA_PRECISION).map(([name, p]): [string, string] => [`flash_attention (Dh 64, ${name})`, flashSource(64, p)]),
     ...[32, 48, 128].map((hd): [string, string] => [`flash_attention (Dh ${hd}, bf16)`, flashSource(hd, MMA_PRECISION.bf16)]),
+    // An H100's shared memory (227 KB a block, 228 an SM) gives Dh = 128 blocks of 128 rows, one backward block an SM.
+    ['flash_attention (Dh 128, bf16, H100 blocks)', flashSource(128, MMA_PRECISION.bf16, flashBlocks(128, MMA_PRECISION.bf16, 227 * 1024, 228 * 1024))],
   ];
 
   it.each(sources)('%s compiles for sm_90', (name, source) => {

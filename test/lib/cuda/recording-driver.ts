@@ -22,7 +22,7 @@ export class RecordingDriver {
     return 1;
   }
   deviceInfo(): DeviceInfo {
-    return { name: 'recording driver', arch: 'sm_90', multiprocessors: 4, sharedPerMultiprocessor: 228 * 1024 };
+    return { name: 'recording driver', arch: 'sm_90', multiprocessors: 4, sharedPerMultiprocessor: 228 * 1024, sharedPerBlock: 227 * 1024 };
   }
   open(): { stream: string; device: number } {
     return { stream: 'stream', device: 0 };

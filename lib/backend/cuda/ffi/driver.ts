@@ -8,7 +8,7 @@ type Fn = ReturnType<LibraryHandle['func']>;
 /** An opaque driver handle (context, stream, module, function). */
 export type Handle = unknown;
 
-const ATTRIBUTE = { computeCapabilityMajor: 75, computeCapabilityMinor: 76, multiprocessors: 16, sharedPerMultiprocessor: 81 } as const;
+const ATTRIBUTE = { computeCapabilityMajor: 75, computeCapabilityMinor: 76, multiprocessors: 16, sharedPerMultiprocessor: 81, sharedPerBlock: 97 } as const;
 const MEMPOOL_RELEASE_THRESHOLD = 4;
 
 /** One kernel argument: a device pointer (bigint), an int32, a float32, or a struct's raw bytes. */
@@ -20,6 +20,8 @@ export interface DeviceInfo {
   arch: string;
   multiprocessors: number;
   sharedPerMultiprocessor: number;
+  /** The most shared memory one block may have (opting in above 48 KB). */
+  sharedPerBlock: number;
 }
 
 /** The driver library with the calls the backend makes; every failing call throws with its name. */
@@ -92,6 +94,7 @@ export class Driver {
       arch: `sm_${attr(ATTRIBUTE.computeCapabilityMajor)}${attr(ATTRIBUTE.computeCapabilityMinor)}`,
       multiprocessors: attr(ATTRIBUTE.multiprocessors),
       sharedPerMultiprocessor: attr(ATTRIBUTE.sharedPerMultiprocessor),
+      sharedPerBlock: attr(ATTRIBUTE.sharedPerBlock),
     };
   }
 

@@ -1,5 +1,5 @@
 // Causal attention with rotary embeddings in the style of FlashAttention-2 (Dao 2023): the T×T scores
-// never reach memory. A block of 128 queries (64 where its tiles would not fit 99 KB of shared memory),
+// never reach memory. A block of 128 queries (64 where its tiles would not fit the GPU's shared memory),
 // 16 a warp, walks over the keys 64 at a time, keeping in registers its scores for one key tile, a
 // running maximum m and sum l of each row's exponentials, and the output so far, rescaled whenever m
 // grows ("online softmax"). The tile products run on tensor cores (mma.ts). 128 queries a block: each
@@ -15,7 +15,7 @@
 // are read with ldmatrix in bf16 (mma.ts). Saved for the backward pass, in the output's tail: lse
 // [B, H, T], each row's log-sum-exp in base 2 of the scaled scores, and the rotated q and k.
 //
-// Backward, one block per 128 keys (and K/V head; 64 where the tiles would not fit 99 KB of shared
+// Backward, one block per 128 keys (and K/V head; 64 where the tiles would not fit the GPU's shared
 // memory), 16 a warp: for every later query tile it recomputes the probabilities P from q, k and lse,
 // then dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − Δ) with Δ = rowsum(dO∘O) (its pass also writes dO's
 // bfloat16 copy), dK += dSᵀ·Q in registers, and dQ += dS·K added to memory with atomics (other key
@@ -48,12 +48,13 @@ const padElements = (precision: number) => 16 / mmaElemBytes(precision);
 /** Rows of a tile of queries or keys as it is staged into shared memory (a warp takes 16). */
 const TILE = 64;
 
-const source = (headDim: number, precision: number) => `#define PRECISION ${precision}
+const source = (headDim: number, precision: number, blocks: Blocks) => `#define PRECISION ${precision}
 #define HD ${headDim}
 ${MMA_SOURCE}${BF16_BITS}
 #define TILE ${TILE}
-#define QTILE ${forwardQueries(headDim, precision)}  // queries a forward block takes (16 a warp)
-#define KTILE ${backwardKeys(headDim, precision)}  // keys a backward block takes (16 a warp)
+#define QTILE ${blocks.queries}  // queries a forward block takes (16 a warp)
+#define KTILE ${blocks.keys}  // keys a backward block takes (16 a warp)
+#define KBLOCKS ${blocks.keyBlocks}  // backward blocks an SM runs at once, which its launch bounds promise
 #define NT (HD / 8)       // 8-wide column tiles across a head
 #define KC (HD / 16)      // 16-deep chunks across a head
 #define PAD ${padElements(precision)}  // shared-memory rows padded by 16 bytes: a fragment's rows fall on different banks
@@ -280,7 +281,7 @@ extern "C" __global__ void flash_delta(float* delta, unsigned short* dout_copy, 
   delta[((bt / T) * H + h) * T + t] = s;
 }
 
-extern "C" __global__ void __launch_bounds__(2 * KTILE, 2) flash_backward(float* dq, float* dk, unsigned short* dk16, float* dv, unsigned short* dv16,
+extern "C" __global__ void __launch_bounds__(2 * KTILE, KBLOCKS) flash_backward(float* dq, float* dk, unsigned short* dk16, float* dv, unsigned short* dv16,
     const Elem* q, const Elem* k, const Elem* v, const Elem* dout, const float* lse, const float* delta, const float* cos_t, const float* sin_t,
     int T, int H, int KVH, float scale_log2, float scale, int together) {
   extern __shared__ __align__(16) unsigned char shared[];
@@ -404,36 +405,51 @@ extern "C" __global__ void __launch_bounds__(2 * KTILE, 2) flash_backward(float*
 }
 `;
 
-const sources = new Map<string, string>();
-/** The kernels' source for one head size and precision (built once). */
-export function flashSource(headDim: number, precision: number): string {
-  const key = `${headDim}/${precision}`;
-  if (!sources.has(key)) sources.set(key, source(headDim, precision));
-  return sources.get(key)!;
+/**
+ * Block sizes: the queries a forward block takes, the keys a backward block takes, and the backward
+ * blocks an SM runs at once (two where their shared memory fits twice: the launch bounds then hold a
+ * thread to 128 registers).
+ */
+export interface Blocks {
+  queries: number;
+  keys: number;
+  keyBlocks: number;
 }
 
 /** Shared memory of the forward kernel (Q, two K and V tiles) and of the backward (K and V of `keys` rows, two Q and dO tiles, dSᵀ, lse, Δ). */
 const rowBytes = (width: number, precision: number) => mmaElemBytes(precision) * (width + padElements(precision));
-const forwardSharedBytes = (headDim: number, precision: number, queries = forwardQueries(headDim, precision)) =>
-  (queries + 4 * TILE) * rowBytes(headDim, precision);
-const backwardSharedBytes = (headDim: number, precision: number, keys = backwardKeys(headDim, precision)) =>
+const forwardSharedBytes = (headDim: number, precision: number, queries: number) => (queries + 4 * TILE) * rowBytes(headDim, precision);
+const backwardSharedBytes = (headDim: number, precision: number, keys: number) =>
   (2 * keys + 4 * TILE) * rowBytes(headDim, precision) + keys * rowBytes(TILE, precision) + 4 * 2 * TILE;
 
-/** Rows a block takes: 128 where its tiles (`bytes` of shared memory at that many) fit 99 KB (every GPU since sm_86 has that much), else 64. */
-const blockRows = (bytes: (rows: number) => number) => (bytes(2 * TILE) <= 99 * 1024 ? 2 * TILE : TILE);
-
-/** Queries a forward block takes. */
-function forwardQueries(headDim: number, precision: number): number {
-  return blockRows((rows) => forwardSharedBytes(headDim, precision, rows));
+/**
+ * The blocks for a GPU whose blocks may have \`perBlock\` bytes of shared memory and its SMs \`perSm\`: 128
+ * rows a block where the tiles fit, else 64. The defaults are what every GPU since sm_86 has (99 KB a
+ * block, 100 KB an SM); an H100 (227 / 228 KB) takes 128 rows at Dh = 128 as well (bf16: forward 104 KB,
+ * backward 158 KB, one block an SM), where a block of 64 had left half the warps of an SM reading their
+ * own copies of the same K/V (forward) or Q/dO (backward) tiles.
+ */
+export function flashBlocks(headDim: number, precision: number, perBlock = 99 * 1024, perSm = 100 * 1024): Blocks {
+  const rows = (bytes: (rows: number) => number) => (bytes(2 * TILE) <= perBlock ? 2 * TILE : TILE);
+  const queries = rows((n) => forwardSharedBytes(headDim, precision, n));
+  const keys = rows((n) => backwardSharedBytes(headDim, precision, n));
+  const keyBlocks = perSm >= 2 * (backwardSharedBytes(headDim, precision, keys) + 1024) ? 2 : 1; // (an SM keeps 1 KB for each block)
+  return { queries, keys, keyBlocks };
 }
 
-/** Keys a backward block takes. */
-function backwardKeys(headDim: number, precision: number): number {
-  return blockRows((rows) => backwardSharedBytes(headDim, precision, rows));
+const sources = new Map<string, string>();
+/** The kernels' source for one head size, precision and block sizes (built once). */
+export function flashSource(headDim: number, precision: number, blocks = flashBlocks(headDim, precision)): string {
+  const key = `${headDim}/${precision}/${blocks.queries}/${blocks.keys}/${blocks.keyBlocks}`;
+  if (!sources.has(key)) sources.set(key, source(headDim, precision, blocks));
+  return sources.get(key)!;
 }
+
+/** The blocks on this backend's GPU. */
+const blocksOn = (cuda: CudaBackend, headDim: number, precision: number) => flashBlocks(headDim, precision, cuda.sharedPerBlock, cuda.sharedPerMultiprocessor);
 
 /**
- * A kernel's grid in longest_first's order: \`tiles\` blocks a head, and heads taken \`together\` — as many
+ * A kernel's grid in longest_first's order: `tiles` blocks a head, and heads taken `together` — as many
  * as make one wave of the blocks the GPU runs at once (at least one).
  */
 function launchOrder(cuda: CudaBackend, source: string, kernel: string, tiles: number, threads: number, sharedBytes: number): { tiles: number; together: number } {
@@ -490,12 +506,13 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const inTileType = (p: bigint) => (bf16 ? { out: 0n, out16: p } : { out: p, out16: 0n });
   rope(cuda, inTileType(q), loadFrom(cuda, x.q), x, H, 1);
   rope(cuda, inTileType(k), loadFrom(cuda, x.k), x, KVH, 1);
-  const queries = forwardQueries(Dh, precision);
+  const blocks = blocksOn(cuda, Dh, precision);
+  const [src, queries, sharedBytes] = [flashSource(Dh, precision, blocks), blocks.queries, forwardSharedBytes(Dh, precision, blocks.queries)];
   const o = storeTo(cuda, out);
-  const forward = launchOrder(cuda, flashSource(Dh, precision), 'flash_forward', Math.ceil(T / queries), 2 * queries, forwardSharedBytes(Dh, precision));
-  cuda.launch(flashSource(Dh, precision), 'flash_forward', forward.tiles * B * H, 2 * queries, [
+  const forward = launchOrder(cuda, src, 'flash_forward', Math.ceil(T / queries), 2 * queries, sharedBytes);
+  cuda.launch(src, 'flash_forward', forward.tiles * B * H, 2 * queries, [
     o.out, o.out16, tail, q, k, operand(cuda, x.v, bf16), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { i32: forward.together },
-  ], forwardSharedBytes(Dh, precision));
+  ], sharedBytes);
   return out;
 };
 
@@ -513,7 +530,8 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const layout = tailLayout(x, precision);
   const { ptr: tail, bytes } = cuda.tail(x.out);
   if (bytes !== layout.bytes) throw new Error(`cuda backend: fused attention's gradient ${bf16 ? 'with' : 'without'} bf16 products, its forward pass the other way`);
-  const src = flashSource(Dh, precision);
+  const blocks = blocksOn(cuda, Dh, precision);
+  const src = flashSource(Dh, precision, blocks);
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32'); // (its pass: 8 warps a block, two rows a warp)
   const dy16 = bf16 && !cuda.hasBf16(x.dy) ? bf16CopyOf(cuda, x.dy) : 0n; // written by the Δ pass
@@ -521,13 +539,13 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   cuda.launch(src, 'flash_delta', Math.ceil(rows / 16), 256, [cuda.pointer(delta), dy16, dy.x, dy.x16, out.x, out.x16, { i32: T }, { i32: H }, BigInt(rows)]);
   const dqRotated = filled(cuda, x.q.shape, 'float32', 0); // dQ before the inverse rotation, summed over key blocks with atomics
   const [k, v] = [storeTo(cuda, dk), storeTo(cuda, dv)];
-  const keys = backwardKeys(Dh, precision);
-  const backward = launchOrder(cuda, src, 'flash_backward', Math.ceil(T / keys), 2 * keys, backwardSharedBytes(Dh, precision));
+  const [keys, sharedBytes] = [blocks.keys, backwardSharedBytes(Dh, precision, blocks.keys)];
+  const backward = launchOrder(cuda, src, 'flash_backward', Math.ceil(T / keys), 2 * keys, sharedBytes);
   cuda.launch(src, 'flash_backward', backward.tiles * B * KVH, 2 * keys, [
     cuda.pointer(dqRotated), k.out, k.out16, v.out, v.out16, tail + BigInt(layout.q), tail + BigInt(layout.k), operand(cuda, x.v, bf16), operand(cuda, x.dy, bf16),
     tail, cuda.pointer(delta), cuda.pointer(x.cos), cuda.pointer(x.sin), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
     { i32: backward.together },
-  ], backwardSharedBytes(Dh, precision));
+  ], sharedBytes);
   rope(cuda, storeTo(cuda, dq), loadFrom(cuda, dqRotated), x, H, -1);
   [delta, dqRotated].forEach((t) => cuda.disposeData(t.dataId));
   return [dq, dk, dv];
