@@ -41,8 +41,8 @@ describe('kernel sources', () => {
     // Every precision at the 92m head size, and the other sizes presets use in bf16 (the same template).
     ...Object.entries(MMA_PRECISION).map(([name, p]): [string, string] => [`flash_attention (Dh 64, ${name})`, flashSource(64, p)]),
     ...[32, 48, 128].map((hd): [string, string] => [`flash_attention (Dh ${hd}, bf16)`, flashSource(hd, MMA_PRECISION.bf16)]),
-    // An H100's shared memory (227 KB a block, 228 an SM) gives Dh = 128 blocks of 128 rows, one backward block an SM.
-    ['flash_attention (Dh 128, bf16, H100 blocks)', flashSource(128, MMA_PRECISION.bf16, flashBlocks(128, MMA_PRECISION.bf16, 227 * 1024, 228 * 1024))],
+    // The blocks an H100's shared memory gives (227 KB a block, 228 an SM): 128 rows, two backward blocks an SM at Dh = 64, one at 128.
+    ...[64, 128].map((hd): [string, string] => [`flash_attention (Dh ${hd}, bf16, H100 blocks)`, flashSource(hd, MMA_PRECISION.bf16, flashBlocks(hd, MMA_PRECISION.bf16, 227 * 1024, 228 * 1024))]),
   ];
 
   it.each(sources)('%s compiles for sm_90', (name, source) => {

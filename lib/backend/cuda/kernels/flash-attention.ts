@@ -21,9 +21,9 @@
 // bfloat16 copy), dK += dSᵀ·Q in registers, and dQ += dS·K added to memory with atomics (other key
 // blocks add to the same rows), two neighbouring values an atomic where the GPU has vector reductions
 // (sm_90; with dSᵀ stored two values at a time: 6.76 → 5.71 ms a step at 92m on an H100). 128 keys a
-// block: each query tile brought in serves twice the keys, and dQ's atomics are half as many. Two such
-// blocks an SM (launch bounds: 128 registers a thread, a few spilled) beat one with no spills: 6.74
-// against 7.37 ms a step (64 keys: 7.02). Keeping P as its bf16 fragments once exponentiated (dS
+// block: each query tile brought in serves twice the keys, and dQ's atomics are half as many. At Dh =
+// 64, two such blocks an SM (launch bounds: 128 registers a thread, a few spilled) beat one with no
+// spills: 6.74 against 7.37 ms a step (64 keys: 7.02); where two do not fit (KBLOCKS), one. Keeping P as its bf16 fragments once exponentiated (dS
 // takes P as rounded) brought its spills from 148 to 80 bytes: 5.67 → 5.50 ms a step at 92m. The
 // forward keeps one 16-row group of queries a warp: two (each key and value fragment serving two
 // products) took 233 registers, two blocks an SM instead of four, and 2.11 → 2.29 ms (2.72 bound to
@@ -121,7 +121,7 @@ __device__ __forceinline__ void rows_times_rows(float (&c)[TILE / 8][4], const E
   }
 }
 // P [16 × 64] in registers as C tiles → the A fragments of its four 16-key chunks (two C tiles each):
-// the values the products read (bfloat16 in bf16), in half the registers there.
+// the values the products read (bfloat16 in bf16, which takes half the registers of the floats).
 __device__ __forceinline__ void as_fragments(FragA (&pa)[TILE / 16], float (&p)[TILE / 8][4]) {
 #pragma unroll
   for (int k = 0; k < TILE / 16; k++) pa[k] = frag_a(&p[2 * k][0]);
@@ -350,7 +350,8 @@ extern "C" __global__ void __launch_bounds__(2 * KTILE, KBLOCKS) flash_backward(
         p[j][i] = query >= key ? exp2f(p[j][i] * scale_log2 - lse_s[8 * j + c_col(i)]) : 0.0f;
       }
     // Pᵀ from here on as the products read it (in bf16: bfloat16, 16 registers instead of 32, which
-    // leaves the kernel no spills at 128 registers; dS takes P as rounded, and is rounded itself next).
+    // took the spills at 128 registers from 148 to 80 bytes; dS takes P as rounded, and is rounded
+    // itself next).
     FragA pa[TILE / 16];
     as_fragments(pa, p);
     add_tiles_times(dva, pa, dos);  // dV += Pᵀ·dO
@@ -408,7 +409,7 @@ extern "C" __global__ void __launch_bounds__(2 * KTILE, KBLOCKS) flash_backward(
 /**
  * Block sizes: the queries a forward block takes, the keys a backward block takes, and the backward
  * blocks an SM runs at once (two where their shared memory fits twice: the launch bounds then hold a
- * thread to 128 registers).
+ * thread of a 128-key block to 128 registers).
  */
 export interface Blocks {
   queries: number;
@@ -423,11 +424,12 @@ const backwardSharedBytes = (headDim: number, precision: number, keys: number) =
   (2 * keys + 4 * TILE) * rowBytes(headDim, precision) + keys * rowBytes(TILE, precision) + 4 * 2 * TILE;
 
 /**
- * The blocks for a GPU whose blocks may have \`perBlock\` bytes of shared memory and its SMs \`perSm\`: 128
- * rows a block where the tiles fit, else 64. The defaults are what every GPU since sm_86 has (99 KB a
- * block, 100 KB an SM); an H100 (227 / 228 KB) takes 128 rows at Dh = 128 as well (bf16: forward 104 KB,
- * backward 158 KB, one block an SM), where a block of 64 had left half the warps of an SM reading their
- * own copies of the same K/V (forward) or Q/dO (backward) tiles.
+ * The blocks for a GPU whose blocks may have `perBlock` bytes of shared memory and its SMs `perSm`: 128
+ * rows a block where the tiles fit, else 64 (sharedFor() says so if even those do not fit). The defaults
+ * are what every GPU since sm_86 has (99 KB a block, 100 KB an SM); an H100 (227 / 228 KB) takes 128
+ * rows at Dh = 128 as well (bf16: forward 102 KB, backward 154.5 KB, one block an SM), where a block of
+ * 64 had left half the warps of an SM reading their own copies of the same K/V (forward) or Q/dO
+ * (backward) tiles.
  */
 export function flashBlocks(headDim: number, precision: number, perBlock = 99 * 1024, perSm = 100 * 1024): Blocks {
   const rows = (bytes: (rows: number) => number) => (bytes(2 * TILE) <= perBlock ? 2 * TILE : TILE);
@@ -447,6 +449,14 @@ export function flashSource(headDim: number, precision: number, blocks = flashBl
 
 /** The blocks on this backend's GPU. */
 const blocksOn = (cuda: CudaBackend, headDim: number, precision: number) => flashBlocks(headDim, precision, cuda.sharedPerBlock, cuda.sharedPerMultiprocessor);
+
+/** `bytes` of shared memory a block of `kernel` needs, when this GPU gives a block that much (else a clear error, not the driver's). */
+function sharedFor(cuda: CudaBackend, kernel: string, headDim: number, bytes: number): number {
+  if (bytes > cuda.sharedPerBlock) {
+    throw new Error(`cuda backend: ${kernel} with heads of ${headDim} and ${cuda.matmulPrecision} products needs ${bytes} bytes of shared memory a block; ${cuda.deviceName} gives ${cuda.sharedPerBlock}`);
+  }
+  return bytes;
+}
 
 /**
  * A kernel's grid in longest_first's order: `tiles` blocks a head, and heads taken `together` — as many
@@ -507,7 +517,8 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   rope(cuda, inTileType(q), loadFrom(cuda, x.q), x, H, 1);
   rope(cuda, inTileType(k), loadFrom(cuda, x.k), x, KVH, 1);
   const blocks = blocksOn(cuda, Dh, precision);
-  const [src, queries, sharedBytes] = [flashSource(Dh, precision, blocks), blocks.queries, forwardSharedBytes(Dh, precision, blocks.queries)];
+  const [src, queries] = [flashSource(Dh, precision, blocks), blocks.queries];
+  const sharedBytes = sharedFor(cuda, 'flash_forward', Dh, forwardSharedBytes(Dh, precision, queries));
   const o = storeTo(cuda, out);
   const forward = launchOrder(cuda, src, 'flash_forward', Math.ceil(T / queries), 2 * queries, sharedBytes);
   cuda.launch(src, 'flash_forward', forward.tiles * B * H, 2 * queries, [
@@ -539,7 +550,8 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   cuda.launch(src, 'flash_delta', Math.ceil(rows / 16), 256, [cuda.pointer(delta), dy16, dy.x, dy.x16, out.x, out.x16, { i32: T }, { i32: H }, BigInt(rows)]);
   const dqRotated = filled(cuda, x.q.shape, 'float32', 0); // dQ before the inverse rotation, summed over key blocks with atomics
   const [k, v] = [storeTo(cuda, dk), storeTo(cuda, dv)];
-  const [keys, sharedBytes] = [blocks.keys, backwardSharedBytes(Dh, precision, blocks.keys)];
+  const keys = blocks.keys;
+  const sharedBytes = sharedFor(cuda, 'flash_backward', Dh, backwardSharedBytes(Dh, precision, keys));
   const backward = launchOrder(cuda, src, 'flash_backward', Math.ceil(T / keys), 2 * keys, sharedBytes);
   cuda.launch(src, 'flash_backward', backward.tiles * B * KVH, 2 * keys, [
     cuda.pointer(dqRotated), k.out, k.out16, v.out, v.out16, tail + BigInt(layout.q), tail + BigInt(layout.k), operand(cuda, x.v, bf16), operand(cuda, x.dy, bf16),
