@@ -8,9 +8,9 @@
 # (STEPS=precision: decoding with tf32 and bf16 products; STEPS=band: 300 training steps, the build in
 # .device/main-old.mjs beside this one, SEEDS='…' and BUILDS='old new' to choose; STEPS=costs: throughput over presets (PRESETS='…' a part) and
 # sequence lengths beside torch.compile; STEPS=attention: our flash kernels beside PyTorch's attention,
-# and Nsight Compute's account of them; STEPS=speed: training throughput, as built and (an A/B) with each
-# environment setting in AB='NAME=0 …' (a kernel change's switch; A=0+B=0 sets two) and every other
-# build bundled as .device/train-throughput-<name>.mjs(.xz), beside
+# and Nsight Compute's account of them; STEPS=speed: training throughput (92m; SPEED_PRESETS='92m 440m'
+# for more), profiled, as built and (an A/B) with each environment setting in AB='NAME=0 …' (a kernel
+# change's switch; A=0+B=0 sets two) and every other build bundled as .device/train-throughput-<name>.mjs(.xz), beside
 # torch.compile, whose reference script prepare does not bundle: copy ../shared/reference/torch_throughput.py
 # into .device/; on a machine with several GPUs, STEPS=multi: the losses of N ranks beside one GPU with
 # the same global batch, and each GPU's memory over 200 steps; STEPS=scaling: tokens/s on 1, 2, 4, 8 GPUs
@@ -75,19 +75,28 @@ cat "$out/precision.jsonl" >> "$out/steps.log"
 fi
 
 if wanted speed; then  # (not in the default run)
-step 'training throughput: 92m bf16 (vocabulary 64,798, batch 32 × 1024) beside torch.compile bf16, and the profile of a step'
-for setting in X=as-built ${AB:-}; do  # (X=as-built: no switch set)
-  echo "== $setting" >> "$out/speed.txt"
-  env ${setting//+/ } node .device/train-throughput.mjs $step92m --steps 10 --profile >> "$out/speed.txt" 2>&1
-done
-# Other builds bundled beside this one (say main's, bundled before a change and renamed
-# .device/train-throughput-main.mjs): each in the same command, for an A/B of changes that have no switch.
-for build in .device/train-throughput-*.mjs; do
-  [ -e "$build" ] || continue
-  echo "== $build" >> "$out/speed.txt"
-  node "$build" $step92m --steps 10 >> "$out/speed.txt" 2>&1
-done
-WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/speed.txt" 2>> "$out/speed.err"
+step 'training throughput: 92m bf16 (vocabulary 64,798, batch 32 × 1024; SPEED_PRESETS adds 440m at 16 × 1024, 1.5b at 8 × 1024) beside torch.compile bf16, each build profiled'
+# preset batch steps dim ffn layers heads — one GPU command has room for 92m and 440m with two builds.
+while read -r p batch n dim ffn layers heads; do
+  [[ " ${SPEED_PRESETS:-92m} " == *" $p "* ]] || continue
+  shape="--preset $p --vocab 64798 --batch $batch --seq 1024 --matmul bf16 --backend cuda --steps $n --profile"
+  for setting in X=as-built ${AB:-}; do  # (X=as-built: no switch set)
+    echo "== $p $setting" >> "$out/speed.txt"
+    env ${setting//+/ } node .device/train-throughput.mjs $shape >> "$out/speed.txt" 2>&1
+  done
+  # Other builds bundled beside this one (say main's, bundled before a change and renamed
+  # .device/train-throughput-main.mjs): each in the same command, for an A/B of changes that have no switch.
+  for build in .device/train-throughput-*.mjs; do
+    [ -e "$build" ] || continue
+    echo "== $p $build" >> "$out/speed.txt"
+    node "$build" $shape >> "$out/speed.txt" 2>&1
+  done
+  DIM=$dim FFN=$ffn LAYERS=$layers HEADS=$heads KV_HEADS=$heads SEQ=1024 BATCH=$batch WHICH=compile_bf16 python3 .device/torch_throughput.py >> "$out/speed.txt" 2>> "$out/speed.err"
+done <<'SHAPES'
+92m 32 10 512 1408 8 8
+440m 16 6 1024 2816 24 16
+1.5b 8 4 2048 5504 24 16
+SHAPES
 cat "$out/speed.txt" >> "$out/steps.log"
 fi
 
