@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../lib/backend/cuda/backend.js';
 import { NVRTC_OPTIONS } from '../lib/backend/cuda/compile.js';
-import { flashBlocks, flashSource } from '../lib/backend/cuda/kernels/flash-attention.js';
+import { flashBlocksOn, flashSource } from '../lib/backend/cuda/kernels/flash-attention.js';
 import { MMA_PRECISION } from '../lib/backend/cuda/kernels/mma.js';
 import { Nvrtc } from '../lib/backend/cuda/ffi/nvrtc.js';
 import { describeBackend, initBackend, parseMatmulPrecision } from '../lib/backend/init.js';
@@ -22,7 +22,7 @@ await initBackend('cuda', { quiet: true, matmul });
 const cuda = tf.backend() as CudaBackend;
 
 // ptxas's account of the kernels as the backend compiles them.
-const blocks = flashBlocks(Dh, MMA_PRECISION[matmul], cuda.sharedPerBlock, cuda.sharedPerMultiprocessor);
+const blocks = flashBlocksOn(cuda, Dh, MMA_PRECISION[matmul]);
 console.log(`blocks on this GPU: ${blocks.queries} queries (forward), ${blocks.keys} keys (backward, ${blocks.keyBlocks} an SM)`);
 const { log } = new Nvrtc().compile(flashSource(Dh, MMA_PRECISION[matmul], blocks), 'flash.cu', [`--gpu-architecture=${cuda.arch}`, ...NVRTC_OPTIONS, '--ptxas-options=-v']);
 for (const line of log.split('\n').filter((l) => /Used|spill|Compiling entry/.test(l))) console.log(`ptxas: ${line.trim()}`);

@@ -52,12 +52,13 @@ export class CudaBackend extends tf.KernelBackend {
   readonly multiprocessors: number;
   /** Shared memory of one multiprocessor, in bytes (what its resident blocks split between them). */
   readonly sharedPerMultiprocessor: number;
+  /** The most shared memory one block may have, in bytes (opting in above 48 KB). */
   readonly sharedPerBlock: number;
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
   private readonly modules = new Map<string, Map<string, Handle>>(); // source → kernel name → function
   private readonly bigShared = new Map<Handle, number>(); // a kernel's shared-memory opt-in, in bytes
-  private readonly occupancy = new Map<Handle, Map<string, number>>(); // blocksPerMultiprocessor()'s answers by kernel, then block/shared bytes
+  private readonly waves = new Map<Handle, Map<string, number>>(); // blocksAWave()'s answers by kernel, then block/shared bytes
   private bytesInUse = 0;
   /** Sizes of the scratch allocations not yet released. */
   private readonly scratchBytes = new Map<bigint, number>();
@@ -220,15 +221,18 @@ export class CudaBackend extends tf.KernelBackend {
     this.timed(() => kernel, () => this.driver.launch(fn, typeof grid === 'number' ? [grid, 1, 1] : grid, [block, 1, 1], args, this.stream, kernel, sharedBytes));
   }
 
-  /** Blocks of `block` threads (and `sharedBytes` of shared memory) of `kernel` that one SM runs at once: a grid of SMs × this is one wave. */
-  blocksPerMultiprocessor(source: string, kernel: string, block: number, sharedBytes = 0): number {
+  /**
+   * One wave of `kernel`: the blocks of `block` threads (and `sharedBytes` of shared memory) the GPU runs
+   * at once — SMs × what one SM holds, its registers and shared memory permitting (at least one an SM).
+   */
+  blocksAWave(source: string, kernel: string, block: number, sharedBytes = 0): number {
     // Asked of the driver once for each kernel and shape: the answer does not change, and a 440m step
     // asks ~100 times.
     const fn = this.kernelWithShared(source, kernel, sharedBytes);
-    let answers = this.occupancy.get(fn);
-    if (answers === undefined) this.occupancy.set(fn, (answers = new Map()));
+    let answers = this.waves.get(fn);
+    if (answers === undefined) this.waves.set(fn, (answers = new Map()));
     const key = `${block}/${sharedBytes}`;
-    if (!answers.has(key)) answers.set(key, this.driver.blocksPerMultiprocessor(fn, block, sharedBytes));
+    if (!answers.has(key)) answers.set(key, this.multiprocessors * Math.max(1, this.driver.blocksPerMultiprocessor(fn, block, sharedBytes)));
     return answers.get(key)!;
   }
 

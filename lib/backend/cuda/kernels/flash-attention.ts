@@ -23,9 +23,9 @@
 // (sm_90; with dSᵀ stored two values at a time: 6.76 → 5.71 ms a step at 92m on an H100). 128 keys a
 // block: each query tile brought in serves twice the keys, and dQ's atomics are half as many. At Dh =
 // 64, two such blocks an SM (launch bounds: 128 registers a thread, a few spilled) beat one with no
-// spills: 6.74 against 7.37 ms a step (64 keys: 7.02); where two do not fit (KBLOCKS), one. Keeping P as its bf16 fragments once exponentiated (dS
-// takes P as rounded) brought its spills from 148 to 80 bytes: 5.67 → 5.50 ms a step at 92m. The
-// forward keeps one 16-row group of queries a warp: two (each key and value fragment serving two
+// spills: 6.74 against 7.37 ms a step (64 keys: 7.02); where two do not fit (KBLOCKS), one. Keeping
+// P as its bf16 fragments once exponentiated (dS takes P as rounded) brought its spills from 148 to 80
+// bytes: 5.67 → 5.50 ms a step at 92m. The forward keeps one 16-row group of queries a warp: two (each key and value fragment serving two
 // products) took 233 registers, two blocks an SM instead of four, and 2.11 → 2.29 ms (2.72 bound to
 // three blocks an SM, spilling).
 // The output and the gradients go out as the projections' products read them: the output, dK and dV
@@ -448,7 +448,8 @@ export function flashSource(headDim: number, precision: number, blocks = flashBl
 }
 
 /** The blocks on this backend's GPU. */
-const blocksOn = (cuda: CudaBackend, headDim: number, precision: number) => flashBlocks(headDim, precision, cuda.sharedPerBlock, cuda.sharedPerMultiprocessor);
+export const flashBlocksOn = (cuda: CudaBackend, headDim: number, precision: number): Blocks =>
+  flashBlocks(headDim, precision, cuda.sharedPerBlock, cuda.sharedPerMultiprocessor);
 
 /** `bytes` of shared memory a block of `kernel` needs, when this GPU gives a block that much (else a clear error, not the driver's). */
 function sharedFor(cuda: CudaBackend, kernel: string, headDim: number, bytes: number): number {
@@ -459,12 +460,11 @@ function sharedFor(cuda: CudaBackend, kernel: string, headDim: number, bytes: nu
 }
 
 /**
- * A kernel's grid in longest_first's order: `tiles` blocks a head, and heads taken `together` — as many
- * as make one wave of the blocks the GPU runs at once (at least one).
+ * longest_first's `together` for a kernel's grid of `tiles` blocks a head: as many heads as make one wave
+ * of the blocks the GPU runs at once (at least one).
  */
-function launchOrder(cuda: CudaBackend, source: string, kernel: string, tiles: number, threads: number, sharedBytes: number): { tiles: number; together: number } {
-  const wave = cuda.multiprocessors * cuda.blocksPerMultiprocessor(source, kernel, threads, sharedBytes);
-  return { tiles, together: Math.max(1, Math.round(wave / tiles)) };
+function headsTogether(cuda: CudaBackend, source: string, kernel: string, tiles: number, threads: number, sharedBytes: number): number {
+  return Math.max(1, Math.round(cuda.blocksAWave(source, kernel, threads, sharedBytes) / tiles));
 }
 
 interface AttentionInputs {
@@ -516,13 +516,14 @@ const attention: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const inTileType = (p: bigint) => (bf16 ? { out: 0n, out16: p } : { out: p, out16: 0n });
   rope(cuda, inTileType(q), loadFrom(cuda, x.q), x, H, 1);
   rope(cuda, inTileType(k), loadFrom(cuda, x.k), x, KVH, 1);
-  const blocks = blocksOn(cuda, Dh, precision);
+  const blocks = flashBlocksOn(cuda, Dh, precision);
   const [src, queries] = [flashSource(Dh, precision, blocks), blocks.queries];
   const sharedBytes = sharedFor(cuda, 'flash_forward', Dh, forwardSharedBytes(Dh, precision, queries));
   const o = storeTo(cuda, out);
-  const forward = launchOrder(cuda, src, 'flash_forward', Math.ceil(T / queries), 2 * queries, sharedBytes);
-  cuda.launch(src, 'flash_forward', forward.tiles * B * H, 2 * queries, [
-    o.out, o.out16, tail, q, k, operand(cuda, x.v, bf16), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { i32: forward.together },
+  const tiles = Math.ceil(T / queries);
+  cuda.launch(src, 'flash_forward', tiles * B * H, 2 * queries, [
+    o.out, o.out16, tail, q, k, operand(cuda, x.v, bf16), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) },
+    { i32: headsTogether(cuda, src, 'flash_forward', tiles, 2 * queries, sharedBytes) },
   ], sharedBytes);
   return out;
 };
@@ -541,7 +542,7 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const layout = tailLayout(x, precision);
   const { ptr: tail, bytes } = cuda.tail(x.out);
   if (bytes !== layout.bytes) throw new Error(`cuda backend: fused attention's gradient ${bf16 ? 'with' : 'without'} bf16 products, its forward pass the other way`);
-  const blocks = blocksOn(cuda, Dh, precision);
+  const blocks = flashBlocksOn(cuda, Dh, precision);
   const src = flashSource(Dh, precision, blocks);
   const rows = B * T * H;
   const delta = cuda.allocate([B, H, T], 'float32'); // (its pass: 8 warps a block, two rows a warp)
@@ -552,11 +553,11 @@ const attentionGrad: tf.KernelFunc = ({ inputs, backend }: KernelArgs) => {
   const [k, v] = [storeTo(cuda, dk), storeTo(cuda, dv)];
   const keys = blocks.keys;
   const sharedBytes = sharedFor(cuda, 'flash_backward', Dh, backwardSharedBytes(Dh, precision, keys));
-  const backward = launchOrder(cuda, src, 'flash_backward', Math.ceil(T / keys), 2 * keys, sharedBytes);
-  cuda.launch(src, 'flash_backward', backward.tiles * B * KVH, 2 * keys, [
+  const tiles = Math.ceil(T / keys);
+  cuda.launch(src, 'flash_backward', tiles * B * KVH, 2 * keys, [
     cuda.pointer(dqRotated), k.out, k.out16, v.out, v.out16, tail + BigInt(layout.q), tail + BigInt(layout.k), operand(cuda, x.v, bf16), operand(cuda, x.dy, bf16),
     tail, cuda.pointer(delta), cuda.pointer(x.cos), cuda.pointer(x.sin), { i32: T }, { i32: H }, { i32: KVH }, { f32: Math.LOG2E / Math.sqrt(Dh) }, { f32: 1 / Math.sqrt(Dh) },
-    { i32: backward.together },
+    { i32: headsTogether(cuda, src, 'flash_backward', tiles, 2 * keys, sharedBytes) },
   ], sharedBytes);
   rope(cuda, storeTo(cuda, dq), loadFrom(cuda, dqRotated), x, H, -1);
   [delta, dqRotated].forEach((t) => cuda.disposeData(t.dataId));

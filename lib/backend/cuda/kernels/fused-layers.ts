@@ -187,7 +187,7 @@ export function launchRope(cuda: CudaBackend, out: { out: bigint; out16: bigint 
  * 1.80 → 1.71 ms a step on an H100, 440m 6.00 → 5.92).
  */
 const normBlocks = (cuda: CudaBackend, rows: number, sharedBytes: number) =>
-  Math.min(Math.ceil(rows / NORM_WARPS), cuda.multiprocessors * Math.max(1, cuda.blocksPerMultiprocessor(RMS_NORM_GRAD_SOURCE, 'rms_norm_grad', 32 * NORM_WARPS, sharedBytes)));
+  Math.min(Math.ceil(rows / NORM_WARPS), cuda.blocksAWave(RMS_NORM_GRAD_SOURCE, 'rms_norm_grad', 32 * NORM_WARPS, sharedBytes));
 
 /**
  * y = RMSNorm(x) — of x + delta, also written to sum, when delta is given. y is kept for products only
