@@ -3,7 +3,9 @@
 // instead of memory and launches nothing, so every allocation of a real step is made and counted —
 // the same count `peak_gpu_gb` of bench/train-throughput.ts prints on a GPU. Also the forward and
 // backward alone with tf.variableGrads and with variableGradients (lib/train/backprop.ts), the model's
-// and AdamW's tensors allocated as in a step.
+// and AdamW's tensors allocated as in a step. And the host's side of a step: its time over the recording
+// driver (no GPU to wait for: JavaScript, tfjs and the driver calls alone, which on a GPU must stay well
+// under the step's kernels for the GPU to be the limit) and its copies to the GPU.
 //   npx tsx bench/step-memory.ts [--preset 92m --vocab 64798 --batch 32 --seq 1024]
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../lib/backend/cuda/backend.js';
@@ -43,6 +45,19 @@ function peakOf(run: () => void): number {
   return gib(driver.peakBytes);
 }
 
+/** Milliseconds of host time and copies to the GPU per run of `run`, over `runs` runs after a first. */
+function hostOf(run: () => void, runs = 5): { ms: number; uploads: number } {
+  run();
+  let uploads = 0;
+  const upload = driver.upload.bind(driver);
+  driver.upload = (...copy: Parameters<typeof upload>) => { uploads++; upload(...copy); };
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) run();
+  const ms = (performance.now() - started) / runs;
+  driver.upload = upload;
+  return { ms: +ms.toFixed(1), uploads: uploads / runs };
+}
+
 const backwardWith = (gradients: typeof variableGradients) => () => {
   const tensors = batchTensors(batch, B);
   const { value, grads } = gradients(() => model.loss(tensors.inputs, tensors.targets), [...model.trainableParams().values()]);
@@ -52,5 +67,6 @@ const backwardWith = (gradients: typeof variableGradients) => () => {
 console.log(JSON.stringify({
   preset, batch: B, seq: T, vocab: config.vocabSize, matmul: 'bf16',
   step_peak_gb: peakOf(() => trainStep(model, adamw, [batch], B, 1e-4, 1)),
+  step_host: hostOf(() => trainStep(model, adamw, [batch], B, 1e-4, 1)),
   backward_peak_gb: { 'tf.variableGrads': peakOf(backwardWith(tf.variableGrads as typeof variableGradients)), variableGradients: peakOf(backwardWith(variableGradients)) },
 }));

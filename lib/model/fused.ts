@@ -128,7 +128,7 @@ tf.registerGradient({
   },
 });
 
-// The per-token losses keep softmax − onehot, the logits' gradient, for the backward kernel.
+// The per-token losses keep the logits' gradient in their tail, for the backward kernel.
 tf.registerGradient({
   kernelName: FUSED.headCrossEntropy,
   inputsToSave: ['h', 'weight'],

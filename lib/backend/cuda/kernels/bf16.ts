@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../backend.js';
 
 /**
- * float32 → bfloat16 bits with round-to-nearest-even (NaN stays NaN): the top 16 bits, rounded. And
+ * float32 → bfloat16 bits with round-to-nearest-even (NaN stays NaN): the top 16 bits, rounded; and
+ * bf16_pair(), two values at once, in one instruction where the GPU converts (sm_80+). And
  * store(): a kernel's output value i as float32 at out and/or as bfloat16 at out16 (its kept copy, see
  * bf16CopyOf); a null pointer is skipped (storeTo() gives the pair for a tensor). load(): an input's
  * value i from its float32 data, or, when x is null (kept as bfloat16 only), from its copy (loadFrom()).
@@ -20,6 +21,16 @@ export const BF16_BITS = `
 __device__ __forceinline__ unsigned short bf16_bits(float x) {
   unsigned int u = __float_as_uint(x);
   return ((u & 0x7fffffffu) > 0x7f800000u) ? 0x7fc0 : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+// lo and hi as neighbouring bfloat16 values (lo at the lower address).
+__device__ __forceinline__ unsigned bf16_pair(float lo, float hi) {
+#if __CUDA_ARCH__ >= 800
+  unsigned r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+#else
+  return bf16_bits(lo) | ((unsigned)bf16_bits(hi) << 16);
+#endif
 }
 __device__ __forceinline__ void store(float* out, unsigned short* out16, long long i, float v) {
   if (out) out[i] = v;
@@ -38,7 +49,7 @@ __device__ __forceinline__ void load_n(const float* x, const unsigned short* x16
 __device__ __forceinline__ void store_n(float* out, unsigned short* out16, long long i, int count, const float* v) {
   if (count == 1) { store(out, out16, i, v[0]); return; }
   if (out) *(float4*)(out + i) = make_float4(v[0], v[1], v[2], v[3]);
-  if (out16) *(uint2*)(out16 + i) = make_uint2(bf16_bits(v[0]) | ((unsigned)bf16_bits(v[1]) << 16), bf16_bits(v[2]) | ((unsigned)bf16_bits(v[3]) << 16));
+  if (out16) *(uint2*)(out16 + i) = make_uint2(bf16_pair(v[0], v[1]), bf16_pair(v[2], v[3]));
 }
 // f(i, count) over n elements, grid-stride, 4 at a time (count 4), then the last n % 4 one by one: wide
 // accesses keep more bytes in flight per thread, which a pass over memory needs to reach its bandwidth.

@@ -36,6 +36,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FUSED, fusedAttentionHeadDim, gradOf } from '../../../model/fused.js';
 import type { CudaBackend } from '../backend.js';
 import { launchRope } from './fused-layers.js';
+import { EXP2_SOURCE } from './exp2.js';
 import { filled } from './layout.js';
 import { allocateProductInput, BF16_BITS, bf16CopyOf, loadFrom, operand, storeTo } from './bf16.js';
 import { MMA_PRECISION, MMA_SOURCE, mmaElemBytes } from './mma.js';
@@ -50,7 +51,7 @@ const TILE = 64;
 
 const source = (headDim: number, precision: number, blocks: Blocks) => `#define PRECISION ${precision}
 #define HD ${headDim}
-${MMA_SOURCE}${BF16_BITS}
+${BF16_BITS}${MMA_SOURCE}${EXP2_SOURCE}
 #define TILE ${TILE}
 #define QTILE ${blocks.queries}  // queries a forward block takes (16 a warp)
 #define KTILE ${blocks.keys}  // keys a backward block takes (16 a warp)
@@ -75,7 +76,7 @@ template <int N> __device__ __forceinline__ void copies_wait() { asm volatile("c
 // Two neighbouring values (the first at an even column) into a shared-memory tile in one store.
 __device__ __forceinline__ void store_pair(Elem* p, float a, float b) {
 #if PRECISION == 2
-  *(unsigned*)p = pack_bf16(a, b);
+  *(unsigned*)p = bf16_pair(a, b);
 #else
   *(float2*)p = make_float2(a, b);
 #endif
@@ -218,7 +219,7 @@ extern "C" __global__ void __launch_bounds__(2 * QTILE) flash_forward(float* out
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       float mnew = fmaxf(m[r], mx * scale_log2);  // finite: every row sees key 0 in the first tile
-      float corr = exp2f(m[r] - mnew);
+      float corr = exp2_fast(m[r] - mnew);
       m[r] = mnew;
       l[r] *= corr;
 #pragma unroll
@@ -226,7 +227,7 @@ extern "C" __global__ void __launch_bounds__(2 * QTILE) flash_forward(float* out
 #pragma unroll
       for (int j = 0; j < TILE / 8; j++)
 #pragma unroll
-        for (int e = 2 * r; e < 2 * r + 2; e++) { s[j][e] = exp2f(fmaf(s[j][e], scale_log2, -mnew)); l[r] += s[j][e]; }
+        for (int e = 2 * r; e < 2 * r + 2; e++) { s[j][e] = exp2_fast(fmaf(s[j][e], scale_log2, -mnew)); l[r] += s[j][e]; }
     }
     // o += P·V: the probabilities are already laid out as A fragments (two C tiles per 16 keys).
     FragA pa[TILE / 16];
@@ -347,7 +348,7 @@ extern "C" __global__ void __launch_bounds__(2 * KTILE, KBLOCKS) flash_backward(
 #pragma unroll
       for (int i = 0; i < 4; i++) {
         int key = k0 + kw + c_row(i), query = q0 + 8 * j + c_col(i);
-        p[j][i] = query >= key ? exp2f(p[j][i] * scale_log2 - lse_s[8 * j + c_col(i)]) : 0.0f;
+        p[j][i] = query >= key ? exp2_fast(p[j][i] * scale_log2 - lse_s[8 * j + c_col(i)]) : 0.0f;
       }
     // Pᵀ from here on as the products read it (in bf16: bfloat16, 16 registers instead of 32, which
     // took the spills at 128 registers from 148 to 80 bytes; dS takes P as rounded, and is rounded

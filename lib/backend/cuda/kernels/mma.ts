@@ -22,9 +22,9 @@ export const MMA_PRECISION: Record<MatmulPrecision, number> = { fp32: 0, tf32: 1
 /** Bytes of a shared-memory tile element (Elem) at a PRECISION value: bfloat16 for bf16, else float32. */
 export const mmaElemBytes = (precision: number): number => (precision === 2 ? 2 : 4);
 
+/** The fragments and products, for a source that defines PRECISION and includes BF16_BITS (bf16_pair) before them. */
 export const MMA_SOURCE = `
 __device__ __forceinline__ unsigned to_tf32(float x) { unsigned r; asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x)); return r; }
-__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) { unsigned r; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r; }
 __device__ __forceinline__ void mma_tf32(float* c, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
   asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
@@ -39,9 +39,9 @@ __device__ __forceinline__ void mma_tf32_k16(float* c, const unsigned* a, const 
 #if PRECISION == 2
 struct FragA { unsigned x[4]; };
 struct FragB { unsigned x[2]; };
-__device__ __forceinline__ FragA frag_a(const float* a) { FragA f; for (int i = 0; i < 4; i++) f.x[i] = pack_bf16(a[2 * i], a[2 * i + 1]); return f; }
+__device__ __forceinline__ FragA frag_a(const float* a) { FragA f; for (int i = 0; i < 4; i++) f.x[i] = bf16_pair(a[2 * i], a[2 * i + 1]); return f; }
 __device__ __forceinline__ float frag_value(const FragA& f, int i) { unsigned w = f.x[i >> 1]; return __uint_as_float((i & 1) ? (w & 0xffff0000u) : (w << 16)); }
-__device__ __forceinline__ FragB frag_b(const float* b) { FragB f; f.x[0] = pack_bf16(b[0], b[1]); f.x[1] = pack_bf16(b[2], b[3]); return f; }
+__device__ __forceinline__ FragB frag_b(const float* b) { FragB f; f.x[0] = bf16_pair(b[0], b[1]); f.x[1] = bf16_pair(b[2], b[3]); return f; }
 __device__ __forceinline__ void mma(float* c, const FragA& a, const FragB& b) {
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a.x[0]), "r"(a.x[1]), "r"(a.x[2]), "r"(a.x[3]), "r"(b.x[0]), "r"(b.x[1]));
