@@ -56,7 +56,7 @@ export class CudaBackend extends tf.KernelBackend {
   readonly sharedPerBlock: number;
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
-  private readonly modules = new Map<string, Map<string, Handle>>(); // source → kernel name → function
+  private readonly modules = new Map<string, { cubin: Buffer; functions: Map<string, Handle> }>(); // source → its cubin, and kernel name → function
   private readonly bigShared = new Map<Handle, number>(); // a kernel's shared-memory opt-in, in bytes
   private readonly waves = new Map<Handle, Map<string, number>>(); // blocksAWave()'s answers by kernel, then block/shared bytes
   private bytesInUse = 0;
@@ -291,13 +291,13 @@ export class CudaBackend extends tf.KernelBackend {
   private kernel(source: string, name: string): Handle {
     // Keyed by the source string itself, then the name: most sources are constants, whose hash V8
     // computes once, where a joined key would be a new string of tens of KB to hash at every launch.
-    let byName = this.modules.get(source);
-    if (byName === undefined) this.modules.set(source, (byName = new Map()));
-    let fn = byName.get(name);
+    // One compile a source: its other kernels load from the cubin it gave.
+    let compiled = this.modules.get(source);
+    if (compiled === undefined) this.modules.set(source, (compiled = { cubin: compileModule(this.nvrtc, source, name, this.arch).cubin, functions: new Map() }));
+    let fn = compiled.functions.get(name);
     if (fn === undefined) {
-      const { cubin } = compileModule(this.nvrtc, source, name, this.arch);
-      fn = this.driver.loadModule(cubin, [name]).get(name);
-      byName.set(name, fn);
+      fn = this.driver.loadModule(compiled.cubin, [name]).get(name);
+      compiled.functions.set(name, fn);
     }
     return fn;
   }

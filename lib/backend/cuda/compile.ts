@@ -21,11 +21,15 @@ export interface CompiledModule {
 /** Options the kernels are compiled with, besides the architecture. */
 export const NVRTC_OPTIONS: readonly string[] = ['-default-device', '--std=c++17', '-lineinfo'];
 
-/** Compile `source` for `arch` (e.g. 'sm_90'), or take it from the cache; `name` labels errors. */
+/**
+ * Compile `source` for `arch` (e.g. 'sm_90'), or take it from the cache; `name` labels errors. The cubin
+ * holds every kernel of the source, so the cache is keyed by the source alone: the kernels of one source
+ * (attention's forward, backward and Δ pass; the cross-entropy and its helpers) cost one compile.
+ */
 export function compileModule(nvrtc: Nvrtc, source: string, name: string, arch: string, cacheDir = kernelCacheDir()): CompiledModule {
   const options = [`--gpu-architecture=${arch}`, ...NVRTC_OPTIONS];
   const key = createHash('sha256').update(JSON.stringify([nvrtc.version, options, source])).digest('hex').slice(0, 32);
-  const file = join(cacheDir, `${name}-${arch}-${key}.cubin`);
+  const file = join(cacheDir, `${arch}-${key}.cubin`);
   if (existsSync(file)) return { cubin: readFileSync(file), cached: true };
   const { cubin, log } = nvrtc.compile(source, `${name}.cu`, options);
   if (!cubin) throw new Error(`cuda backend: kernel ${name} failed to compile for ${arch} with NVRTC ${nvrtc.version}:\n${log}`);

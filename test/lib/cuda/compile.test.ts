@@ -84,6 +84,15 @@ describe('compiling kernels with NVRTC', () => {
     expect(readdirSync(cache).length).toBe(2);
   });
 
+  it('compiles a source once for all its kernels: a second kernel of it comes from the same cache entry', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'kernels-'));
+    const two = `${source}extern "C" __global__ void scale(float* a, float s, int n) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) a[i] *= s; }\n`;
+    const first = compileModule(nvrtc, two, 'add', 'sm_90', cache);
+    expect(first.cubin.includes(Buffer.from('scale'))).toBe(true); // both kernels in the one cubin
+    expect(compileModule(nvrtc, two, 'scale', 'sm_90', cache)).toEqual({ cubin: first.cubin, cached: true });
+    expect(readdirSync(cache).length).toBe(1);
+  });
+
   it('reports a compile error with the kernel, the architecture and the compiler log', () => {
     const cache = mkdtempSync(join(tmpdir(), 'kernels-'));
     expect(() => compileModule(nvrtc, `${source}__global__ void broken() { undefined_thing(); }\n`, 'broken', 'sm_90', cache)).toThrow(
