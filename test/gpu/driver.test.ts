@@ -32,7 +32,7 @@ describe('CUDA driver', { skip: gpu.skip }, () => {
     const { stream } = driver.open(0);
     const nvrtc = new Nvrtc();
     const { cubin } = compileModule(nvrtc, ADD, 'add', arch, mkdtempSync(join(tmpdir(), 'kernels-')));
-    const add = driver.loadModule(cubin, ['add']).get('add');
+    const add = driver.kernelOf(driver.loadModule(cubin), 'add');
     const n = 1_000_003; // not a multiple of the block size
     const a = Float32Array.from({ length: n }, (_, i) => i % 1000);
     const b = Float32Array.from({ length: n }, (_, i) => (i % 7) - 3);
@@ -62,7 +62,7 @@ describe('CUDA driver', { skip: gpu.skip }, () => {
     const { stream } = driver.open(0);
     const nvrtc = new Nvrtc();
     const { cubin } = compileModule(nvrtc, ADD, 'add', driver.deviceInfo(0).arch, mkdtempSync(join(tmpdir(), 'kernels-')));
-    const add = driver.loadModule(cubin, ['add']).get('add');
+    const add = driver.kernelOf(driver.loadModule(cubin), 'add');
     assert.throws(() => driver.launch(add, [1, 1, 1], [4096, 1, 1], [0n, 0n, 0n, { f32: 1 }, { i32: 0 }], stream, 'add'), /cuda: cuLaunchKernel\(add\) failed: .*invalid argument/);
   });
 });

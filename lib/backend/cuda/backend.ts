@@ -56,7 +56,7 @@ export class CudaBackend extends tf.KernelBackend {
   readonly sharedPerBlock: number;
   private readonly nvrtc: Nvrtc;
   private readonly data: tf.DataStorage<DeviceData>;
-  private readonly modules = new Map<string, { cubin: Buffer; functions: Map<string, Handle> }>(); // source → its cubin, and kernel name → function
+  private readonly modules = new Map<string, { module: Handle; functions: Map<string, Handle> }>(); // source → its loaded module, and kernel name → function
   private readonly bigShared = new Map<Handle, number>(); // a kernel's shared-memory opt-in, in bytes
   private readonly waves = new Map<Handle, Map<string, number>>(); // blocksAWave()'s answers by kernel, then block/shared bytes
   private bytesInUse = 0;
@@ -291,14 +291,14 @@ export class CudaBackend extends tf.KernelBackend {
   private kernel(source: string, name: string): Handle {
     // Keyed by the source string itself, then the name: most sources are constants, whose hash V8
     // computes once, where a joined key would be a new string of tens of KB to hash at every launch.
-    // One compile a source: its other kernels load from the cubin it gave.
-    let compiled = this.modules.get(source);
-    if (compiled === undefined) this.modules.set(source, (compiled = { cubin: compileModule(this.nvrtc, source, name, this.arch).cubin, functions: new Map() }));
-    let fn = compiled.functions.get(name);
-    if (fn === undefined) {
-      fn = this.driver.loadModule(compiled.cubin, [name]).get(name);
-      compiled.functions.set(name, fn);
+    // One compile and one module a source: its other kernels are looked up in the same module.
+    let loaded = this.modules.get(source);
+    if (loaded === undefined) {
+      const { cubin } = compileModule(this.nvrtc, source, name, this.arch);
+      this.modules.set(source, (loaded = { module: this.driver.loadModule(cubin), functions: new Map() }));
     }
+    let fn = loaded.functions.get(name);
+    if (fn === undefined) loaded.functions.set(name, (fn = this.driver.kernelOf(loaded.module, name)));
     return fn;
   }
 

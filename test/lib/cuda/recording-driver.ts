@@ -41,8 +41,11 @@ export class RecordingDriver {
     this.live.delete(ptr);
     this.liveBytes -= bytes;
   }
-  loadModule(_cubin: Buffer, names: string[]): Map<string, string> {
-    return new Map(names.map((name) => [name, name]));
+  loadModule(): string {
+    return 'module';
+  }
+  kernelOf(_module: string, name: string): string {
+    return name;
   }
   launch(fn: string, _grid: unknown, _block: unknown, args: KernelArg[]): void {
     this.launches.push({ kernel: fn, args });

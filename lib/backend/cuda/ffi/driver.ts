@@ -170,15 +170,18 @@ export class Driver {
     return ms[0]!;
   }
 
-  /** Load a cubin and look up its kernels by name. */
-  loadModule(cubin: Buffer, names: string[]): Map<string, Handle> {
+  /** Load a cubin (every kernel of one source) as a module. */
+  loadModule(cubin: Buffer): Handle {
     const module: Handle[] = [null];
     this.call('moduleLoad', 'cuModuleLoadData', module, cubin);
-    return new Map(names.map((name) => {
-      const fn: Handle[] = [null];
-      this.call('getFunction', `cuModuleGetFunction(${name})`, fn, module[0], name);
-      return [name, fn[0]];
-    }));
+    return module[0];
+  }
+
+  /** A loaded module's kernel, by name. */
+  kernelOf(module: Handle, name: string): Handle {
+    const fn: Handle[] = [null];
+    this.call('getFunction', `cuModuleGetFunction(${name})`, fn, module, name);
+    return fn[0];
   }
 
   /** Let kernel `fn` use up to `bytes` of dynamic shared memory per block (needed above 48 KB). */

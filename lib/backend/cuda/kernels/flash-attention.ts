@@ -25,9 +25,9 @@
 // 64, two such blocks an SM (launch bounds: 128 registers a thread, a few spilled) beat one with no
 // spills: 6.74 against 7.37 ms a step (64 keys: 7.02); where two do not fit (KBLOCKS), one. Keeping
 // P as its bf16 fragments once exponentiated (dS takes P as rounded) brought its spills from 148 to 80
-// bytes: 5.67 → 5.50 ms a step at 92m. The forward keeps one 16-row group of queries a warp: two (each key and value fragment serving two
-// products) took 233 registers, two blocks an SM instead of four, and 2.11 → 2.29 ms (2.72 bound to
-// three blocks an SM, spilling).
+// bytes: 5.67 → 5.50 ms a step at 92m. The forward keeps one 16-row group of queries a warp: two (each
+// key and value fragment serving two products) took 233 registers, two blocks an SM instead of four,
+// and 2.11 → 2.29 ms (2.72 bound to three blocks an SM, spilling).
 // The output and the gradients go out as the projections' products read them: the output, dK and dV
 // (and dQ after its pass) as bfloat16 only, in bf16 (the output's tail in an allocation of its own).
 // The output's float32 values had no reader: without them the forward went 2.17 → 1.93 ms a step at 92m
