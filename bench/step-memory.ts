@@ -5,7 +5,8 @@
 // backward alone with tf.variableGrads and with variableGradients (lib/train/backprop.ts), the model's
 // and AdamW's tensors allocated as in a step. And the host's side of a step: its time over the recording
 // driver (no GPU to wait for: JavaScript, tfjs and the driver calls alone, which on a GPU must stay well
-// under the step's kernels for the GPU to be the limit) and its copies to the GPU.
+// under the step's kernels for the GPU to be the limit) and its copies to the GPU, for a step as trainStep
+// runs it and as replayed from a CUDA graph.
 //   npx tsx bench/step-memory.ts [--preset 92m --vocab 64798 --batch 32 --seq 1024]
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend } from '../lib/backend/cuda/backend.js';
@@ -15,6 +16,8 @@ import { presetConfig } from '../lib/model/config.js';
 import { LlamaModel } from '../lib/model/model.js';
 import { AdamW } from '../lib/train/adamw.js';
 import { variableGradients } from '../lib/train/backprop.js';
+import { languageModelling } from '../lib/train/objective.js';
+import { trainSteps } from '../lib/train/recorded-step.js';
 import { batchTensors, trainStep } from '../lib/train/step.js';
 import { RecordingDriver, recordingBackend } from '../test/lib/cuda/recording-driver.js';
 
@@ -64,9 +67,12 @@ const backwardWith = (gradients: typeof variableGradients) => () => {
   tf.dispose([value, ...Object.values(grads), ...Object.values(tensors)]);
 };
 
+const recorded = trainSteps(model, adamw, { batch: B, maxNorm: 1, objective: languageModelling, sync: null }, true);
+recorded.run([batch], 1e-4); // (recorded at its second step: hostOf's first run)
 console.log(JSON.stringify({
   preset, batch: B, seq: T, vocab: config.vocabSize, matmul: 'bf16',
   step_peak_gb: peakOf(() => trainStep(model, adamw, [batch], B, 1e-4, 1)),
   step_host: hostOf(() => trainStep(model, adamw, [batch], B, 1e-4, 1)),
+  recorded_step_host: hostOf(() => recorded.run([batch], 1e-4)), // replays of a CUDA graph (lib/train/recorded-step.ts)
   backward_peak_gb: { 'tf.variableGrads': peakOf(backwardWith(tf.variableGrads as typeof variableGradients)), variableGradients: peakOf(backwardWith(variableGradients)) },
 }));

@@ -31,6 +31,7 @@ function loopOptions(D: Readonly<TrainDefaults>, seqDefault: string): OptionSpec
     { name: 'matmul', value: 'bf16|tf32|fp32', default: 'bf16', help: 'matmul precision on cuda (the CPU backends compute in fp32)' },
     { name: 'save-dtype', value: 'float32|bfloat16', default: D.saveDtype, help: "precision of final/'s weights (checkpoints keep float32 for exact resume)" },
     { name: 'resume', help: 'continue the run in --out from its newest checkpoint, exactly' },
+    { name: 'cuda-graph', help: 'on cuda, replay each step from a CUDA graph recorded at the second (language modelling on one GPU; 92m: 1.03× the eager step)' },
     { name: 'gpus', value: '<n>', help: "train on n GPUs of this machine: n processes (ranks), each a share of every step's micro-batches, gradients averaged through NCCL; as --accum n × accum on one GPU" },
   ];
 }
@@ -71,6 +72,7 @@ function loopSettings(args: Args, maxSeq?: number): Omit<TrainSettings, 'data' |
     saveEvery: intFlag(args, 'save-every', undefined, 0),
     resume: args.flags.has('resume'),
     saveDtype: saveDtypeFlag(args),
+    cudaGraph: args.flags.has('cuda-graph'),
   };
 }
 

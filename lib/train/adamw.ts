@@ -22,6 +22,16 @@ export function defaultDecays(name: string): boolean {
 
 export const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, decays: defaultDecays };
 
+/** An update's learning rate and its bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ. */
+export interface StepSize {
+  lr: number;
+  correction1: number;
+  correction2: number;
+}
+
+/** [lr, correction1, correction2]: the step size as the fused kernel reads it from the device. */
+export const stepSizeValues = (s: StepSize): Float32Array => Float32Array.of(s.lr, s.correction1, s.correction2);
+
 /** AdamW over a model's named parameters; its state saves and loads for exact resume. */
 export class AdamW {
   readonly options: AdamWOptions;
@@ -48,23 +58,38 @@ export class AdamW {
    * a step then waits for the GPU before its end.
    */
   update(grads: Map<string, tf.Tensor>, lr: number, gradScale: number | tf.Scalar = 1): void {
-    const { beta1, beta2, eps, weightDecay, decays } = this.options;
+    this.apply(grads, this.advance(lr), gradScale);
+  }
+
+  /** Count one more update: its learning rate and bias corrections. */
+  advance(lr: number): StepSize {
     this.t++;
-    const correction1 = 1 - beta1 ** this.t;
-    const correction2 = 1 - beta2 ** this.t;
+    return { lr, correction1: 1 - this.options.beta1 ** this.t, correction2: 1 - this.options.beta2 ** this.t };
+  }
+
+  /**
+   * The update that advance() counted. The fused kernel reads the step size from the device, from
+   * `onDevice` (stepSizeValues(size)) when given — a recorded step's tensor, refilled before each replay
+   * (lib/train/recorded-step.ts) — else from a tensor made of `size` now.
+   */
+  apply(grads: Map<string, tf.Tensor>, size: StepSize, gradScale: number | tf.Scalar = 1, onDevice?: tf.Tensor1D): void {
+    const { beta1, beta2, eps, weightDecay, decays } = this.options;
+    const { lr, correction1, correction2 } = size;
     const named = [...this.params].map(([name, p]) => {
       const g = grads.get(name);
       if (!g) throw new Error(`AdamW: no gradient for ${name}`);
-      return { p, g, m: this.m.get(name)!, v: this.v.get(name)!, decay: decays(name) ? 1 - lr * weightDecay : 1 };
+      return { p, g, m: this.m.get(name)!, v: this.v.get(name)!, decay: decays(name) ? weightDecay : 0 };
     });
     const fused = fusedKernel(FUSED.adamw);
     if (fused) {
       // One kernel (a launch per 64 parameters) updates every p, m and v in place (same formulas as below).
       const scale = typeof gradScale === 'number' ? tf.scalar(gradScale) : gradScale;
-      const inputs: Record<string, tf.Tensor> = { scale };
+      const stepSize = onDevice ?? tf.tensor1d(stepSizeValues(size));
+      const inputs: Record<string, tf.Tensor> = { scale, stepSize };
       named.forEach(({ p, g, m, v }, j) => Object.assign(inputs, { [`param${j}`]: p, [`grad${j}`]: g, [`m${j}`]: m, [`v${j}`]: v }));
-      fused({ inputs, backend: tf.backend(), attrs: { lr, beta1, beta2, eps, correction1, correction2, decay: named.map((n) => n.decay) } });
+      fused({ inputs, backend: tf.backend(), attrs: { beta1, beta2, eps, decay: named.map((n) => n.decay) } });
       if (scale !== gradScale) scale.dispose();
+      if (stepSize !== onDevice) stepSize.dispose();
       return;
     }
     for (const { p, g: g0, m, v, decay } of named) {
@@ -73,9 +98,14 @@ export class AdamW {
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
         const step = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), eps));
-        p.assign(tf.sub(decay === 1 ? p : tf.mul(p, decay), tf.mul(step, lr)));
+        p.assign(tf.sub(decay === 0 ? p : tf.mul(p, 1 - lr * decay), tf.mul(step, lr)));
       });
     }
+  }
+
+  /** The tensors an update writes: parameters and moments (a recorded step checks they are still where it wrote them). */
+  tensors(): tf.Variable[] {
+    return [...this.params.values(), ...this.m.values(), ...this.v.values()];
   }
 
   /** The moments as tensors to store ("m.<name>", "v.<name>"); t goes with the checkpoint's JSON. */

@@ -21,7 +21,8 @@ import { languageModelling } from './objective.js';
 import { dpoObjective, referenceLogProbs } from './objectives/dpo.js';
 import { cosineLr } from './schedule.js';
 import { checkRanksAgree, nextMicroBatches } from './data-parallel.js';
-import { evaluate, trainStep } from './step.js';
+import { trainSteps } from './recorded-step.js';
+import { evaluate } from './step.js';
 
 /** One line of metrics.jsonl. */
 export interface StepMetrics {
@@ -142,11 +143,12 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
   const initial = validating && startStep === 0 ? validate() : undefined;
   await hooks.onStart?.(model, tokenizer, startStep, o);
   let stopped = false;
+  const steps = trainSteps(model, optimizer, { batch: loader.batch, maxNorm: o.clip, objective, sync }, o.cudaGraph);
   while (state.step < o.steps) {
     const started = performance.now();
     const lr = cosineLr(state.step, schedule);
     const micro = nextMicroBatches(loader, o.accum, sync);
-    const { loss, gradNorm, metrics: reported, tokens } = trainStep(model, optimizer, micro, loader.batch, lr, o.clip, objective, sync);
+    const { loss, gradNorm, metrics: reported, tokens } = steps.run(micro, lr);
     if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} at step ${state.step + 1}; lower --lr or check the data`);
     state.step++;
     state.tokens += tokens;
@@ -178,6 +180,7 @@ async function run(o: TrainOptions, checkpoint: string | null, data: TrainingDat
     if (model.adapter) saveAdapter(model.adapter, join(o.out, 'final'), { baseModel: o.init, tokenizer });
     else saveModelDir(model, join(o.out, 'final'), { tokenizer, dtype: o.saveDtype });
   }
+  steps.dispose();
   optimizer.dispose();
   return { model, tokenizer, history, stopped, startStep, initialValLoss: initial?.loss, initialValMetrics: initial?.metrics };
 }

@@ -36,6 +36,8 @@ export interface TrainOptions {
   resume: boolean;
   /** Storage precision of final/'s weights (checkpoints keep float32, for exact resume). */
   saveDtype: 'float32' | 'bfloat16';
+  /** On cuda, replay the training step from a CUDA graph from the second step on (lib/train/recorded-step.ts). */
+  cudaGraph: boolean;
   /** Train a LoRA adapter on the frozen model instead of all its weights; final/ is then the adapter alone. */
   lora?: LoraConfig;
   /** DPO data: the objective's settings. */
@@ -62,12 +64,12 @@ export const DPO_OPTIONS: Readonly<DpoOptions> = { beta: 0.1, loss: 'sigmoid', s
 export type TrainSettings = Pick<TrainOptions, 'data' | 'out'> & Partial<TrainOptions>;
 
 /** The settings whose defaults do not depend on others. */
-export type TrainDefaults = Pick<TrainOptions, 'steps' | 'batch' | 'accum' | 'lr' | 'weightDecay' | 'clip' | 'seed' | 'evalEvery' | 'evalBatches' | 'saveEvery' | 'resume' | 'saveDtype'>;
+export type TrainDefaults = Pick<TrainOptions, 'steps' | 'batch' | 'accum' | 'lr' | 'weightDecay' | 'clip' | 'seed' | 'evalEvery' | 'evalBatches' | 'saveEvery' | 'resume' | 'saveDtype' | 'cudaGraph'>;
 
 /** Pretraining's defaults (they suit `nano` on a CPU). */
 export const TRAIN_DEFAULTS: Readonly<TrainDefaults> = {
   steps: 1000, batch: 8, accum: 1, lr: 1e-3, weightDecay: 0.1, clip: 1, seed: 0,
-  evalEvery: 100, evalBatches: 10, saveEvery: 500, resume: false, saveDtype: 'float32',
+  evalEvery: 100, evalBatches: 10, saveEvery: 500, resume: false, saveDtype: 'float32', cudaGraph: false,
 };
 
 /**

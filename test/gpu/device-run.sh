@@ -84,6 +84,10 @@ while read -r p batch n dim ffn layers heads; do
     echo "== $p $setting" >> "$out/speed.txt"
     env ${setting//+/ } node .device/train-throughput.mjs $shape >> "$out/speed.txt" 2>&1
   done
+  # The step replayed from a CUDA graph (--cuda-graph; unprofiled: the profile times launches one by one).
+  # SIGKILL: the one 1.5b run of it so far never returned, not even to SIGTERM.
+  echo "== $p --cuda-graph" >> "$out/speed.txt"
+  timeout -s KILL 120 node .device/train-throughput.mjs ${shape% --profile} --cuda-graph >> "$out/speed.txt" 2>&1 || echo "(exit $?)" >> "$out/speed.txt"
   # Other builds bundled beside this one (say main's, bundled before a change and renamed
   # .device/train-throughput-main.mjs): each in the same command, for an A/B of changes that have no switch.
   for build in .device/train-throughput-*.mjs; do

@@ -8,6 +8,7 @@ import { Cublas, type Gemm, type MatmulPrecision } from './ffi/cublas.js';
 import { Driver, type Handle, type KernelArg } from './ffi/driver.js';
 import { Nvrtc } from './ffi/nvrtc.js';
 import { FROM_BF16_SOURCE } from './kernels/bf16.js';
+import { FILL_SOURCE } from './kernels/layout.js';
 
 /** What the backend keeps for each tensor's data. */
 interface DeviceData {
@@ -66,6 +67,8 @@ export class CudaBackend extends tf.KernelBackend {
   private blas: Cublas | null = null;
   /** What is being recorded as a CUDA graph, while it is (no host copies then). */
   private capturing: string | null = null;
+  /** While capturing: the memory allocated since the capture began, not yet freed (it belongs to the graph). */
+  private capturedAllocations = new Set<bigint>();
   /** Precision of BatchMatMul (tests use fp32; training bf16 or tf32). */
   matmulPrecision: MatmulPrecision = 'fp32';
   /** Milliseconds the host has waited for the GPU in reads (readSync): the rest of a step's wall time is the host's own work. */
@@ -134,7 +137,7 @@ export class CudaBackend extends tf.KernelBackend {
     const bytes = size * 4;
     this.bytesInUse += bytes;
     this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
-    return { ptr: this.driver.alloc(bytes, this.stream), bytes, dtype, size, refCount };
+    return { ptr: this.alloc(bytes), bytes, dtype, size, refCount };
   }
 
   /** A tensor's tail of `bytes` (scratch memory, released with the tensor), or none. */
@@ -150,7 +153,7 @@ export class CudaBackend extends tf.KernelBackend {
   /** Device memory outside a tensor's own allocation (scratch space, bf16 copies); give it back with release(). */
   scratch(bytes: number): bigint {
     const size = Math.max(bytes, 4);
-    const ptr = this.driver.alloc(size, this.stream);
+    const ptr = this.alloc(size);
     this.scratchBytes.set(ptr, size);
     this.bytesInUse += size; // counted with the tensors: the peak is what the GPU had to hold
     this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
@@ -161,7 +164,7 @@ export class CudaBackend extends tf.KernelBackend {
   release(ptr: bigint): void {
     this.bytesInUse -= this.scratchBytes.get(ptr) ?? 0;
     this.scratchBytes.delete(ptr);
-    this.driver.free(ptr, this.stream);
+    this.free(ptr);
   }
 
   /**
@@ -202,7 +205,7 @@ export class CudaBackend extends tf.KernelBackend {
     // (memory allocated while recording would belong to the graph, and the conversion be replayed)
     this.notCapturing('making float32 values of a tensor kept in bfloat16 only');
     entry.bytes = entry.size * 4;
-    entry.ptr = this.driver.alloc(entry.bytes, this.stream);
+    entry.ptr = this.alloc(entry.bytes);
     this.bytesInUse += entry.bytes;
     this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
     if (convert) {
@@ -306,6 +309,11 @@ export class CudaBackend extends tf.KernelBackend {
    * Record the GPU work `f` queues as a CUDA graph instead of running it. f must not copy from or to the
    * host: its inputs and outputs are tensors made before, refilled between replays with overwrite() and
    * written with copyInto(); the tensors f makes it disposes (they become the graph's own scratch memory).
+   * Host values that f uploads as tensors are fixed in the graph: one value repeated (tfjs's ones, a
+   * scalar constant) becomes a fill kernel, anything else is an error — a value that changes between
+   * replays goes in a tensor refilled with overwrite(). So are kernel parameters: what changes between
+   * replays, kernels must read from the device. f must not free memory made before it (a replay would
+   * free it again), and what it allocates it must free (a graph whose memory outlives it cannot run twice).
    * Run f once for real before, so that its kernels are compiled and cuBLAS is set up.
    */
   capture(what: string, f: () => void): CudaGraph {
@@ -313,8 +321,11 @@ export class CudaBackend extends tf.KernelBackend {
     this.capturing = what;
     try {
       f();
+      if (this.capturedAllocations.size > 0) {
+        throw new Error(`cuda backend: ${this.capturedAllocations.size} allocations made while capturing ${what} as a CUDA graph are still in use at its end: dispose what the recorded work makes`);
+      }
     } catch (err) {
-      this.capturing = null;
+      this.endCapturing();
       try {
         const { graph, exec } = this.driver.endCapture(this.stream);
         this.driver.destroyGraph(graph, exec);
@@ -323,8 +334,31 @@ export class CudaBackend extends tf.KernelBackend {
       }
       throw err;
     }
+    this.endCapturing();
+    const graph = new CudaGraph(this, this.driver.endCapture(this.stream));
+    // The memory the work used before, run for real, stays cached in the stream's pool; the graph has its own.
+    this.driver.trimPool();
+    return graph;
+  }
+
+  private endCapturing(): void {
     this.capturing = null;
-    return new CudaGraph(this, this.driver.endCapture(this.stream));
+    this.capturedAllocations.clear();
+  }
+
+  /** Device memory on the stream; while capturing, the graph's own. */
+  private alloc(bytes: number): bigint {
+    const ptr = this.driver.alloc(bytes, this.stream);
+    if (this.capturing) this.capturedAllocations.add(ptr);
+    return ptr;
+  }
+
+  /** Free device memory on the stream; while capturing, only memory the graph allocated. */
+  private free(ptr: bigint): void {
+    if (this.capturing && !this.capturedAllocations.delete(ptr)) {
+      throw new Error(`cuda backend: freeing memory made before capturing ${this.capturing} as a CUDA graph (each replay would free it again): keep such tensors past the recorded work`);
+    }
+    this.driver.free(ptr, this.stream);
   }
 
   /** Copy a tensor's values into another of the same size, in stream order (a captured graph's output). */
@@ -340,6 +374,7 @@ export class CudaBackend extends tf.KernelBackend {
   overwrite(info: tf.TensorInfo, values: Float32Array | Int32Array): void {
     const entry = this.data.get(info.dataId);
     if (values.length !== entry.size) throw new Error(`cuda backend: overwrite: ${values.length} values for a tensor of ${entry.size}`);
+    this.notCapturing('refilling a tensor');
     this.float32Of(entry, false);
     this.written(info);
     this.upload(info.dataId, values);
@@ -357,12 +392,24 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   private upload(dataId: tf.DataId, values: tf.backend_util.BackendValues | null): void {
-    this.notCapturing('copying host data to the GPU');
     const entry = this.data.get(dataId);
     if (values === null || entry.size === 0) return;
     // bool arrives as Uint8Array; the device keeps every dtype in 4 bytes.
     const host = values instanceof Float32Array || values instanceof Int32Array ? values : Int32Array.from(values as ArrayLike<number>);
+    if (this.capturing) return this.fillCaptured(entry, host);
     this.driver.upload(entry.ptr, host, this.stream);
+  }
+
+  /**
+   * While capturing, a tensor made from host values: a constant — one value repeated, as tfjs's ones and
+   * scalars are — is written by a fill kernel, which the graph holds; anything else cannot be recorded
+   * (a copy from host memory would be replayed from memory the host has since reused).
+   */
+  private fillCaptured(entry: DeviceData, host: Float32Array | Int32Array): void {
+    const first = host[0]!;
+    if (!host.every((x) => Object.is(x, first))) this.notCapturing(`copying ${host.length} host values to the GPU`);
+    const bits = host instanceof Float32Array ? new Int32Array(host.buffer, host.byteOffset, 1)[0]! : first;
+    this.launchElementwise(FILL_SOURCE, 'fill', host.length, [entry.ptr, { i32: bits }, { i32: host.length }]);
   }
 
   override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
@@ -390,7 +437,7 @@ export class CudaBackend extends tf.KernelBackend {
     if (!force && entry.refCount > 0) return false;
     if (entry.bf16 !== undefined) this.release(entry.bf16);
     if (entry.tail !== undefined) this.release(entry.tail.ptr);
-    if (entry.ptr !== 0n) this.driver.free(entry.ptr, this.stream);
+    if (entry.ptr !== 0n) this.free(entry.ptr);
     this.bytesInUse -= entry.bytes;
     this.data.delete(dataId);
     return true;

@@ -93,11 +93,11 @@ describe('tensors kept in bfloat16 only (cuda backend, recording driver)', () =>
 
   it("AdamW writes a weight's kept bfloat16 copy with the new values (no conversion before the next product), and drops it when products no longer run in bf16", () => {
     const [, adamw] = ADAMW_KERNELS[0]!;
-    const attrs = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, correction1: 0.1, correction2: 0.05, decay: [1] };
-    const [p, g, m, v, scale] = [[n], [n], [n], [n], []].map((shape) => cuda.allocate(shape, 'float32'));
+    const attrs = { beta1: 0.9, beta2: 0.95, eps: 1e-8, decay: [0.1] };
+    const [p, g, m, v, scale, stepSize] = [[n], [n], [n], [n], [], [3]].map((shape) => cuda.allocate(shape, 'float32'));
     // The table of parameters travels in the launch's struct: pointer arrays p[64], p16[64], g[64], …
     const update = () => {
-      adamw({ inputs: { scale: scale!, param0: p!, grad0: g!, m0: m!, v0: v! }, backend: cuda, attrs });
+      adamw({ inputs: { scale: scale!, stepSize: stepSize!, param0: p!, grad0: g!, m0: m!, v0: v! }, backend: cuda, attrs });
       const launch = driver.launches.at(-1)!;
       const table = new BigInt64Array((launch.args[0] as { struct: Int32Array }).struct.buffer);
       return { kernel: launch.kernel, param: table[0], copy: table[64], scale: launch.args[1] };
@@ -114,7 +114,7 @@ describe('tensors kept in bfloat16 only (cuda backend, recording driver)', () =>
       expect(cuda.hasBf16(p!)).toBe(false);
     } finally {
       cuda.matmulPrecision = 'fp32';
-      [p, g, m, v, scale].forEach((t) => cuda.disposeData(t!.dataId));
+      [p, g, m, v, scale, stepSize].forEach((t) => cuda.disposeData(t!.dataId));
     }
   });
 });

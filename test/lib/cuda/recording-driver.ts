@@ -58,11 +58,20 @@ export class RecordingDriver {
   blocksPerMultiprocessor(): number {
     return 2;
   }
+  /** CUDA graphs recorded, replayed and destroyed (the launches while recording are in `launches` too). */
+  readonly graphs = { recorded: 0, replayed: 0, destroyed: 0 };
   beginCapture(): void {}
   endCapture(): { graph: string; exec: string } {
+    this.graphs.recorded++;
     return { graph: 'graph', exec: 'exec' };
   }
-  destroyGraph(): void {}
+  launchGraph(): void {
+    this.graphs.replayed++;
+  }
+  destroyGraph(): void {
+    this.graphs.destroyed++;
+  }
+  trimPool(): void {}
 }
 
 /** A cuda backend on a recording driver, whose matrix products are recorded in `products` instead of run by cuBLAS. */

@@ -14,7 +14,7 @@ import { AdamW } from '../../../lib/train/adamw.js';
 import { checkRanksAgree, nextMicroBatches, ranksFromEnv, type RankSync } from '../../../lib/train/data-parallel.js';
 import { languageModelling } from '../../../lib/train/objective.js';
 import { shareUniqueId } from '../../../lib/train/rendezvous.js';
-import { accumulateGradients, trainStep } from '../../../lib/train/step.js';
+import { accumulateGradients, batchTensors, trainStep } from '../../../lib/train/step.js';
 
 await initBackend('cpu', { quiet: true });
 
@@ -103,7 +103,9 @@ describe('a rank\'s step', () => {
     readonly worldSize = 2;
     private readonly other;
     constructor(replica: LlamaModel, micro: Batch[]) {
-      this.other = accumulateGradients(replica, micro, 2, languageModelling, () => 0);
+      const tensors = micro.map((b) => batchTensors(b, 2));
+      this.other = accumulateGradients(replica, tensors, languageModelling, () => 0);
+      tf.dispose(tensors.flatMap((t) => Object.values(t)));
     }
     meanGradients(grads: Map<string, tf.Tensor>): void {
       for (const [name, g] of grads) {

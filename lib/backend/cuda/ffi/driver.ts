@@ -27,6 +27,8 @@ export interface DeviceInfo {
 /** The driver library with the calls the backend makes; every failing call throws with its name. */
 export class Driver {
   private readonly fn: Record<string, Fn>;
+  /** The device's stream-ordered memory pool (open()). */
+  private pool: Handle = null;
 
   constructor(dirs: SearchDir[] = searchDirectories()) {
     const lib = koffi.load(findLibrary('cuda', dirs));
@@ -43,6 +45,7 @@ export class Driver {
       memInfo: f('int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)'),
       defaultPool: f('int cuDeviceGetDefaultMemPool(_Out_ void **pool, int dev)'),
       poolSet: f('int cuMemPoolSetAttribute(void *pool, int attr, void *value)'),
+      poolTrim: f('int cuMemPoolTrimTo(void *pool, size_t minBytesToKeep)'),
       streamCreate: f('int cuStreamCreate(_Out_ void **stream, unsigned int flags)'),
       streamSync: f('int cuStreamSynchronize(void *stream)'),
       allocAsync: f('int cuMemAllocAsync(_Out_ uint64_t *ptr, size_t bytes, void *stream)'),
@@ -109,7 +112,16 @@ export class Driver {
     const pool: Handle[] = [null];
     this.call('defaultPool', 'cuDeviceGetDefaultMemPool', pool, dev[0]);
     this.call('poolSet', 'cuMemPoolSetAttribute', pool[0], MEMPOOL_RELEASE_THRESHOLD, BigUint64Array.of(0xffffffffffffffffn));
+    this.pool = pool[0];
     return { stream: stream[0], device: dev[0]! };
+  }
+
+  /**
+   * Give the GPU back the memory the stream-ordered pool keeps cached and unused: after a CUDA graph is
+   * recorded, what the same work took when it ran for real (the graph allocates from a pool of its own).
+   */
+  trimPool(): void {
+    if (this.pool !== null) this.call('poolTrim', 'cuMemPoolTrimTo', this.pool, 0);
   }
 
   /** Free and total memory in bytes of the current context's device (after open()). */

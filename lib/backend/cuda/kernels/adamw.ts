@@ -7,6 +7,9 @@
 // < 4 KB), so a model's ~75 take two launches instead of one each — most of them are small, and a launch
 // of its own leaves the GPU idle. The gradient scale (clipping and 1/accumulation) is read from device
 // memory: the step computes it there, so the host never waits for the gradient norm before updating.
+// So are the learning rate and bias corrections, which change every update: a step recorded as a CUDA
+// graph refills them before each replay (lib/train/recorded-step.ts), where kernel parameters would stay
+// as recorded.
 // A weight that products read in bf16 has a kept bfloat16 copy (bf16.ts): the kernel writes the new
 // values there too, rounded as a conversion would, so the next step's products need no conversion pass.
 import * as tf from '@tensorflow/tfjs';
@@ -22,12 +25,13 @@ const PER_LAUNCH = 64;
 export const ADAMW_SOURCE = `${BF16_BITS}
 struct Params {
   float* p[${PER_LAUNCH}]; unsigned short* p16[${PER_LAUNCH}]; const float* g[${PER_LAUNCH}]; float* m[${PER_LAUNCH}]; float* v[${PER_LAUNCH}];
-  long long n[${PER_LAUNCH}]; float decay[${PER_LAUNCH}]; int count;
+  long long n[${PER_LAUNCH}]; float decay[${PER_LAUNCH}]; int count;  // decay: the weight decay (0: none)
 };
-extern "C" __global__ void adamw(Params t, const float* grad_scale, float lr, float beta1, float beta2, float eps, float correction1, float correction2) {
-  float scale = *grad_scale;
+// step_size: [lr, correction1, correction2].
+extern "C" __global__ void adamw(Params t, const float* grad_scale, const float* step_size, float beta1, float beta2, float eps) {
+  float scale = *grad_scale, lr = step_size[0], correction1 = step_size[1], correction2 = step_size[2];
   for (int j = 0; j < t.count; j++) {
-    float *p = t.p[j], *m = t.m[j], *v = t.v[j], decay = t.decay[j];
+    float *p = t.p[j], *m = t.m[j], *v = t.v[j], decay = 1.0f - lr * t.decay[j];
     const float* g = t.g[j];
     unsigned short* p16 = t.p16[j];
     each_4(t.n[j], [&](long long i, int count) {
@@ -51,9 +55,9 @@ extern "C" __global__ void adamw(Params t, const float* grad_scale, float lr, fl
 `;
 
 /**
- * inputs {scale, param0, grad0, m0, v0, param1, …}: scale a float32 scalar that multiplies every
- * gradient; attrs {lr, beta1, beta2, eps, correction1, correction2, decay: number[] (1 − lr·wd, or 1,
- * per parameter)}.
+ * inputs {scale, stepSize, param0, grad0, m0, v0, param1, …}: scale a float32 scalar that multiplies
+ * every gradient, stepSize [lr, correction1, correction2]; attrs {beta1, beta2, eps, decay: number[]
+ * (each parameter's weight decay, 0 for none)}.
  */
 const adamw: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
   const cuda = backend as CudaBackend;
@@ -75,7 +79,7 @@ const adamw: tf.KernelFunc = ({ inputs, backend, attrs }: KernelArgs) => {
     const quads = Math.max(...some.map(({ n }) => Math.ceil(n / 4)));
     // Enough blocks for the largest parameter (the embedding: 33M values) to fill the GPU; small ones take a lap each.
     cuda.launch(ADAMW_SOURCE, 'adamw', Math.max(1, Math.min(Math.ceil(quads / 256), 8 * cuda.multiprocessors)), 256, [
-      { struct: new Int32Array(table) }, cuda.pointer(input.scale!), ...[a.lr, a.beta1, a.beta2, a.eps, a.correction1, a.correction2].map((f) => ({ f32: f })),
+      { struct: new Int32Array(table) }, cuda.pointer(input.scale!), cuda.pointer(input.stepSize!), ...[a.beta1, a.beta2, a.eps].map((f) => ({ f32: f })),
     ]);
   }
   return [];

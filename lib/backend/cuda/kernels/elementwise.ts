@@ -48,6 +48,7 @@ export const UNARY_OPS: Record<string, string> = {
   Sin: 'sinf(x)',
   Cos: 'cosf(x)',
   Reciprocal: '1.0f / x',
+  Floor: 'floorf(x)', // (tf.dropout's mask: floor(uniform + keep probability))
   // log(1 + eˣ) without overflow: max(x, 0) + log(1 + e^−|x|) (DPO's −log σ(z) is softplus(−z)).
   Softplus: 'fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)))',
 };

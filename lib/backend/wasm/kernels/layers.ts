@@ -58,16 +58,17 @@ const causalSoftmaxGrad: Kernel = ({ inputs: { dy, probs }, backend, attrs }) =>
 })[0]!;
 
 /**
- * In place on {param0, grad0, m0, v0, param1, …}, every gradient multiplied by the scalar `scale`;
- * attrs {lr, beta1, beta2, eps, correction1, correction2, decay: number[] (1 − lr·wd, or 1, per parameter)}.
+ * In place on {param0, grad0, m0, v0, param1, …}, every gradient multiplied by the scalar `scale`, with
+ * stepSize [lr, correction1, correction2]; attrs {beta1, beta2, eps, decay: number[] (each parameter's
+ * weight decay, 0 for none)}.
  */
 const adamw: Kernel = ({ inputs, backend, attrs }) => {
   const w = backend as unknown as WasmBackend;
   const a = attrs as Record<string, number> & { decay: number[] };
-  const scale = f32(w, [inputs.scale!])[0]![0]!;
+  const [[scale], [lr, correction1, correction2]] = f32(w, [inputs.scale!, inputs.stepSize!]) as [Float32Array, Float32Array];
   a.decay.forEach((decay, j) => {
     const [param, grad, m, v] = ['param', 'grad', 'm', 'v'].map((name) => inputs[`${name}${j}`]!);
-    simd(w).adamw(at(w, param!), at(w, grad!), at(w, m!), at(w, v!), size(param!), a.lr, a.beta1, a.beta2, a.eps, decay, a.correction1, a.correction2, scale);
+    simd(w).adamw(at(w, param!), at(w, grad!), at(w, m!), at(w, v!), size(param!), lr!, a.beta1, a.beta2, a.eps, 1 - lr! * decay, correction1!, correction2!, scale!);
   });
   return [];
 };
