@@ -9,8 +9,6 @@
 // runs it and as replayed from a CUDA graph.
 //   npx tsx bench/step-memory.ts [--preset 92m --vocab 64798 --batch 32 --seq 1024]
 import * as tf from '@tensorflow/tfjs';
-import type { CudaBackend } from '../lib/backend/cuda/backend.js';
-import { registerCudaBackend } from '../lib/backend/cuda/register.js';
 import { intFlag, parseArgs, stringFlag } from '../lib/cli/args.js';
 import { presetConfig } from '../lib/model/config.js';
 import { LlamaModel } from '../lib/model/model.js';
@@ -19,7 +17,7 @@ import { variableGradients } from '../lib/train/backprop.js';
 import { languageModelling } from '../lib/train/objective.js';
 import { trainSteps } from '../lib/train/recorded-step.js';
 import { batchTensors, trainStep } from '../lib/train/step.js';
-import { RecordingDriver, recordingBackend } from '../test/lib/cuda/recording-driver.js';
+import { RecordingDriver, useRecordingBackend } from '../test/lib/cuda/recording-driver.js';
 
 const args = parseArgs(process.argv.slice(2));
 const preset = stringFlag(args, 'preset', '92m')!;
@@ -29,11 +27,7 @@ const config = presetConfig(preset, { vocabSize: intFlag(args, 'vocab', 64798, 2
 
 const driver = new RecordingDriver();
 driver.launch = () => {}; // (no record of the launches: a step makes thousands)
-registerCudaBackend(); // the kernels, under the backend name 'cuda' …
-tf.removeBackend('cuda');
-tf.registerBackend('cuda', () => recordingBackend(driver), -1); // … on the recording driver
-await tf.setBackend('cuda');
-(tf.backend() as CudaBackend).matmulPrecision = 'bf16';
+await useRecordingBackend(driver, 'bf16');
 
 const model = LlamaModel.create(config, 0);
 const adamw = new AdamW(model.trainableParams());

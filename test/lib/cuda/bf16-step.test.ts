@@ -4,10 +4,8 @@
 // graph, of an error. For the dense model, an MoE one and a LoRA adapter. And in the dense model, after
 // the first step no conversion pass is left: AdamW and the kernels write every copy the products read
 // (the LM head pads its weight's kept copy itself, see lib/backend/cuda/kernels/head-loss.ts).
-import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CudaBackend } from '../../../lib/backend/cuda/backend.js';
-import { registerCudaBackend } from '../../../lib/backend/cuda/register.js';
 import type { Batch } from '../../../lib/data/loader.js';
 import { presetConfig } from '../../../lib/model/config.js';
 import { LORA_TARGETS, LoraAdapter } from '../../../lib/model/lora.js';
@@ -15,7 +13,7 @@ import { LlamaModel } from '../../../lib/model/model.js';
 import { Rng } from '../../../lib/rng.js';
 import { AdamW } from '../../../lib/train/adamw.js';
 import { trainStep } from '../../../lib/train/step.js';
-import { RecordingDriver, recordingBackend } from './recording-driver.js';
+import { leaveRecordingBackend, RecordingDriver, useRecordingBackend } from './recording-driver.js';
 
 describe('bf16 training steps on the cuda backend (recording driver)', () => {
   const driver = new RecordingDriver();
@@ -23,17 +21,9 @@ describe('bf16 training steps on the cuda backend (recording driver)', () => {
   const [B, T] = [2, 16];
 
   beforeAll(async () => {
-    registerCudaBackend(); // the kernels, under the backend name 'cuda' …
-    tf.removeBackend('cuda');
-    tf.registerBackend('cuda', () => recordingBackend(driver), -1); // … on this backend instead of a GPU's
-    await tf.setBackend('cuda');
-    cuda = tf.backend() as CudaBackend;
-    cuda.matmulPrecision = 'bf16';
+    cuda = await useRecordingBackend(driver, 'bf16');
   });
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-    tf.removeBackend('cuda');
-  });
+  afterAll(leaveRecordingBackend);
 
   // (The MoE layers' dispatch and LoRA's low-rank path are plain tfjs ops whose float32 outputs products read: converted each step.)
   const cases: [string, Parameters<typeof presetConfig>[1], 'dense' | 'moe' | 'lora'][] = [

@@ -3,14 +3,12 @@
 // driver that reports such a GPU (no GPU needed; the kernels compile with NVRTC).
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CudaBackend } from '../../../lib/backend/cuda/backend.js';
 import type { DeviceInfo } from '../../../lib/backend/cuda/ffi/driver.js';
 import { flashBlocks } from '../../../lib/backend/cuda/kernels/flash-attention.js';
 import { MMA_PRECISION } from '../../../lib/backend/cuda/kernels/mma.js';
-import { registerCudaBackend } from '../../../lib/backend/cuda/register.js';
 import { FUSED, gradOf } from '../../../lib/model/fused.js';
 import { ropeTables } from '../../../lib/model/rope.js';
-import { RecordingDriver, recordingBackend } from './recording-driver.js';
+import { leaveRecordingBackend, RecordingDriver, useRecordingBackend } from './recording-driver.js';
 
 const KB = 1024;
 
@@ -31,17 +29,8 @@ describe('flash attention blocks', () => {
         return { ...super.deviceInfo(), sharedPerBlock: 99 * KB, sharedPerMultiprocessor: 100 * KB };
       }
     }
-    beforeAll(async () => {
-      registerCudaBackend(); // the kernels, under the backend name 'cuda' …
-      tf.removeBackend('cuda');
-      tf.registerBackend('cuda', () => recordingBackend(new SmallGpu()), -1); // … on this backend instead of a GPU's
-      await tf.setBackend('cuda');
-      (tf.backend() as CudaBackend).matmulPrecision = 'fp32';
-    });
-    afterAll(async () => {
-      await tf.setBackend('cpu');
-      tf.removeBackend('cuda');
-    });
+    beforeAll(() => useRecordingBackend(new SmallGpu(), 'fp32'));
+    afterAll(leaveRecordingBackend);
 
     it('float32 tiles at Dh = 64: the forward runs (64 queries a block), the backward says what it would need', () => {
       const [B, T, H, Dh] = [1, 8, 2, 64];

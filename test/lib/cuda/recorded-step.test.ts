@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CudaBackend } from '../../../lib/backend/cuda/backend.js';
-import { registerCudaBackend } from '../../../lib/backend/cuda/register.js';
 import type { Batch } from '../../../lib/data/loader.js';
 import { presetConfig } from '../../../lib/model/config.js';
 import { LORA_TARGETS, LoraAdapter } from '../../../lib/model/lora.js';
@@ -16,7 +15,7 @@ import { AdamW } from '../../../lib/train/adamw.js';
 import { languageModelling } from '../../../lib/train/objective.js';
 import { trainSteps } from '../../../lib/train/recorded-step.js';
 import { trainStep } from '../../../lib/train/step.js';
-import { RecordingDriver, recordingBackend } from './recording-driver.js';
+import { leaveRecordingBackend, RecordingDriver, useRecordingBackend } from './recording-driver.js';
 
 describe('training steps replayed from a CUDA graph (recording driver)', () => {
   const driver = new RecordingDriver();
@@ -27,16 +26,9 @@ describe('training steps replayed from a CUDA graph (recording driver)', () => {
   const settings = { batch: 2, maxNorm: 1, objective: languageModelling, sync: null };
 
   beforeAll(async () => {
-    registerCudaBackend(); // the kernels, under the backend name 'cuda' …
-    tf.removeBackend('cuda');
-    tf.registerBackend('cuda', () => recordingBackend(driver), -1); // … on this backend instead of a GPU's
-    await tf.setBackend('cuda');
-    cuda = tf.backend() as CudaBackend;
+    cuda = await useRecordingBackend(driver);
   });
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-    tf.removeBackend('cuda');
-  });
+  afterAll(leaveRecordingBackend);
 
   /** The uploads `f` makes: each one's values. */
   function uploadsOf(f: () => void): number[][] {

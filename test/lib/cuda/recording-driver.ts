@@ -1,9 +1,11 @@
 // A stand-in for the CUDA driver and cuBLAS that records what the cuda backend asks of them, so that its
 // bookkeeping — and a whole training step's — can be checked in CI, on a machine without a GPU. NVRTC
 // is the real one (npm test installs it): every kernel a step launches compiles.
+import * as tf from '@tensorflow/tfjs';
 import { CudaBackend } from '../../../lib/backend/cuda/backend.js';
-import type { Gemm } from '../../../lib/backend/cuda/ffi/cublas.js';
+import type { MatmulPrecision } from '../../../lib/backend/cuda/ffi/cublas.js';
 import type { DeviceInfo, Driver, KernelArg } from '../../../lib/backend/cuda/ffi/driver.js';
+import { registerCudaBackend } from '../../../lib/backend/cuda/register.js';
 
 /** A driver with one pretend GPU: allocations are numbered addresses, launches are recorded, copies do nothing. */
 export class RecordingDriver {
@@ -74,9 +76,27 @@ export class RecordingDriver {
   trimPool(): void {}
 }
 
-/** A cuda backend on a recording driver, whose matrix products are recorded in `products` instead of run by cuBLAS. */
-export function recordingBackend(driver: RecordingDriver, products: Gemm[] = []): CudaBackend {
-  const cuda = new CudaBackend(driver as unknown as Driver);
-  Object.defineProperty(cuda, 'cublas', { get: () => ({ gemm: (g: Gemm) => products.push(g) }) }); // (cuBLAS itself needs a GPU)
+/**
+ * Makes tfjs's 'cuda' backend the cuda kernels over `driver` (a GPU's stand-in: cuBLAS's products are
+ * skipped, since cuBLAS itself needs a GPU) and the current backend, with `precision` for its products.
+ * `leaveRecordingBackend()` goes back to cpu.
+ */
+export async function useRecordingBackend(driver: RecordingDriver, precision: MatmulPrecision = 'fp32'): Promise<CudaBackend> {
+  registerCudaBackend(); // the kernels, under the backend name 'cuda' …
+  tf.removeBackend('cuda');
+  tf.registerBackend('cuda', () => {
+    const cuda = new CudaBackend(driver as unknown as Driver); // … on this backend instead of a GPU's
+    Object.defineProperty(cuda, 'cublas', { get: () => ({ gemm: () => {} }) });
+    return cuda;
+  }, -1);
+  await tf.setBackend('cuda');
+  const cuda = tf.backend() as CudaBackend;
+  cuda.matmulPrecision = precision;
   return cuda;
+}
+
+/** Back to the cpu backend, the recording one removed. */
+export async function leaveRecordingBackend(): Promise<void> {
+  await tf.setBackend('cpu');
+  tf.removeBackend('cuda');
 }

@@ -5,14 +5,12 @@
 // its backward has run.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import type { CudaBackend } from '../../../lib/backend/cuda/backend.js';
-import { registerCudaBackend } from '../../../lib/backend/cuda/register.js';
 import { initBackend } from '../../../lib/backend/init.js';
 import { presetConfig } from '../../../lib/model/config.js';
 import { LlamaModel } from '../../../lib/model/model.js';
 import { Rng } from '../../../lib/rng.js';
 import { variableGradients } from '../../../lib/train/backprop.js';
-import { RecordingDriver, recordingBackend } from '../cuda/recording-driver.js';
+import { leaveRecordingBackend, RecordingDriver, useRecordingBackend } from '../cuda/recording-driver.js';
 
 const config = presetConfig('nano', { vocabSize: 96 });
 const [B, T] = [4, 32];
@@ -73,11 +71,7 @@ describe('variableGradients', () => {
 
   it('peaks lower than tf.variableGrads over a step of the cuda backend (recording driver: bytes, not values)', async () => {
     const driver = new RecordingDriver();
-    registerCudaBackend();
-    tf.removeBackend('cuda');
-    tf.registerBackend('cuda', () => recordingBackend(driver), -1);
-    await tf.setBackend('cuda');
-    (tf.backend() as CudaBackend).matmulPrecision = 'bf16';
+    await useRecordingBackend(driver, 'bf16');
     const model = LlamaModel.create(config, 3);
     const [x, y] = [ids(), ids()];
     const peak = (gradients: typeof variableGradients) => {
@@ -92,8 +86,7 @@ describe('variableGradients', () => {
     } finally {
       tf.dispose([x, y]);
       model.dispose();
-      await tf.setBackend('cpu');
-      tf.removeBackend('cuda');
+      await leaveRecordingBackend();
     }
   });
 });
