@@ -37,6 +37,11 @@ export function stringFlag(args: Args, name: string, fallback?: string): string 
   return values[0];
 }
 
+/** The single value of `option` on the command line, or the default its spec declares (one place for it: --help shows the same). */
+export function optionValue(args: Args, option: OptionSpec): string | undefined {
+  return stringFlag(args, option.name, option.default === undefined ? undefined : String(option.default));
+}
+
 /** The single value of a flag that must be given. */
 export function requiredFlag(args: Args, name: string): string {
   const value = stringFlag(args, name);

@@ -1,6 +1,6 @@
 // `tinyllm chat`: talk to a chat model — an interactive session that streams each reply as it is
 // sampled, or one answer to --message for scripts.
-import { requiredFlag, stringFlag } from './args.js';
+import { optionValue, requiredFlag, stringFlag } from './args.js';
 import { ADAPTER_OPTION, BACKEND_OPTION, type Command } from './command.js';
 import { SAMPLING_OPTIONS, samplingFlags } from './sampling-flags.js';
 
@@ -34,7 +34,7 @@ export const chatCommand: Command = {
     const { loadModelWithAdapter } = await import('../io/peft.js');
     const { ChatSession } = await import('../infer/chat.js');
     const { defaultStopIds } = await import('../infer/sampling.js');
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
+    await initBackend(parseBackendName(optionValue(args, BACKEND_OPTION)!), { quiet: true });
     const { model, tokenizer } = loadModelWithAdapter(dir, stringFlag(args, 'adapter'));
     try {
       if (!tokenizer) throw new Error(`${dir}: no tokenizer.json, expected a model directory with its tokenizer`);

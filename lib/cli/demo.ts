@@ -1,6 +1,6 @@
 // `tinyllm demo` (npm run demo): the pretraining pipeline on the shipped data in a few minutes on a
 // laptop CPU (lib/train/demo.ts), with a progress bar and the report printed beneath it.
-import { intFlag, stringFlag } from './args.js';
+import { intFlag, optionValue, stringFlag } from './args.js';
 import { BACKEND_OPTION, type Command } from './command.js';
 import { DEMO_DEFAULTS as D } from '../train/options.js';
 import { formatSeconds, Progress } from './progress.js';
@@ -16,7 +16,7 @@ export const demo: Command = {
     const started = performance.now();
     const { initBackend, parseBackendName } = await import('../backend/init.js');
     const { runDemo } = await import('../train/demo.js');
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!));
+    await initBackend(parseBackendName(optionValue(args, BACKEND_OPTION)!));
     const steps = intFlag(args, 'steps', D.steps, 1)!;
     const progress = new Progress('train', steps, ' steps');
     const { run } = await runDemo({

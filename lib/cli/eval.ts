@@ -1,7 +1,7 @@
 // `tinyllm eval`: how good a model is, in numbers that say how far from chance they are —
 // perplexity and bits per byte of held-out text (ppl), C-Eval/CMMLU-style multiple choice (mcq), and
 // greedy answers to held-out questions (gen). The evaluators are in lib/eval/.
-import { intFlag, requiredFlag, stringFlag } from './args.js';
+import { intFlag, optionValue, requiredFlag, stringFlag } from './args.js';
 import { ADAPTER_OPTION, BACKEND_OPTION, type Command } from './command.js';
 import { EVAL_DEFAULTS, TASKS, type EvalTask } from '../eval/options.js';
 import { Progress } from './progress.js';
@@ -48,7 +48,7 @@ export const evalCommand: Command = {
     const { initBackend, parseBackendName } = await import('../backend/init.js');
     const { loadModelWithAdapter } = await import('../io/peft.js');
     const { writeFileAtomic } = await import('../io/atomic.js');
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
+    await initBackend(parseBackendName(optionValue(args, BACKEND_OPTION)!), { quiet: true });
     const dir = requiredFlag(args, 'model');
     const { model, tokenizer } = loadModelWithAdapter(dir, stringFlag(args, 'adapter'));
     if (!tokenizer) throw new Error(`${dir}: no tokenizer.json, which evaluation needs`);

@@ -1,5 +1,5 @@
 // `tinyllm generate`: continue a prompt with a model, printing the text as the tokens are sampled.
-import { requiredFlag, stringFlag } from './args.js';
+import { optionValue, requiredFlag, stringFlag } from './args.js';
 import { ADAPTER_OPTION, BACKEND_OPTION, type Command } from './command.js';
 import { SAMPLING_OPTIONS, samplingFlags } from './sampling-flags.js';
 
@@ -24,7 +24,7 @@ export const generateCommand: Command = {
     const prompt = requiredFlag(args, 'prompt');
     const { sampling, maxTokens, seed } = samplingFlags(args);
     const json = args.flags.has('json');
-    const backend = stringFlag(args, 'backend', 'auto')!;
+    const backend = optionValue(args, BACKEND_OPTION)!;
 
     const { initBackend, parseBackendName } = await import('../backend/init.js');
     const { readEosIds } = await import('../io/model-dir.js');

@@ -1,6 +1,6 @@
 // `tinyllm lora merge`: fold a LoRA adapter into its base model's weights (W += (α/r)·B·A), giving a plain
 // model directory that every tool loads without knowing about adapters.
-import { requiredFlag, stringFlag } from './args.js';
+import { optionValue, requiredFlag } from './args.js';
 import { BACKEND_OPTION, type Command } from './command.js';
 import { saveDtypeFlag } from './train.js';
 
@@ -21,7 +21,7 @@ const merge: Command = {
     const { initBackend, parseBackendName } = await import('../backend/init.js');
     const { saveModelDir } = await import('../io/model-dir.js');
     const { loadModelWithAdapter } = await import('../io/peft.js');
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
+    await initBackend(parseBackendName(optionValue(args, BACKEND_OPTION)!), { quiet: true });
     const { model, tokenizer } = loadModelWithAdapter(requiredFlag(args, 'model'), requiredFlag(args, 'adapter'));
     try {
       const modules = model.adapter!.modules.length;

@@ -1,5 +1,5 @@
 // `tinyllm <command>`: dispatch to a command; errors print one line (a stack trace with --debug).
-import { checkFlags, parseArgs, stringFlag } from './args.js';
+import { checkFlags, optionValue, parseArgs } from './args.js';
 import { BACKEND_OPTION, type Command, helpText } from './command.js';
 import { DATA_COMMANDS } from './data.js';
 import { demo } from './demo.js';
@@ -20,7 +20,7 @@ const info: Command = {
   async run(args) {
     const { describeBackend, initBackend, parseBackendName } = await import('../backend/init.js');
     const tf = await import('@tensorflow/tfjs');
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
+    await initBackend(parseBackendName(optionValue(args, BACKEND_OPTION)!), { quiet: true });
     const { describeBlas } = await import('../backend/wasm/register.js');
     console.log(`tiny-llm-ts · node ${process.version} · tfjs ${tf.version.tfjs} · backend ${describeBackend()}`);
     console.log(`CPU products: ${describeBlas()}`);

@@ -1,7 +1,7 @@
 // `tinyllm quantize`: a model directory whose projections are stored as Q8_0 or Q4_0 blocks (lib/quant),
 // which every command that reads a model (chat, generate, score, eval, and LoRA training on top) runs
 // directly. The directory is written next to --out and renamed into place: nothing half-written.
-import { requiredFlag, stringFlag } from './args.js';
+import { optionValue, requiredFlag } from './args.js';
 import { BACKEND_OPTION, type Command } from './command.js';
 import { saveDtypeFlag } from './train.js';
 
@@ -28,7 +28,7 @@ export const quantizeCommand: Command = {
     const { loadModelDir, readStorageDtype, saveModelDir } = await import('../io/model-dir.js');
     const dtype = saveDtypeFlag(args) ?? readStorageDtype(dir);
     const { quantizeModel } = await import('../quant/quantize-model.js');
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
+    await initBackend(parseBackendName(optionValue(args, BACKEND_OPTION)!), { quiet: true });
     const { model, tokenizer } = loadModelDir(dir);
     let quantized;
     try {

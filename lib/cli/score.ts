@@ -1,6 +1,6 @@
 // `tinyllm score`: the log-probability the model gives each token of a text (lib/eval/logprobs.ts) as a
 // table or JSON, and the perplexity.
-import { requiredFlag, stringFlag } from './args.js';
+import { optionValue, requiredFlag, stringFlag } from './args.js';
 import { ADAPTER_OPTION, BACKEND_OPTION, type Command } from './command.js';
 import { parseIds } from './tokenizer.js';
 
@@ -18,7 +18,7 @@ export const score: Command = {
     const { initBackend, parseBackendName } = await import('../backend/init.js');
     const { loadModelWithAdapter } = await import('../io/peft.js');
     const { scoreIds } = await import('../eval/logprobs.js');
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
+    await initBackend(parseBackendName(optionValue(args, BACKEND_OPTION)!), { quiet: true });
     const dir = requiredFlag(args, 'model');
     const { model, tokenizer } = loadModelWithAdapter(dir, stringFlag(args, 'adapter'));
     const text = stringFlag(args, 'text');

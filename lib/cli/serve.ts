@@ -1,6 +1,6 @@
 // `tinyllm serve`: the model behind an OpenAI-compatible HTTP API and a chat page (lib/serve/). Binds
 // 127.0.0.1 unless told otherwise: reachable from this machine only, until you choose to expose it.
-import { intFlag, requiredFlag, stringFlag } from './args.js';
+import { intFlag, optionValue, requiredFlag, stringFlag } from './args.js';
 import { SERVE_DEFAULTS } from '../serve/options.js';
 import { ADAPTER_OPTION, BACKEND_OPTION, type Command } from './command.js';
 
@@ -35,7 +35,7 @@ export const serveCommand: Command = {
     const { readEosIds } = await import('../io/model-dir.js');
     const { loadModelWithAdapter } = await import('../io/peft.js');
     const { createApiServer } = await import('../serve/server.js');
-    await initBackend(parseBackendName(stringFlag(args, 'backend', 'auto')!), { quiet: true });
+    await initBackend(parseBackendName(optionValue(args, BACKEND_OPTION)!), { quiet: true });
     const { model, tokenizer } = loadModelWithAdapter(dir, stringFlag(args, 'adapter'));
     if (!tokenizer) throw new Error(`${dir}: no tokenizer.json, expected a model directory with its tokenizer`);
     const modelName = stringFlag(args, 'name') ?? basename(resolve(dir));

@@ -7,9 +7,12 @@ import { countParameters, PRESETS, presetConfig } from '../model/config.js';
 import { LORA_DEFAULTS, LORA_TARGETS, type LoraConfig, type LoraTarget } from '../model/lora-config.js';
 import { DERIVED_DEFAULTS, DPO_DEFAULTS, DPO_OPTIONS, SFT_DEFAULTS, TRAIN_DEFAULTS, type TrainDefaults, type TrainOptions, type TrainSettings } from '../train/options.js';
 import { ranksFromEnv } from '../train/data-parallel.js';
-import { intFlag, listFlag, numberFlag, requiredFlag, stringFlag, type Args } from './args.js';
+import { intFlag, listFlag, numberFlag, optionValue, requiredFlag, stringFlag, type Args } from './args.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './command.js';
 import { formatCount, Progress } from './progress.js';
+
+const MATMUL_OPTION: OptionSpec = { name: 'matmul', value: 'bf16|tf32|fp32', default: 'bf16', help: 'matmul precision on cuda (the CPU backends compute in fp32)' };
+const PRESET_OPTION: OptionSpec = { name: 'preset', value: '<name>', default: 'nano', help: 'model shape (see the list below); the vocabulary comes from the data' };
 
 /** The options both commands share, with the defaults of their kind of run. */
 function loopOptions(D: Readonly<TrainDefaults>, seqDefault: string): OptionSpec[] {
@@ -28,7 +31,7 @@ function loopOptions(D: Readonly<TrainDefaults>, seqDefault: string): OptionSpec
     { name: 'eval-batches', value: '<n>', default: D.evalBatches, help: 'batches of the val split per validation' },
     { name: 'save-every', value: '<n>', default: D.saveEvery, help: 'checkpoint every n steps (0: only at the end and on Ctrl-C)' },
     BACKEND_OPTION,
-    { name: 'matmul', value: 'bf16|tf32|fp32', default: 'bf16', help: 'matmul precision on cuda (the CPU backends compute in fp32)' },
+    MATMUL_OPTION,
     { name: 'save-dtype', value: 'float32|bfloat16', default: D.saveDtype, help: "precision of final/'s weights (checkpoints keep float32 for exact resume)" },
     { name: 'resume', help: 'continue the run in --out from its newest checkpoint, exactly' },
     { name: 'cuda-graph', help: 'on cuda, replay each step from a CUDA graph recorded at the second (language modelling on one GPU; 92m: 1.03× the eager step)' },
@@ -120,13 +123,13 @@ async function runLoop(label: string, settings: TrainSettings, args: Args): Prom
   const { initBackend, parseBackendName, parseMatmulPrecision } = await import('../backend/init.js');
   const gpus = intFlag(args, 'gpus', undefined, 1);
   const ranks = ranksFromEnv();
-  const backend = parseBackendName(stringFlag(args, 'backend', 'auto')!);
+  const backend = parseBackendName(optionValue(args, BACKEND_OPTION)!);
   if (gpus !== undefined && ranks) throw new Error('--gpus: this process is already a rank of a data-parallel run (WORLD_SIZE is set); start ranks with --gpus or with torchrun\'s variables, not both');
   if ((gpus !== undefined || ranks) && backend !== 'auto' && backend !== 'cuda') throw new Error(`data-parallel training runs on cuda, not --backend ${backend}`);
   if (gpus !== undefined) return launchGpus(gpus);
   const { train } = await import('../train/loop.js');
   const leader = !ranks || ranks.rank === 0;
-  await initBackend(ranks ? 'cuda' : backend, { matmul: parseMatmulPrecision(stringFlag(args, 'matmul', 'bf16')!), device: ranks?.localRank, quiet: !leader });
+  await initBackend(ranks ? 'cuda' : backend, { matmul: parseMatmulPrecision(optionValue(args, MATMUL_OPTION)!), device: ranks?.localRank, quiet: !leader });
   const sync = ranks ? await (await import('../train/nccl-sync.js')).NcclSync.open(ranks) : undefined;
   try {
     await trainWithProgress(label, { ...settings, sync }, leader, train);
@@ -184,13 +187,13 @@ export const trainCommand: Command = {
   options: [
     { name: 'data', value: '<dir>', required: true, help: 'token shards made by `tinyllm data prepare`' },
     { name: 'out', value: '<dir>', required: true, help: 'run directory: checkpoints step-NNNNNN/, metrics.jsonl, final/' },
-    { name: 'preset', value: '<name>', default: 'nano', help: 'model shape (see the list below); the vocabulary comes from the data' },
+    PRESET_OPTION,
     ...loopOptions(TRAIN_DEFAULTS, DERIVED_DEFAULTS.seq),
   ],
   notes: presetLines,
   async run(args) {
     const data = requiredFlag(args, 'data');
-    const config = presetConfig(stringFlag(args, 'preset', 'nano')!, { vocabSize: readShardIndex(data).vocabSize });
+    const config = presetConfig(optionValue(args, PRESET_OPTION)!, { vocabSize: readShardIndex(data).vocabSize });
     await runLoop('train', { data, out: requiredFlag(args, 'out'), config, ...loopSettings(args, config.maxSeq) }, args);
   },
 };

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../../lib/cli/args.js';
+import { optionValue, parseArgs } from '../../lib/cli/args.js';
+import { BACKEND_OPTION } from '../../lib/cli/command.js';
 import { Progress } from '../../lib/cli/progress.js';
 import { countParameters, PRESETS, presetConfig } from '../../lib/model/config.js';
 import { TRAIN_DEFAULTS } from '../../lib/train/options.js';
@@ -14,6 +15,12 @@ describe('parseArgs', () => {
     const args = parseArgs(['tokenizer', 'train', '--input', 'a.txt', 'b.txt', '--lr=3e-4', '--resume', '--seed', '1']);
     expect(args.words).toEqual(['tokenizer', 'train']);
     expect(Object.fromEntries(args.flags)).toEqual({ input: ['a.txt', 'b.txt'], lr: ['3e-4'], resume: [], seed: ['1'] });
+  });
+  it("reads an option's value, or the default its spec declares (the one --help shows), and names the option when it is wrong", () => {
+    expect(optionValue(parseArgs(['--backend', 'wasm']), BACKEND_OPTION)).toBe('wasm');
+    expect(optionValue(parseArgs([]), BACKEND_OPTION)).toBe('auto');
+    expect(optionValue(parseArgs([]), { name: 'out', help: '' })).toBeUndefined();
+    expect(() => optionValue(parseArgs(['--backend']), BACKEND_OPTION)).toThrow('--backend: missing value, expected --backend <value>');
   });
 });
 
