@@ -126,13 +126,16 @@ SHAPES
 cat "$out/costs.txt" >> "$out/steps.log"
 fi
 
-if wanted band; then  # (not in the default run; needs .device/main-old.mjs, the build before a numerical change)
+if wanted band; then  # (not in the default run; the builds old and old-again need .device/main-old.mjs, the build before a numerical change)
 step 'a numerical change and its band: 300 steps of 92m (vocabulary 6,400, batch 32 x 1024, English + modern Chinese), the build before (twice) and this one, seeds 0 and 1'
 node .device/main.mjs data prepare --workers 0 --tokenizer datasets/tokenizer --input datasets/corpus/en.jsonl.gz datasets/corpus/zh-modern.jsonl.gz --out /tmp/band-data > "$out/band.txt" 2>&1
 for seed in ${SEEDS:-0 1}; do
-  for build in ${BUILDS:-old old-again new}; do  # (old twice: how far two runs of one build drift apart, atomics' order being free)
-    main=$([ $build = new ] && echo .device/main.mjs || echo .device/main-old.mjs)
-    node $main train --data /tmp/band-data --out /tmp/band-$build-$seed --preset 92m --steps 300 --batch 32 --seq 1024 --seed $seed --eval-every 100 --save-every 0 --matmul bf16 --backend cuda > /dev/null 2>> "$out/band.txt"
+  # (old twice: how far two runs of one build drift apart, atomics' order being free; tf32: this build with
+  # float32 activations and TF32 products, the storage and products before bf16 — BUILDS='new tf32')
+  for build in ${BUILDS:-old old-again new}; do
+    main=$([[ $build = old* ]] && echo .device/main-old.mjs || echo .device/main.mjs)
+    matmul=$([ $build = tf32 ] && echo tf32 || echo bf16)
+    node $main train --data /tmp/band-data --out /tmp/band-$build-$seed --preset 92m --steps 300 --batch 32 --seq 1024 --seed $seed --eval-every 100 --save-every 0 --matmul $matmul --backend cuda > /dev/null 2>> "$out/band.txt"
     sed "s/^/{\"build\":\"$build\",\"seed\":$seed,\"row\":/; s/\$/}/" /tmp/band-$build-$seed/metrics.jsonl >> "$out/band.jsonl"
   done
 done
