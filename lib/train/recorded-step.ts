@@ -13,9 +13,9 @@
 // does; so does a step whose recording fails (dropout draws host random numbers: the capture refuses
 // host copies), with the reason in `mode`.
 //
-// Asked for (`tinyllm train --cuda-graph`), not the default: measured at 92m and 440m on an H100 (1.03–
-// 1.04× the eager step, the same losses), while the one run at 1.5b stalled, waiting on the GPU, and
-// was not run again (bench/README.md).
+// Asked for (`tinyllm train --cuda-graph`), not the default: measured on an H100 at 92m, 440m and 1.5b
+// (1.04×, 1.03× and 1.004× the eager step, the same losses to bf16's noise), but one earlier 1.5b run
+// stalled, waiting on the GPU, for a reason not found (bench/README.md).
 import * as tf from '@tensorflow/tfjs';
 import type { CudaBackend, CudaGraph } from '../backend/cuda/backend.js';
 import type { Batch } from '../data/loader.js';

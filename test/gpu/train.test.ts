@@ -115,13 +115,14 @@ describe('training on cuda', { skip: gpu.skip }, () => {
     }
   });
 
-  // Heads of 32 (nano), and of 128 in bf16 — 1.5b's attention blocks, where the one 1.5b run with graphs stalled.
+  // Heads of 32 (nano), and of 128 in bf16 (1.5b's attention blocks).
   it('steps replayed from a CUDA graph give the eager steps\' losses, at a learning rate that changes every step, in fp32 and bf16, heads of 32 and 128; memory stays flat', async () => {
     await tf.setBackend('cuda');
     const cuda = tf.backend() as CudaBackend;
     const data = batches(40, 8);
     const lr = (i: number) => 2e-3 * (1 - i / 50); // (a replay reads AdamW's step size from the device: refilled each step)
     const heads128 = presetConfig('nano', { vocabSize: 512, maxSeq: 64, hidden: 256, heads: 2, kvHeads: 2 });
+    const worstOf = (a: number[], b: number[]) => Math.max(...a.map((l, i) => Math.abs(l - b[i]!)));
     try {
       for (const [precision, shape] of [['fp32', config], ['bf16', config], ['bf16', heads128]] as const) {
         cuda.matmulPrecision = precision;
@@ -130,11 +131,20 @@ describe('training on cuda', { skip: gpu.skip }, () => {
         assert.equal(replayed.mode, 'cuda graph');
         assert.deepEqual(replayed.atEnd, replayed.after10);
         // The same kernels in the same order on the same values: only the order of atomics (RMSNorm's dw,
-        // the embedding's rows, attention's dQ) differs between two runs, ~1e-7 relative a sum, which 40
-        // AdamW steps carry into the loss's 4th–5th digit at most.
-        const worst = Math.max(...eager.losses.map((l, i) => Math.abs(l - replayed.losses[i]!)));
-        console.log(`# ${precision}, heads of ${shape.hidden / shape.heads}: loss ${eager.losses[0]!.toFixed(4)} → ${eager.losses[39]!.toFixed(4)} eager, ${replayed.losses[0]!.toFixed(4)} → ${replayed.losses[39]!.toFixed(4)} replayed; worst step difference ${worst.toExponential(2)}`);
-        assert.ok(worst < 1e-3, `${precision}, heads of ${shape.hidden / shape.heads}: losses differ by up to ${worst}`);
+        // the embedding's rows, attention's dQ) differs between two runs, ~1e-7 relative a sum. In fp32,
+        // 40 AdamW steps carry that into the loss's 6th digit (4.8e-7 to 1.9e-6 measured on an H100).
+        // In bf16 each product's output is then rounded to 8 bits, and a sum that moved by 1e-7 now and
+        // then lands on the other side of a rounding (2⁻⁹): two runs become two trajectories apart by
+        // bf16's noise, which the steps carry on — two eager runs alike (measured on an H100: eager
+        // against eager 2.8e-3 at step 40; replayed against eager up to 7.2e-4, 9.0e-3 and 1.05e-2 over
+        // the 40 steps, in three runs). The bound there is 3e-2: a third of the bf16-against-fp32 band
+        // below, and far under what a replay that read stale bfloat16 weights would miss by (its loss
+        // would stay near the first step's, where these fall by 0.68); a stale batch or step size the
+        // fp32 case catches at 1e-4.
+        const worst = worstOf(eager.losses, replayed.losses);
+        const again = precision === 'bf16' ? ` (eager again: ${worstOf(eager.losses, train(data, 5, false, lr, shape).losses).toExponential(2)})` : '';
+        console.log(`# ${precision}, heads of ${shape.hidden / shape.heads}: loss ${eager.losses[0]!.toFixed(4)} → ${eager.losses[39]!.toFixed(4)} eager, ${replayed.losses[0]!.toFixed(4)} → ${replayed.losses[39]!.toFixed(4)} replayed; worst step difference ${worst.toExponential(2)}${again}`);
+        assert.ok(worst < (precision === 'fp32' ? 1e-4 : 3e-2), `${precision}, heads of ${shape.hidden / shape.heads}: losses differ by up to ${worst}`);
         if (shape === config) assert.ok(replayed.losses[39]! < replayed.losses[0]! - 0.5, 'the loss falls'); // (at heads of 128, the match alone)
       }
     } finally {
