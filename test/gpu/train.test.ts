@@ -40,6 +40,9 @@ function batches(count: number, seed: number): Batch[] {
 
 const usage = () => ({ tensors: tf.memory().numTensors, bytes: gpuBytes() });
 
+/** The largest |a[i] − b[i]|: two runs' losses (or values) step by step. */
+const worstDifference = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+
 /**
  * One AdamW step of nano (weights from `seed`) per batch on the active backend, at learning rate lr(i):
  * the losses, and tensors and GPU bytes after step 10 and at the end; `recorded`: through trainSteps,
@@ -75,7 +78,7 @@ describe('training on cuda', { skip: gpu.skip }, () => {
     const cuda = train(data).losses;
     // Both run fp32; they differ only in summation order (cuBLAS, block reductions, atomics), about
     // 1e-6 relative per op. Over 50 AdamW steps that grows, but stays far below the loss's own fall.
-    const worst = Math.max(...cpu.map((l, i) => Math.abs(l - cuda[i]!)));
+    const worst = worstDifference(cpu, cuda);
     console.log(`# loss ${cpu[0]!.toFixed(4)} → ${cpu[49]!.toFixed(4)} on cpu, ${cuda[0]!.toFixed(4)} → ${cuda[49]!.toFixed(4)} on cuda; worst step difference ${worst.toExponential(2)}`);
     assert.ok(worst < 2e-3, `losses differ by up to ${worst}`);
     assert.ok(cpu[49]! < cpu[0]! - 0.5, 'the loss falls');
@@ -103,7 +106,7 @@ describe('training on cuda', { skip: gpu.skip }, () => {
         // differ between two runs: float32 sums of a few terms, ~1e-7 relative.
         ours.out.forEach((values, i) => {
           const scale = Math.max(1e-6, ...values.map(Math.abs));
-          const worst = Math.max(...values.map((v, j) => Math.abs(v - theirs.out[i]![j]!)));
+          const worst = worstDifference(values, theirs.out[i]!);
           assert.ok(worst <= 1e-5 * scale, `${precision}: ${i === 0 ? 'loss' : `gradient ${i}`} differs by ${worst} (of ${scale})`);
         });
         assert.equal(ours.after, 0, 'no GPU memory left behind');
@@ -122,7 +125,6 @@ describe('training on cuda', { skip: gpu.skip }, () => {
     const data = batches(40, 8);
     const lr = (i: number) => 2e-3 * (1 - i / 50); // (a replay reads AdamW's step size from the device: refilled each step)
     const heads128 = presetConfig('nano', { vocabSize: 512, maxSeq: 64, hidden: 256, heads: 2, kvHeads: 2 });
-    const worstOf = (a: number[], b: number[]) => Math.max(...a.map((l, i) => Math.abs(l - b[i]!)));
     try {
       for (const [precision, shape] of [['fp32', config], ['bf16', config], ['bf16', heads128]] as const) {
         cuda.matmulPrecision = precision;
@@ -141,8 +143,8 @@ describe('training on cuda', { skip: gpu.skip }, () => {
         // below, and far under what a replay that read stale bfloat16 weights would miss by (its loss
         // would stay near the first step's, where these fall by 0.68); a stale batch or step size the
         // fp32 case catches at 1e-4.
-        const worst = worstOf(eager.losses, replayed.losses);
-        const again = precision === 'bf16' ? ` (eager again: ${worstOf(eager.losses, train(data, 5, false, lr, shape).losses).toExponential(2)})` : '';
+        const worst = worstDifference(eager.losses, replayed.losses);
+        const again = precision === 'bf16' ? ` (eager again: ${worstDifference(eager.losses, train(data, 5, false, lr, shape).losses).toExponential(2)})` : '';
         console.log(`# ${precision}, heads of ${shape.hidden / shape.heads}: loss ${eager.losses[0]!.toFixed(4)} → ${eager.losses[39]!.toFixed(4)} eager, ${replayed.losses[0]!.toFixed(4)} → ${replayed.losses[39]!.toFixed(4)} replayed; worst step difference ${worst.toExponential(2)}${again}`);
         assert.ok(worst < (precision === 'fp32' ? 1e-4 : 3e-2), `${precision}, heads of ${shape.hidden / shape.heads}: losses differ by up to ${worst}`);
         if (shape === config) assert.ok(replayed.losses[39]! < replayed.losses[0]! - 0.5, 'the loss falls'); // (at heads of 128, the match alone)
@@ -173,7 +175,7 @@ describe('training on cuda', { skip: gpu.skip }, () => {
       // bf16 rounds each product's inputs and outputs (2⁻⁹ relative) and the logits: the losses drift from
       // fp32's by under a hundredth over 30 steps (6e-3 measured). This guards the whole step; each fused
       // kernel's bf16 values are checked on their own in fused.test.ts.
-      const worst = Math.max(...fp32.map((l, i) => Math.abs(l - bf16[i]!)));
+      const worst = worstDifference(fp32, bf16);
       console.log(`# loss ${fp32[0]!.toFixed(4)} → ${fp32[29]!.toFixed(4)} in fp32, ${bf16[0]!.toFixed(4)} → ${bf16[29]!.toFixed(4)} in bf16; worst step difference ${worst.toExponential(2)}`);
       assert.ok(worst < 0.1, `losses differ by up to ${worst}`);
     } finally {

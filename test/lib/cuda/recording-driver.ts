@@ -1,6 +1,6 @@
-// A stand-in for the CUDA driver and cuBLAS that records what the cuda backend asks of them, so that its
-// bookkeeping — and a whole training step's — can be checked in CI, on a machine without a GPU. NVRTC
-// is the real one (npm test installs it): every kernel a step launches compiles.
+// A stand-in for the CUDA driver that records what the cuda backend asks of it (cuBLAS's products are
+// skipped), so that its bookkeeping — and a whole training step's — can be checked in CI, on a machine
+// without a GPU. NVRTC is the real one (npm test installs it): every kernel a step launches compiles.
 import * as tf from '@tensorflow/tfjs';
 import { CudaBackend } from '../../../lib/backend/cuda/backend.js';
 import type { MatmulPrecision } from '../../../lib/backend/cuda/ffi/cublas.js';
