@@ -36,6 +36,8 @@ step 'GPU suite'
 # (the CPU references of its training tests run on tfjs-backend-wasm, which loads its .wasm files from .device/)
 ls .device/*.wasm > /dev/null 2>&1 || echo "no .wasm files in .device/: the tests against the CPU cannot start; copy node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm there" | tee -a "$out/steps.log"
 node --test .device/suite.mjs > "$out/suite.txt" 2>&1; tail -12 "$out/suite.txt" >> "$out/steps.log"
+# (the failing tests by name, in the summary too: a device command brings back at most 8 files)
+grep -E '^\s*not ok' "$out/suite.txt" >> "$out/steps.log"
 fi
 
 if wanted generate; then
