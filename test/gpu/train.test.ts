@@ -134,20 +134,24 @@ describe('training on cuda', { skip: gpu.skip }, () => {
         assert.deepEqual(replayed.atEnd, replayed.after10);
         // The same kernels in the same order on the same values: only the order of atomics (RMSNorm's dw,
         // the embedding's rows, attention's dQ) differs between two runs, ~1e-7 relative a sum. In fp32,
-        // 40 AdamW steps carry that into the loss's 6th digit (4.8e-7 to 1.9e-6 measured on an H100).
-        // In bf16 each product's output is then rounded to 8 bits, and a sum that moved by 1e-7 now and
-        // then lands on the other side of a rounding (2⁻⁹): two runs become two trajectories apart by
-        // bf16's noise, which the steps carry on — two eager runs alike (measured on an H100: eager
-        // against eager 2.8e-3 at step 40; replayed against eager up to 7.2e-4, 9.0e-3 and 1.05e-2 over
-        // the 40 steps, in three runs). The bound there is 3e-2: a third of the bf16-against-fp32 band
-        // below, and far under what a replay that read stale bfloat16 weights would miss by (its loss
-        // would stay near the first step's, where these fall by 0.68); a stale batch or step size the
-        // fp32 case catches at 1e-4.
+        // 40 AdamW steps carry that into the loss's 6th digit (4.8e-7 to 2.9e-6 measured on an H100): the
+        // bound 1e-4 catches a stale batch or step size. In bf16 each product's output is then rounded to
+        // 8 bits, and a sum that moved by 1e-7 now and then lands on the other side of a rounding (2⁻⁹):
+        // two runs become two trajectories apart by bf16's noise, which the steps carry on and amplify —
+        // two eager runs alike. Measured on an H100 (the worst step of 40; steps 1–20 stay within 1.5e-2):
+        // heads of 32, eager against eager up to 9.2e-3, replayed against eager up to 1.05e-2; heads of
+        // 128 (2 heads of a 256-wide model, which the same learning rate moves further), eager against
+        // eager 2.5e-2 to 1.45e-1 in 8 runs, replayed against eager 2.3e-2 to 1.28e-1 in 9. So bf16 is
+        // held to 0.3, twice the largest seen, and to the loss's fall: a replay that read stale bfloat16
+        // weights would stay near the first step's loss, missing by the whole fall (0.68 and 1.1 here).
         const worst = worstDifference(eager.losses, replayed.losses);
-        const again = precision === 'bf16' ? ` (eager again: ${worstDifference(eager.losses, train(data, 5, false, lr, shape).losses).toExponential(2)})` : '';
-        console.log(`# ${precision}, heads of ${shape.hidden / shape.heads}: loss ${eager.losses[0]!.toFixed(4)} → ${eager.losses[39]!.toFixed(4)} eager, ${replayed.losses[0]!.toFixed(4)} → ${replayed.losses[39]!.toFixed(4)} replayed; worst step difference ${worst.toExponential(2)}${again}`);
-        assert.ok(worst < (precision === 'fp32' ? 1e-4 : 3e-2), `${precision}, heads of ${shape.hidden / shape.heads}: losses differ by up to ${worst}`);
-        if (shape === config) assert.ok(replayed.losses[39]! < replayed.losses[0]! - 0.5, 'the loss falls'); // (at heads of 128, the match alone)
+        const at = (a: number[], b: number[]) => [0, 4, 9, 19, 39].map((i) => `${i + 1}: ${Math.abs(a[i]! - b[i]!).toExponential(1)}`).join(', ');
+        const again = precision === 'bf16' ? train(data, 5, false, lr, shape).losses : null;
+        const heads = `${precision}, heads of ${shape.hidden / shape.heads}`;
+        console.log(`# ${heads}: loss ${eager.losses[0]!.toFixed(4)} → ${eager.losses[39]!.toFixed(4)} eager, ${replayed.losses[0]!.toFixed(4)} → ${replayed.losses[39]!.toFixed(4)} replayed; worst step difference ${worst.toExponential(2)} (steps ${at(eager.losses, replayed.losses)})`);
+        if (again) console.log(`# ${heads}: eager against eager ${worstDifference(eager.losses, again).toExponential(2)} (steps ${at(eager.losses, again)})`);
+        assert.ok(worst < (precision === 'fp32' ? 1e-4 : 0.3), `${heads}: losses differ by up to ${worst}`);
+        assert.ok(replayed.losses[39]! < replayed.losses[0]! - 0.5, `${heads}: the loss falls`);
       }
     } finally {
       cuda.matmulPrecision = 'fp32';
